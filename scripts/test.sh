@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Builds packinfer and runs the whole test suite. --sanitize builds with ASan+UBSan instead.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/install_deps.sh
+build=build
+flags=(-DCMAKE_BUILD_TYPE=Release)
+if [ "${1:-}" = "--sanitize" ]; then
+  build=build-asan
+  flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DPACKINFER_SANITIZE=ON -DPACKINFER_BENCH=OFF)
+fi
+cmake -S . -B "$build" "${flags[@]}" >/dev/null
+cmake --build "$build" -j"$(nproc)"
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+ctest --test-dir "$build" --output-on-failure -j"$(nproc)"

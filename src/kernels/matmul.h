@@ -1,0 +1,30 @@
+#pragma once
+// y = x · Wᵀ for a weight matrix of any supported type: the one entry point the model uses for
+// every linear layer. W has `rows` output features, each a row of `cols` elements stored in the
+// weight's own type (GGUF layout: ne[0] = cols, ne[1] = rows). x is [M, cols] f32 row-major and
+// y is [M, rows] f32 row-major. Small M (decode) runs a GEMV that streams each weight row once;
+// large M (prefill) runs a blocked GEMM that dequantizes weight panels to f32 and reuses them
+// across many tokens.
+#include <cstdint>
+
+#include "gguf/ggml_types.h"
+#include "util/thread_pool.h"
+
+namespace packinfer {
+
+struct WeightMatrix {
+  GgmlType type = GgmlType::F32;
+  const void* data = nullptr;
+  int64_t rows = 0;       // N: output features
+  int64_t cols = 0;       // K: input features
+  int64_t row_bytes = 0;  // bytes per row in the stored type
+  const void* row(int64_t r) const { return static_cast<const uint8_t*>(data) + r * row_bytes; }
+};
+
+// y[m, n] = sum_k x[m, k] * W[n, k] for m < M.
+void matmul(const WeightMatrix& w, const float* x, int64_t M, float* y, ThreadPool& pool);
+
+// Plain reference: dequantize each row with the scalar kernels and accumulate in double.
+void matmul_reference(const WeightMatrix& w, const float* x, int64_t M, float* y);
+
+}  // namespace packinfer

@@ -1,0 +1,39 @@
+#include "kernels/type_kernels.h"
+
+#include "kernels/cpu_features.h"
+#include "kernels/type_kernels_impl.h"
+#include "packinfer/error.h"
+
+namespace packinfer {
+
+const TypeKernels* type_kernels(GgmlType t, bool avx2) {
+  static const TypeKernels f32_scalar{dequant_f32_scalar, dot_f32_scalar};
+  static const TypeKernels f16_scalar{dequant_f16_scalar, dot_f16_scalar};
+  static const TypeKernels bf16_scalar{dequant_bf16_scalar, dot_bf16_scalar};
+  static const TypeKernels f32_avx2{dequant_f32_scalar, dot_f32_avx2};
+  static const TypeKernels f16_avx2{dequant_f16_avx2, dot_f16_avx2};
+  switch (t) {
+    case GgmlType::F32: return avx2 ? &f32_avx2 : &f32_scalar;
+    case GgmlType::F16: return avx2 ? &f16_avx2 : &f16_scalar;
+    case GgmlType::BF16: return &bf16_scalar;
+    default: return nullptr;
+  }
+}
+
+const TypeKernels* type_kernels(GgmlType t) { return type_kernels(t, use_avx2()); }
+
+bool is_supported_weight_type(GgmlType t) { return type_kernels(t, false) != nullptr; }
+
+void dequantize_row(GgmlType t, const void* src, float* dst, int64_t n) {
+  const TypeKernels* k = type_kernels(t);
+  if (k == nullptr) throw Error("no kernel for tensor type " + ggml_type_name(static_cast<uint32_t>(t)));
+  k->dequant(src, dst, n);
+}
+
+float vec_dot(GgmlType t, const void* w_row, const float* x, int64_t n) {
+  const TypeKernels* k = type_kernels(t);
+  if (k == nullptr) throw Error("no kernel for tensor type " + ggml_type_name(static_cast<uint32_t>(t)));
+  return k->dot(w_row, x, n);
+}
+
+}  // namespace packinfer

@@ -1,0 +1,31 @@
+#pragma once
+// Per weight type: convert a row to f32, and dot a weight row with an f32 vector. Every type has
+// a scalar reference (the definition of the format, used by tests) and, where it pays, an AVX2
+// version chosen at run time. The GEMM packs weight panels with `dequant`; the decode GEMV uses
+// `dot`.
+#include <cstdint>
+
+#include "gguf/ggml_types.h"
+
+namespace packinfer {
+
+struct TypeKernels {
+  // n must be a multiple of the type's block size.
+  void (*dequant)(const void* src, float* dst, int64_t n) = nullptr;
+  float (*dot)(const void* w_row, const float* x, int64_t n) = nullptr;
+};
+
+// Kernels for weight type t: the AVX2 ones when `avx2` is true and they exist, else scalar.
+// nullptr when packinfer cannot compute with this type.
+const TypeKernels* type_kernels(GgmlType t, bool avx2);
+// The same, choosing AVX2 by use_avx2().
+const TypeKernels* type_kernels(GgmlType t);
+
+// True if matrices of this type can be used as model weights.
+bool is_supported_weight_type(GgmlType t);
+
+// Convenience wrappers over type_kernels(t); throw packinfer::Error for unsupported types.
+void dequantize_row(GgmlType t, const void* src, float* dst, int64_t n);
+float vec_dot(GgmlType t, const void* w_row, const float* x, int64_t n);
+
+}  // namespace packinfer

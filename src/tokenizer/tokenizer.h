@@ -1,0 +1,89 @@
+#pragma once
+// Tokenizers built from a GGUF file's `tokenizer.ggml.*` metadata:
+//  - "llama": SentencePiece-style BPE over scores, with byte fallback (<0xNN> tokens)
+//  - "gpt2":  byte-level BPE over merges, after a pre-tokenizer named by tokenizer.ggml.pre
+// Behaviour matches llama.cpp's llama_tokenize / llama_token_to_piece (tested against
+// ../shared/golden/tokenizer).
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "gguf/gguf_file.h"
+
+namespace packinfer {
+
+enum class TokenType : int32_t {
+  UNDEFINED = 0,
+  NORMAL = 1,
+  UNKNOWN = 2,
+  CONTROL = 3,
+  USER_DEFINED = 4,
+  UNUSED = 5,
+  BYTE = 6,
+};
+
+class Tokenizer {
+ public:
+  virtual ~Tokenizer() = default;
+
+  // Throws packinfer::Error if the metadata is missing, inconsistent, or names a tokenizer model
+  // or pre-tokenizer packinfer does not implement (the message names it).
+  static std::unique_ptr<Tokenizer> from_gguf(const gguf::File& file);
+
+  // add_special: prepend BOS / append EOS as the vocabulary asks (tokenizer.ggml.add_bos_token,
+  // add_eos_token). parse_special: text of control/user-defined tokens (e.g. "<|im_start|>")
+  // becomes that token; otherwise it is tokenized as plain text. Invalid UTF-8 never crashes.
+  virtual std::vector<int32_t> encode(std::string_view text, bool add_special,
+                                      bool parse_special) const = 0;
+
+  // The bytes of one token as text (SPM: "▁" -> " ", <0xNN> -> byte; BPE: byte-level decoding).
+  // Control tokens give their text only when render_special is true, else "".
+  virtual std::string token_to_piece(int32_t id, bool render_special) const = 0;
+
+  // Concatenated pieces. Like llama.cpp's llama_detokenize (remove_special=false).
+  std::string decode(std::span<const int32_t> ids, bool render_special) const;
+
+  int32_t vocab_size() const { return static_cast<int32_t>(tokens_.size()); }
+  const std::string& token_text(int32_t id) const { return tokens_.at(static_cast<size_t>(id)); }
+  TokenType token_type(int32_t id) const;
+  int32_t bos_id() const { return bos_; }
+  int32_t eos_id() const { return eos_; }
+  bool add_bos() const { return add_bos_; }
+  bool add_eos() const { return add_eos_; }
+  // End-of-generation: EOS, EOT, and tokens such as <|endoftext|>, <|im_end|>, <|eot_id|>.
+  bool is_eog(int32_t id) const;
+  const std::vector<int32_t>& eog_ids() const { return eog_; }
+  // Looks a token up by its exact vocabulary text; -1 if absent.
+  int32_t find_token(std::string_view text) const;
+
+ protected:
+  std::vector<std::string> tokens_;
+  std::vector<TokenType> types_;
+  int32_t bos_ = -1;
+  int32_t eos_ = -1;
+  bool add_bos_ = false;
+  bool add_eos_ = false;
+  std::vector<int32_t> eog_;
+};
+
+// Turns a stream of token ids into text without ever emitting a partial UTF-8 character: bytes
+// of an incomplete character are held back until the rest arrives (or flush() is called).
+class StreamingDetokenizer {
+ public:
+  StreamingDetokenizer(const Tokenizer& tok, bool render_special)
+      : tok_(tok), render_special_(render_special) {}
+  // Returns the newly completed text (possibly empty).
+  std::string push(int32_t id);
+  // Returns what is left, with invalid or incomplete sequences replaced by U+FFFD.
+  std::string flush();
+
+ private:
+  const Tokenizer& tok_;
+  bool render_special_;
+  std::string pending_;
+};
+
+}  // namespace packinfer

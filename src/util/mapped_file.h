@@ -1,0 +1,30 @@
+#pragma once
+// Read-only memory map of a whole file. Weights are used straight from the map (never copied),
+// so model load time is dominated by mmap + page faults, not by reading.
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+
+namespace packinfer {
+
+class MappedFile {
+ public:
+  MappedFile() = default;
+  explicit MappedFile(const std::string& path);  // throws packinfer::Error naming the path
+  ~MappedFile();
+  MappedFile(MappedFile&& other) noexcept;
+  MappedFile& operator=(MappedFile&& other) noexcept;
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+
+  std::span<const uint8_t> bytes() const { return {data_, size_}; }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  const uint8_t* data_ = nullptr;
+  size_t size_ = 0;
+};
+
+}  // namespace packinfer
