@@ -1,0 +1,52 @@
+#pragma once
+// Causal attention of new query tokens over a paged KV cache, tiled with an online softmax: no
+// [T, T] score matrix is ever materialised, memory is O(tile) whatever the context length.
+//
+// KV layout (one layer): a pool of blocks; block b holds `block_size` consecutive positions of
+// one sequence for every KV head, keys and values in separate pools:
+//   k[b][kv_head][slot][head_dim], v[b][kv_head][slot][head_dim]   (f32)
+// A sequence's block table lists its blocks in position order: position p is in block
+// table[p / block_size], slot p % block_size.
+#include <cstdint>
+
+namespace packinfer {
+
+struct AttentionShape {
+  int32_t n_heads = 0;     // query heads
+  int32_t n_kv_heads = 0;  // key/value heads (GQA: n_heads is a multiple of it)
+  int32_t head_dim = 0;
+  int32_t block_size = 0;  // positions per KV block
+  float scale = 0.0f;      // usually 1/sqrt(head_dim)
+};
+
+struct KvLayerView {
+  const float* k = nullptr;  // base of the key pool of this layer
+  const float* v = nullptr;  // base of the value pool of this layer
+  // floats from one block to the next (n_kv_heads * block_size * head_dim)
+  int64_t block_stride = 0;
+};
+
+// One work item: queries [q_begin, q_end) of one sequence, for the query heads that share KV
+// head `kv_head` (heads kv_head*g .. kv_head*g+g-1, g = n_heads / n_kv_heads). Query i of the
+// sequence is at absolute position pos0 + i and attends to positions 0 .. pos0 + i, whose K and V
+// must already be in the cache.
+//   q:   row i at q + i * q_stride, heads laid out [n_heads][head_dim] within the row
+//   out: same layout as q (out + i * out_stride)
+struct AttentionItem {
+  const float* q = nullptr;
+  int64_t q_stride = 0;
+  float* out = nullptr;
+  int64_t out_stride = 0;
+  int64_t q_begin = 0;
+  int64_t q_end = 0;
+  int64_t pos0 = 0;
+  int32_t kv_head = 0;
+  const int32_t* block_table = nullptr;
+};
+
+// Dispatches to AVX2 when use_avx2(), else the scalar reference.
+void attention(const AttentionShape& shape, const KvLayerView& kv, const AttentionItem& item);
+void attention_scalar(const AttentionShape& shape, const KvLayerView& kv, const AttentionItem& item);
+void attention_avx2(const AttentionShape& shape, const KvLayerView& kv, const AttentionItem& item);
+
+}  // namespace packinfer
