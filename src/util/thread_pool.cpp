@@ -49,7 +49,9 @@ void ThreadPool::run(const std::function<void(int, int)>& fn) {
 }
 
 void ThreadPool::worker_loop(int index) {
-  uint64_t seen = generation_.load(std::memory_order_acquire);
+  // Generation 0 is the pool's state at construction: a run() posted before this thread got
+  // going must still be seen as new.
+  uint64_t seen = 0;
   for (;;) {
     int spins = 0;
     uint64_t now;
