@@ -1,0 +1,91 @@
+#pragma once
+// packinfer's public API: load a GGUF model, tokenize, generate text, inspect logits.
+//
+//   packinfer::Engine engine({.model_path = "model.gguf"});
+//   auto result = engine.generate({.prompt = "Once upon a time"},
+//                                 [](std::string_view text) { fputs(...); return true; });
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "packinfer/chat.h"
+#include "packinfer/error.h"
+#include "packinfer/sampling_params.h"
+
+namespace packinfer {
+
+struct EngineOptions {
+  std::string model_path;
+  int32_t n_threads = 0;           // 0 = every core
+  int64_t n_ctx = 0;               // max positions per sequence; 0 = the model's, at most 8192
+  int32_t kv_block_size = 16;      // positions per KV block
+  int64_t max_batch_tokens = 512;  // tokens per forward pass (longer prompts run in chunks)
+};
+
+struct GenerationRequest {
+  std::string prompt;               // text, tokenized with the model's tokenizer ...
+  std::vector<int32_t> prompt_ids;  // ... unless token ids are given here
+  SamplingParams sampling;
+  bool add_special = true;    // BOS/EOS as the vocabulary asks
+  bool parse_special = true;  // "<|im_start|>" in the text becomes that token
+};
+
+struct GenerationResult {
+  std::vector<int32_t> prompt_ids;
+  std::vector<int32_t> output_ids;
+  std::string text;           // generated text (stop string excluded)
+  std::string finish_reason;  // "stop" (end token or stop string), "length", "cancelled"
+  double prompt_seconds = 0;  // prefill time (time to first token)
+  double generate_seconds = 0;
+};
+
+struct ModelInfo {
+  std::string path, name, arch;
+  int32_t n_vocab = 0, n_layer = 0, n_embd = 0, n_head = 0, n_head_kv = 0, n_ff = 0;
+  int64_t n_ctx = 0;        // positions per sequence this engine allows
+  int64_t n_ctx_train = 0;  // what the model was trained with
+  int64_t n_params = 0, weight_bytes = 0;
+  double load_seconds = 0;
+  std::string chat_template_name;
+};
+
+// Receives generated text as it is produced (never a partial UTF-8 character); return false to
+// cancel the generation.
+using TextCallback = std::function<bool(std::string_view)>;
+
+class Engine {
+ public:
+  explicit Engine(const EngineOptions& options);  // throws packinfer::Error
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Throws packinfer::InvalidArgument for bad sampling values, an empty prompt or a prompt that
+  // does not fit the context (the message names both lengths).
+  GenerationResult generate(const GenerationRequest& request, const TextCallback& on_text = {});
+
+  std::vector<int32_t> tokenize(std::string_view text, bool add_special = true,
+                                bool parse_special = true) const;
+  std::string detokenize(std::span<const int32_t> ids, bool render_special = true) const;
+  // Renders messages with the model's chat template (tokenizer.chat_template).
+  std::string apply_chat_template(const std::vector<ChatMessage>& messages,
+                                  bool add_generation_prompt = true) const;
+
+  // Evaluates a prompt and calls fn(position, logits) for every position in order (logits
+  // predict the token after that position).
+  void prompt_logits(std::span<const int32_t> ids,
+                     const std::function<void(int64_t, std::span<const float>)>& fn);
+
+  const ModelInfo& model_info() const;
+  bool is_end_of_generation(int32_t id) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace packinfer

@@ -1,0 +1,83 @@
+#include "cli/cli_common.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace fs = std::filesystem;
+
+namespace packinfer::cli {
+
+void add_model_options(CLI::App& app, ModelOptions& o) {
+  app.add_option("-m,--model", o.model, "GGUF model file (default: $PACKINFER_MODEL or stories260K)");
+  app.add_option("-t,--threads", o.threads, "threads (default: all cores)")->check(CLI::Range(0, 1024));
+  app.add_option("-c,--ctx-size", o.ctx_size, "max positions per sequence (default: model's, <= 8192)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 22));
+  app.add_option("-b,--batch-size", o.batch_size, "max tokens per forward pass")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
+}
+
+std::string resolve_model_path(const std::string& given) {
+  if (!given.empty()) return given;
+  if (const char* env = std::getenv("PACKINFER_MODEL"); env != nullptr && *env != '\0') return env;
+  const fs::path rel = "shared/models/stories260K/stories260K-f32.gguf";
+  std::vector<fs::path> candidates = {fs::path("..") / rel};
+  std::error_code ec;
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    // <repo>/build/packinfer -> <repo>/../shared
+    candidates.push_back(exe.parent_path().parent_path().parent_path() / rel);
+  }
+  for (const fs::path& p : candidates) {
+    if (fs::exists(p, ec)) return fs::weakly_canonical(p, ec).string();
+  }
+  throw Error("no model given: pass -m MODEL.gguf or set PACKINFER_MODEL");
+}
+
+EngineOptions engine_options(const ModelOptions& o) {
+  EngineOptions e;
+  e.model_path = resolve_model_path(o.model);
+  e.n_threads = o.threads;
+  e.n_ctx = o.ctx_size;
+  e.max_batch_tokens = o.batch_size;
+  return e;
+}
+
+void add_sampling_options(CLI::App& app, SamplingParams& p) {
+  app.add_option("--temp,--temperature", p.temperature, "sampling temperature (0 = greedy)");
+  app.add_option("--top-k", p.top_k, "top-k (0 = off)");
+  app.add_option("--top-p", p.top_p, "top-p / nucleus (1 = off)");
+  app.add_option("--min-p", p.min_p, "min-p (0 = off)");
+  app.add_option("--repeat-penalty", p.repetition_penalty, "repetition penalty (1 = off)");
+  app.add_option("--repeat-last-n", p.repetition_window, "tokens the penalties look back (-1 = all)");
+  app.add_option("--presence-penalty", p.presence_penalty, "presence penalty (-2..2)");
+  app.add_option("--frequency-penalty", p.frequency_penalty, "frequency penalty (-2..2)");
+  app.add_option_function<uint64_t>("-s,--seed", [&p](const uint64_t& s) { p.seed = s; },
+                                    "random seed (same seed, same text)");
+  app.add_option("-n,--max-tokens", p.max_tokens, "tokens to generate (-1 = until the context is full)");
+  app.add_option("--stop", p.stop, "stop string (repeatable)");
+  app.add_option("--stop-token", p.stop_token_ids, "stop token id (repeatable)");
+  app.add_flag("--ignore-eos", p.ignore_eos, "keep generating past end-of-generation tokens");
+}
+
+std::string read_text_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw Error("cannot read '" + path + "'");
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+double peak_rss_mib() {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::strtod(line.c_str() + 6, nullptr) / 1024.0;
+  }
+  return 0;
+}
+
+}  // namespace packinfer::cli

@@ -1,0 +1,31 @@
+#pragma once
+// Options shared by the packinfer subcommands: which model, threads, context, sampling flags.
+#include <CLI/CLI.hpp>
+#include <string>
+
+#include "packinfer/engine.h"
+
+namespace packinfer::cli {
+
+struct ModelOptions {
+  std::string model;  // empty: $PACKINFER_MODEL, then the default stories260K model
+  int32_t threads = 0;
+  int64_t ctx_size = 0;
+  int64_t batch_size = 512;
+};
+
+void add_model_options(CLI::App& app, ModelOptions& o);
+// The model path to use: -m, else $PACKINFER_MODEL, else ../shared/models/stories260K/... found
+// from the working directory or from the executable's location. Throws if none exists.
+std::string resolve_model_path(const std::string& given);
+EngineOptions engine_options(const ModelOptions& o);
+
+void add_sampling_options(CLI::App& app, SamplingParams& p);
+
+// Reads a whole file (for -f FILE). Throws packinfer::Error.
+std::string read_text_file(const std::string& path);
+
+// Peak resident set size of this process so far, in MiB (VmHWM).
+double peak_rss_mib();
+
+}  // namespace packinfer::cli

@@ -1,0 +1,33 @@
+#pragma once
+// Views of a model's weight tensors inside the mapped GGUF file (never copied), checked against
+// the config's shapes when loaded. Small 1-D tensors (norms, biases) are converted to owned f32.
+#include <string>
+#include <vector>
+
+#include "gguf/gguf_file.h"
+#include "kernels/matmul.h"
+#include "model/model_config.h"
+
+namespace packinfer {
+
+struct LayerWeights {
+  std::vector<float> attn_norm;
+  WeightMatrix wq, wk, wv, wo;
+  std::vector<float> bq, bk, bv;  // empty when the architecture has no q/k/v biases
+  std::vector<float> ffn_norm;
+  WeightMatrix w_gate, w_up, w_down;
+};
+
+struct ModelWeights {
+  WeightMatrix tok_embd;  // [n_vocab, n_embd]
+  std::vector<float> output_norm;
+  WeightMatrix output;    // [n_vocab, n_embd]; the embedding matrix when tied
+  bool tied_output = false;
+  std::vector<LayerWeights> layers;
+
+  // Throws packinfer::Error naming the tensor for a missing tensor, a wrong shape or a type
+  // packinfer cannot compute with.
+  static ModelWeights from_gguf(const gguf::File& file, const ModelConfig& config);
+};
+
+}  // namespace packinfer

@@ -1,0 +1,167 @@
+#include "model/transformer.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "kernels/attention.h"
+#include "kernels/elementwise.h"
+#include "kernels/type_kernels.h"
+#include "packinfer/error.h"
+
+namespace packinfer {
+namespace {
+
+// Queries per attention work item: small enough that the items of a short sequence still spread
+// over both cores, large enough that each K/V block read is reused by many queries.
+constexpr int64_t kAttentionQueryTile = 32;
+
+void grow(std::vector<float>& v, int64_t n) {
+  if (static_cast<int64_t>(v.size()) < n) v.resize(static_cast<size_t>(n));
+}
+
+void add_bias_rows(float* y, const std::vector<float>& bias, int64_t rows, int64_t n) {
+  if (bias.empty()) return;
+  for (int64_t r = 0; r < rows; ++r) add_inplace(y + r * n, bias.data(), n);
+}
+
+}  // namespace
+
+Transformer::Transformer(const ModelConfig& config, const ModelWeights& weights, ThreadPool& pool)
+    : config_(config), weights_(weights), pool_(pool) {}
+
+void Transformer::forward(const TokenBatch& batch, KvCache& kv, std::vector<float>& logits) {
+  const int64_t n = batch.size();
+  const int64_t d = config_.n_embd;
+  if (n == 0) {
+    logits.clear();
+    return;
+  }
+  for (int32_t t : batch.tokens) {
+    if (t < 0 || t >= config_.n_vocab) {
+      throw InvalidArgument("token id " + std::to_string(t) + " is outside the vocabulary (size " +
+                            std::to_string(config_.n_vocab) + ")");
+    }
+  }
+  for (const BatchSequence& s : batch.sequences) {
+    if (s.kv->n_tokens != s.pos0 ||
+        static_cast<int64_t>(s.kv->blocks.size()) * kv.block_size() < s.pos0 + s.n_tokens) {
+      throw Error("token batch sequence has no KV blocks reserved for its positions");
+    }
+  }
+  grow(x_, n * d);
+  const WeightMatrix& embd = weights_.tok_embd;
+  pool_.parallel_for(n, 16, [&](int64_t b, int64_t e) {
+    for (int64_t t = b; t < e; ++t) {
+      dequantize_row(embd.type, embd.row(batch.tokens[static_cast<size_t>(t)]), x_.data() + t * d, d);
+    }
+  });
+  for (int32_t l = 0; l < config_.n_layer; ++l) {
+    attention_layer(l, batch, kv);
+    mlp_layer(l, n);
+  }
+  for (const BatchSequence& s : batch.sequences) s.kv->n_tokens = s.pos0 + s.n_tokens;
+  lm_head(batch, logits);
+}
+
+void Transformer::attention_layer(int32_t layer, const TokenBatch& batch, KvCache& kv) {
+  const LayerWeights& w = weights_.layers[static_cast<size_t>(layer)];
+  const int64_t n = batch.size();
+  const int64_t d = config_.n_embd;
+  const int64_t qd = config_.q_dim();
+  const int64_t kvd = config_.kv_dim();
+  grow(h_, n * d);
+  grow(q_, n * qd);
+  grow(k_, n * kvd);
+  grow(v_, n * kvd);
+  grow(attn_, n * qd);
+
+  rms_norm(x_.data(), w.attn_norm.data(), h_.data(), n, d, config_.rms_eps);
+  matmul(w.wq, h_.data(), n, q_.data(), pool_);
+  matmul(w.wk, h_.data(), n, k_.data(), pool_);
+  matmul(w.wv, h_.data(), n, v_.data(), pool_);
+  add_bias_rows(q_.data(), w.bq, n, qd);
+  add_bias_rows(k_.data(), w.bk, n, kvd);
+  add_bias_rows(v_.data(), w.bv, n, kvd);
+  rope(q_.data(), n, qd, config_.n_head, config_.head_dim, batch.positions.data(),
+       config_.rope_freq_base, config_.rope_style);
+  rope(k_.data(), n, kvd, config_.n_head_kv, config_.head_dim, batch.positions.data(),
+       config_.rope_freq_base, config_.rope_style);
+
+  for (const BatchSequence& s : batch.sequences) {
+    for (int64_t i = 0; i < s.n_tokens; ++i) {
+      const int64_t t = s.begin + i;
+      kv.write(layer, *s.kv, s.pos0 + i, k_.data() + t * kvd, v_.data() + t * kvd);
+    }
+  }
+
+  // Work items: (sequence, KV head, tile of queries). Each attends only within its sequence.
+  AttentionShape shape;
+  shape.n_heads = config_.n_head;
+  shape.n_kv_heads = config_.n_head_kv;
+  shape.head_dim = config_.head_dim;
+  shape.block_size = kv.block_size();
+  shape.scale = 1.0f / std::sqrt(static_cast<float>(config_.head_dim));
+  const KvLayerView view = kv.layer_view(layer);
+  std::vector<AttentionItem> items;
+  for (const BatchSequence& s : batch.sequences) {
+    for (int64_t q0 = 0; q0 < s.n_tokens; q0 += kAttentionQueryTile) {
+      for (int32_t h = 0; h < config_.n_head_kv; ++h) {
+        AttentionItem it;
+        it.q = q_.data() + s.begin * qd;
+        it.q_stride = qd;
+        it.out = attn_.data() + s.begin * qd;
+        it.out_stride = qd;
+        it.q_begin = q0;
+        it.q_end = std::min(s.n_tokens, q0 + kAttentionQueryTile);
+        it.pos0 = s.pos0;
+        it.kv_head = h;
+        it.block_table = s.kv->blocks.data();
+        items.push_back(it);
+      }
+    }
+  }
+  // Later tiles see more keys: hand them out first so the tail of the loop is short work.
+  std::reverse(items.begin(), items.end());
+  pool_.parallel_for(static_cast<int64_t>(items.size()), 1, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) attention(shape, view, items[static_cast<size_t>(i)]);
+  });
+
+  matmul(w.wo, attn_.data(), n, h_.data(), pool_);
+  add_inplace(x_.data(), h_.data(), n * d);
+}
+
+void Transformer::mlp_layer(int32_t layer, int64_t n) {
+  const LayerWeights& w = weights_.layers[static_cast<size_t>(layer)];
+  const int64_t d = config_.n_embd;
+  const int64_t ff = config_.n_ff;
+  const int64_t chunk = std::min(n, std::max<int64_t>(1, mlp_chunk_));
+  grow(h_, n * d);
+  grow(gate_, chunk * ff);
+  grow(up_, chunk * ff);
+  rms_norm(x_.data(), w.ffn_norm.data(), h_.data(), n, d, config_.rms_eps);
+  for (int64_t t0 = 0; t0 < n; t0 += chunk) {
+    const int64_t m = std::min(chunk, n - t0);
+    float* h = h_.data() + t0 * d;
+    matmul(w.w_gate, h, m, gate_.data(), pool_);
+    matmul(w.w_up, h, m, up_.data(), pool_);
+    swiglu(gate_.data(), up_.data(), gate_.data(), m * ff);
+    matmul(w.w_down, gate_.data(), m, h, pool_);
+  }
+  add_inplace(x_.data(), h_.data(), n * d);
+}
+
+void Transformer::lm_head(const TokenBatch& batch, std::vector<float>& logits) {
+  const int64_t rows = static_cast<int64_t>(batch.logit_rows.size());
+  const int64_t d = config_.n_embd;
+  const int64_t vocab = config_.n_vocab;
+  logits.resize(static_cast<size_t>(rows * vocab));
+  if (rows == 0) return;
+  grow(h_, rows * d);
+  for (int64_t r = 0; r < rows; ++r) {
+    rms_norm(x_.data() + batch.logit_rows[static_cast<size_t>(r)] * d, weights_.output_norm.data(),
+             h_.data() + r * d, 1, d, config_.rms_eps);
+  }
+  matmul(weights_.output, h_.data(), rows, logits.data(), pool_);
+}
+
+}  // namespace packinfer

@@ -1,0 +1,43 @@
+#pragma once
+// The forward pass of a llama-family decoder (llama, qwen2) over a token batch.
+// Linear layers see the whole batch as one [N, d] matrix (one GEMM per weight for all
+// sequences); only attention looks at sequence boundaries. Activation memory is bounded: the
+// MLP runs over mini-sequences of at most `mlp_chunk` tokens (MOM), and the LM head runs only on
+// the tokens whose logits are wanted, again in chunks.
+#include <cstdint>
+#include <vector>
+
+#include "batch/token_batch.h"
+#include "kv/kv_cache.h"
+#include "model/model_config.h"
+#include "model/model_weights.h"
+#include "util/thread_pool.h"
+
+namespace packinfer {
+
+class Transformer {
+ public:
+  Transformer(const ModelConfig& config, const ModelWeights& weights, ThreadPool& pool);
+
+  // Runs the batch: writes every token's K and V into the cache (each sequence must already have
+  // blocks reserved for pos0 + n_tokens positions), advances each sequence's kv->n_tokens, and
+  // returns the logits of batch.logit_rows as [logit_rows.size(), n_vocab] in `logits`.
+  void forward(const TokenBatch& batch, KvCache& kv, std::vector<float>& logits);
+
+  const ModelConfig& config() const { return config_; }
+  void set_mlp_chunk(int64_t tokens) { mlp_chunk_ = tokens; }
+
+ private:
+  void attention_layer(int32_t layer, const TokenBatch& batch, KvCache& kv);
+  void mlp_layer(int32_t layer, int64_t n_tokens);
+  void lm_head(const TokenBatch& batch, std::vector<float>& logits);
+
+  const ModelConfig& config_;
+  const ModelWeights& weights_;
+  ThreadPool& pool_;
+  int64_t mlp_chunk_ = 512;
+  // Scratch reused across calls (grown on demand, never shrunk).
+  std::vector<float> x_, h_, q_, k_, v_, attn_, gate_, up_;
+};
+
+}  // namespace packinfer
