@@ -111,6 +111,8 @@ int32_t Sampler::sample(std::span<float> logits, std::span<const int32_t> histor
   }
 
   if (params_.top_p < 1.0f) {
+    // Without top-k this sorts the whole vocab; nucleus needs the exact order, and with the
+    // default top_k the list is already sorted and short.
     if (!sorted) std::sort(candidates_.begin(), candidates_.end(), better);
     double sum = 0.0;
     for (const Candidate& c : candidates_) sum += std::exp(double(c.logit) - max_logit);
