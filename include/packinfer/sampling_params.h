@@ -14,7 +14,7 @@ struct SamplingParams {
   float top_p = 0.95f;             // 1 = off
   float min_p = 0.05f;             // 0 = off; relative to the most likely token
   float repetition_penalty = 1.0f;  // 1 = off (llama.cpp's repeat_penalty, CTRL-style)
-  int32_t repetition_window = 64;   // last N tokens the penalties look at (-1 = all)
+  int32_t repetition_window = 64;   // last N tokens the penalties look at (-1 = all, 0 = off)
   float presence_penalty = 0.0f;   // OpenAI semantics, -2..2
   float frequency_penalty = 0.0f;  // OpenAI semantics, -2..2
   std::optional<uint64_t> seed;    // same seed -> same text; unset = random
