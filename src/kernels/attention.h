@@ -17,7 +17,16 @@ struct AttentionShape {
   int32_t head_dim = 0;
   int32_t block_size = 0;  // positions per KV block
   float scale = 0.0f;      // usually 1/sqrt(head_dim)
+
+  // Floats from the start of a block to the first key (or value) of `kv_head` in it.
+  int64_t kv_head_offset(int32_t kv_head) const {
+    return static_cast<int64_t>(kv_head) * block_size * head_dim;
+  }
 };
+
+// attention_avx2 handles head_dim % 8 == 0 and head_dim <= this; attention() falls back to the
+// scalar path otherwise.
+constexpr int32_t kAttentionMaxHeadDimAvx2 = 256;
 
 struct KvLayerView {
   const float* k = nullptr;  // base of the key pool of this layer
@@ -44,9 +53,12 @@ struct AttentionItem {
   const int32_t* block_table = nullptr;
 };
 
-// Dispatches to AVX2 when use_avx2(), else the scalar reference.
+// Dispatches to AVX2 when use_avx2() (and head_dim suits it), else the scalar reference. Scratch
+// is O(tile): per-call memory does not depend on the context length, and nothing is allocated per
+// call (the scalar path keeps thread_local buffers that only grow).
 void attention(const AttentionShape& shape, const KvLayerView& kv, const AttentionItem& item);
-void attention_scalar(const AttentionShape& shape, const KvLayerView& kv, const AttentionItem& item);
+void attention_scalar(const AttentionShape& shape, const KvLayerView& kv,
+                      const AttentionItem& item);
 void attention_avx2(const AttentionShape& shape, const KvLayerView& kv, const AttentionItem& item);
 
 }  // namespace packinfer

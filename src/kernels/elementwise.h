@@ -6,8 +6,11 @@
 namespace packinfer {
 
 // y[r] = x[r] / sqrt(mean(x[r]^2) + eps) * w, for n_rows rows of n floats (y may alias x).
+// As llama.cpp: squares in float summed in double, scale = 1/sqrtf((float)mean + eps),
+// y = (x * scale) * w in float.
 void rms_norm(const float* x, const float* w, float* y, int64_t n_rows, int64_t n, float eps);
-void rms_norm_scalar(const float* x, const float* w, float* y, int64_t n_rows, int64_t n, float eps);
+void rms_norm_scalar(const float* x, const float* w, float* y, int64_t n_rows, int64_t n,
+                     float eps);
 
 enum class RopeStyle {
   Normal,  // llama: rotates adjacent pairs (2i, 2i+1) of each head
@@ -16,6 +19,8 @@ enum class RopeStyle {
 
 // In-place rotary embedding of x: n_tokens rows, each row `n_heads` heads of head_dim at row
 // stride `stride` floats; token t is at position pos[t]. theta_i = pos * base^(-2i/head_dim).
+// head_dim must be even. Computed exactly like llama.cpp (ggml_rope_cache_init): theta starts at
+// (float)pos and is multiplied by powf(base, -2/head_dim) once per pair, then cosf/sinf in float.
 void rope(float* x, int64_t n_tokens, int64_t stride, int32_t n_heads, int32_t head_dim,
           const int32_t* pos, float freq_base, RopeStyle style);
 void rope_scalar(float* x, int64_t n_tokens, int64_t stride, int32_t n_heads, int32_t head_dim,
@@ -27,5 +32,16 @@ void swiglu_scalar(const float* gate, const float* up, float* out, int64_t n);
 
 // y[i] += x[i]
 void add_inplace(float* y, const float* x, int64_t n);
+void add_inplace_scalar(float* y, const float* x, int64_t n);
+
+// AVX2 implementations behind the dispatchers above; call only when use_avx2(). Exposed so tests
+// can compare them with the scalar references. rms_norm_avx2 and rope_avx2 match the scalar
+// results bit for bit (same float operations, only the double sum order differs); swiglu_avx2
+// uses a polynomial exp (relative error < 1e-6, see exp_avx2.h).
+void rms_norm_avx2(const float* x, const float* w, float* y, int64_t n_rows, int64_t n, float eps);
+void rope_avx2(float* x, int64_t n_tokens, int64_t stride, int32_t n_heads, int32_t head_dim,
+               const int32_t* pos, float freq_base, RopeStyle style);
+void swiglu_avx2(const float* gate, const float* up, float* out, int64_t n);
+void add_inplace_avx2(float* y, const float* x, int64_t n);
 
 }  // namespace packinfer

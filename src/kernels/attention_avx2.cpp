@@ -1,0 +1,250 @@
+// AVX2 causal attention over the paged KV cache (see attention.h), flash-attention style.
+//
+// Plan: a tile of up to kMaxQueries queries x the g query heads sharing the item's KV head forms
+// up to kMaxRows "rows". The tile walks the keys in chunks of kChunk positions (resolved through
+// the block table one position at a time, so any block_size works; with block_size 16 a chunk
+// is exactly one block). For each chunk every row computes its 16 scores, updates its running
+// max m and sum l (online softmax) and folds the rescale factor exp(m_old - m_new) into its
+// output accumulator while adding P·V. So each K/V chunk is loaded from cache once per tile and
+// then reused from L1 by all rows, and scratch is O(rows * head_dim) whatever the context length.
+//
+// Scores use direct dot products (q row in the inner loop against 8 key rows, reduced with a
+// horizontal-add tree): with the head_dim loop fully unrolled for head_dim 64 this keeps the FMA
+// units busy without transposing K.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "kernels/attention.h"
+#include "kernels/exp_avx2.h"
+
+namespace packinfer {
+namespace {
+
+constexpr int kChunk = 16;      // key positions per step (two 8-lane score vectors)
+constexpr int kMaxRows = 32;    // (query, head) rows per tile
+constexpr int kMaxQueries = 8;  // queries per tile; more rows would not stay in L1
+constexpr int kMaxHd = kAttentionMaxHeadDimAvx2;
+
+// Runtime or compile-time count of 8-float vectors per head (NV == 0: use the runtime value).
+template <int NV>
+inline int vecs(int nv_rt) {
+  return NV ? NV : nv_rt;
+}
+
+// Sums each of 8 vectors into one lane of the result: out[k] = sum(a[k]).
+inline __m256 reduce8(const __m256 a[8]) {
+  const __m256 h01 = _mm256_hadd_ps(a[0], a[1]);
+  const __m256 h23 = _mm256_hadd_ps(a[2], a[3]);
+  const __m256 h45 = _mm256_hadd_ps(a[4], a[5]);
+  const __m256 h67 = _mm256_hadd_ps(a[6], a[7]);
+  const __m256 h0123 = _mm256_hadd_ps(h01, h23);  // [k0..k3 of low halves | k0..k3 of high]
+  const __m256 h4567 = _mm256_hadd_ps(h45, h67);
+  return _mm256_add_ps(_mm256_permute2f128_ps(h0123, h4567, 0x20),
+                       _mm256_permute2f128_ps(h0123, h4567, 0x31));
+}
+
+// Scores of one (pre-scaled) query row against 8 key rows.
+template <int NV>
+inline __m256 dot8(const float* q, const float* const* kp, int nv_rt) {
+  __m256 acc[8];
+  for (int k = 0; k < 8; ++k) acc[k] = _mm256_setzero_ps();
+  const int nv = vecs<NV>(nv_rt);
+  for (int v = 0; v < nv; ++v) {
+    const __m256 qv = _mm256_load_ps(q + 8 * v);
+    for (int k = 0; k < 8; ++k)
+      acc[k] = _mm256_fmadd_ps(qv, _mm256_loadu_ps(kp[k] + 8 * v), acc[k]);
+  }
+  return reduce8(acc);
+}
+
+// o[r] = o[r] * alpha[r] + sum_j p[r][j] * v_j over NR rows (1 or 2) and S vectors of head_dim
+// starting at vector v0, for keys j < n.
+template <int NR, int S>
+inline void pv_slice(float* const* o, const float* const* p, const float* alpha,
+                     const float* const* vp, int n, int v0) {
+  __m256 acc[NR][S];
+  for (int r = 0; r < NR; ++r) {
+    const __m256 a = _mm256_set1_ps(alpha[r]);
+    for (int s = 0; s < S; ++s) acc[r][s] = _mm256_mul_ps(_mm256_load_ps(o[r] + 8 * (v0 + s)), a);
+  }
+  for (int j = 0; j < n; ++j) {
+    __m256 vv[S];
+    for (int s = 0; s < S; ++s) vv[s] = _mm256_loadu_ps(vp[j] + 8 * (v0 + s));
+    for (int r = 0; r < NR; ++r) {
+      const __m256 b = _mm256_broadcast_ss(p[r] + j);
+      for (int s = 0; s < S; ++s) acc[r][s] = _mm256_fmadd_ps(b, vv[s], acc[r][s]);
+    }
+  }
+  for (int r = 0; r < NR; ++r)
+    for (int s = 0; s < S; ++s) _mm256_store_ps(o[r] + 8 * (v0 + s), acc[r][s]);
+}
+
+template <int NR>
+inline void pv_rows(float* const* o, const float* const* p, const float* alpha,
+                    const float* const* vp, int n, int nv) {
+  int v = 0;
+  for (; v + 4 <= nv; v += 4) pv_slice<NR, 4>(o, p, alpha, vp, n, v);
+  switch (nv - v) {
+    case 3:
+      pv_slice<NR, 3>(o, p, alpha, vp, n, v);
+      break;
+    case 2:
+      pv_slice<NR, 2>(o, p, alpha, vp, n, v);
+      break;
+    case 1:
+      pv_slice<NR, 1>(o, p, alpha, vp, n, v);
+      break;
+    default:
+      break;
+  }
+}
+
+// Per-tile scratch, on the stack of the calling thread (about 70 KB at the largest head_dim).
+struct Tile {
+  alignas(32) float q[kMaxRows][kMaxHd];  // query rows pre-multiplied by the scale
+  alignas(32) float o[kMaxRows][kMaxHd];  // unnormalised output accumulators
+  alignas(32) float p[kMaxRows][kChunk];  // probabilities of the current chunk
+  float m[kMaxRows];                      // running max of the scores
+  float l[kMaxRows];                      // running sum of exp(score - m)
+  float alpha[kMaxRows];                  // rescale factor of the current chunk
+  int valid[kMaxRows];                    // keys of the current chunk the row may see
+  int64_t qpos[kMaxRows];                 // absolute position of the row's query
+};
+
+// One tile: queries [i0, i1) x heads [h0, h0 + hg) of the item's KV head.
+template <int NV>
+void run_tile(const AttentionShape& shape, const KvLayerView& kv, const AttentionItem& item,
+              int64_t i0, int64_t i1, int h0, int hg, Tile& t) {
+  const int hd = shape.head_dim;
+  const int nv = vecs<NV>(hd / 8);
+  const int g = shape.n_heads / shape.n_kv_heads;
+  const int rows = static_cast<int>(i1 - i0) * hg;
+  const __m256 scale = _mm256_set1_ps(shape.scale);
+  const float neg_inf = -std::numeric_limits<float>::infinity();
+
+  for (int r = 0; r < rows; ++r) {
+    const int64_t i = i0 + r / hg;
+    const int head = item.kv_head * g + h0 + r % hg;
+    const float* src = item.q + i * item.q_stride + static_cast<int64_t>(head) * hd;
+    for (int v = 0; v < nv; ++v) {
+      _mm256_store_ps(t.q[r] + 8 * v, _mm256_mul_ps(_mm256_loadu_ps(src + 8 * v), scale));
+      _mm256_store_ps(t.o[r] + 8 * v, _mm256_setzero_ps());
+    }
+    t.m[r] = neg_inf;
+    t.l[r] = 0.0f;
+    t.qpos[r] = item.pos0 + i;
+  }
+
+  const int64_t kv_len = item.pos0 + i1;  // the last query sees positions 0 .. pos0 + i1 - 1
+  const int64_t head_off = shape.kv_head_offset(item.kv_head);
+  const int bs = shape.block_size;
+  const __m256 iota_lo = _mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256 iota_hi = _mm256_setr_ps(8, 9, 10, 11, 12, 13, 14, 15);
+  const __m256 vneg_inf = _mm256_set1_ps(neg_inf);
+  const float* kp[kChunk];
+  const float* vp[kChunk];
+
+  for (int64_t c0 = 0; c0 < kv_len; c0 += kChunk) {
+    const int nk = static_cast<int>(std::min<int64_t>(kChunk, kv_len - c0));
+    // Resolve the chunk's positions through the block table (one division per chunk).
+    int64_t bi = c0 / bs;
+    int slot = static_cast<int>(c0 - bi * bs);
+    for (int j = 0; j < nk; ++j) {
+      const int64_t off =
+          item.block_table[bi] * kv.block_stride + head_off + static_cast<int64_t>(slot) * hd;
+      kp[j] = kv.k + off;
+      vp[j] = kv.v + off;
+      if (++slot == bs) {
+        slot = 0;
+        ++bi;
+      }
+    }
+    for (int j = nk; j < kChunk; ++j) kp[j] = kp[0];  // read but masked out
+
+    // Scores and the online-softmax update, row by row.
+    for (int r = 0; r < rows; ++r) {
+      const int valid = static_cast<int>(std::min<int64_t>(nk, t.qpos[r] - c0 + 1));
+      t.valid[r] = std::max(valid, 0);
+      if (valid <= 0) {  // the whole chunk is in this row's future
+        t.alpha[r] = 1.0f;
+        _mm256_store_ps(t.p[r], _mm256_setzero_ps());  // its PV partner row may use more keys
+        _mm256_store_ps(t.p[r] + 8, _mm256_setzero_ps());
+        continue;
+      }
+      const __m256 vvalid = _mm256_set1_ps(static_cast<float>(valid));
+      __m256 s0 = dot8<NV>(t.q[r], kp, nv);
+      s0 = _mm256_blendv_ps(vneg_inf, s0, _mm256_cmp_ps(iota_lo, vvalid, _CMP_LT_OQ));
+      __m256 s1 = vneg_inf;
+      if (valid > 8) {
+        s1 = dot8<NV>(t.q[r], kp + 8, nv);
+        s1 = _mm256_blendv_ps(vneg_inf, s1, _mm256_cmp_ps(iota_hi, vvalid, _CMP_LT_OQ));
+      }
+      const float m_new = std::max(t.m[r], avx2::hmax_ps(_mm256_max_ps(s0, s1)));
+      const __m256 vm = _mm256_set1_ps(m_new);
+      const __m256 p0 = avx2::exp_ps(_mm256_sub_ps(s0, vm));  // masked lanes: exp(-inf) = 0
+      const __m256 p1 = avx2::exp_ps(_mm256_sub_ps(s1, vm));
+      _mm256_store_ps(t.p[r], p0);
+      _mm256_store_ps(t.p[r] + 8, p1);
+      t.alpha[r] = std::exp(t.m[r] - m_new);  // 0 on the first chunk (m = -inf)
+      t.l[r] = t.l[r] * t.alpha[r] + avx2::hsum_ps(_mm256_add_ps(p0, p1));
+      t.m[r] = m_new;
+    }
+
+    // o = o * alpha + P V, two rows at a time so each loaded V vector feeds two FMAs.
+    int r = 0;
+    for (; r + 2 <= rows; r += 2) {
+      const int n = std::max(t.valid[r], t.valid[r + 1]);
+      float* o[2] = {t.o[r], t.o[r + 1]};
+      const float* p[2] = {t.p[r], t.p[r + 1]};
+      if (n > 0) pv_rows<2>(o, p, t.alpha + r, vp, n, nv);
+    }
+    if (r < rows && t.valid[r] > 0) {
+      float* o[1] = {t.o[r]};
+      const float* p[1] = {t.p[r]};
+      pv_rows<1>(o, p, t.alpha + r, vp, t.valid[r], nv);
+    }
+  }
+
+  for (int r = 0; r < rows; ++r) {
+    const int64_t i = i0 + r / hg;
+    const int head = item.kv_head * g + h0 + r % hg;
+    float* dst = item.out + i * item.out_stride + static_cast<int64_t>(head) * hd;
+    const __m256 inv = _mm256_set1_ps(1.0f / t.l[r]);
+    for (int v = 0; v < nv; ++v)
+      _mm256_storeu_ps(dst + 8 * v, _mm256_mul_ps(_mm256_load_ps(t.o[r] + 8 * v), inv));
+  }
+}
+
+template <int NV>
+void run_item(const AttentionShape& shape, const KvLayerView& kv, const AttentionItem& item) {
+  Tile t;
+  const int g = shape.n_heads / shape.n_kv_heads;
+  for (int h0 = 0; h0 < g; h0 += kMaxRows) {
+    const int hg = std::min(g - h0, kMaxRows);
+    const int64_t qt = std::clamp(kMaxRows / hg, 1, kMaxQueries);
+    for (int64_t i0 = item.q_begin; i0 < item.q_end; i0 += qt) {
+      run_tile<NV>(shape, kv, item, i0, std::min(item.q_end, i0 + qt), h0, hg, t);
+    }
+  }
+}
+
+}  // namespace
+
+void attention_avx2(const AttentionShape& shape, const KvLayerView& kv, const AttentionItem& item) {
+  switch (shape.head_dim) {
+    case 64:
+      run_item<8>(shape, kv, item);
+      break;  // SmolLM2, llama-style small models
+    case 128:
+      run_item<16>(shape, kv, item);
+      break;  // most 1B+ models
+    default:
+      run_item<0>(shape, kv, item);
+      break;
+  }
+}
+
+}  // namespace packinfer
