@@ -2,6 +2,7 @@
 // reference against real llama.cpp-quantized files (which proves the bit layouts).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -119,6 +120,45 @@ TEST_P(QuantRandom, ScalarDotIsDequantDot) {
   double sum = 0;
   for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(w[i]) * x[i];
   EXPECT_FLOAT_EQ(ref->dot(bytes.data(), x.data(), n), static_cast<float>(sum));
+}
+
+// Integer path: AVX2 equals the scalar reference up to float rounding, and both are within the
+// activation rounding error of the float dot: |x - x_q| <= d_x / 2 per element.
+TEST_P(QuantRandom, IntegerPathMatchesFloatDot) {
+  const QuantCase& c = GetParam();
+  const TypeKernels* ref = type_kernels(c.type, false);
+  const TypeKernels* simd = have_avx2() ? type_kernels(c.type, true) : ref;
+  ASSERT_NE(ref->quantize_act, nullptr);
+  ASSERT_NE(ref->dot_act, nullptr);
+  ASSERT_NE(simd->dot_act, nullptr);
+  const int act_block = c.block_elems == 32 ? 32 : 256;
+  std::mt19937 rng(11);
+  std::normal_distribution<float> xd(0.0f, 1.0f);
+  for (int nblocks : {1, 2, 3, 8, 64}) {
+    for (int rep = 0; rep < 20; ++rep) {
+      const auto bytes = random_blocks(c, nblocks, rng);
+      const int64_t n = static_cast<int64_t>(nblocks) * c.block_elems;
+      std::vector<float> x(n), w(n);
+      for (auto& v : x) v = xd(rng);
+      if (rep == 1) std::fill(x.begin(), x.end(), 0.0f);  // all-zero activations: d = 0
+      std::vector<uint8_t> act(static_cast<size_t>(ref->act_bytes(n)));
+      ref->quantize_act(x.data(), act.data(), n);
+      ref->dequant(bytes.data(), w.data(), n);
+      double mag = 0, bound = 0;
+      for (int64_t i = 0; i < n; ++i) {
+        mag += std::fabs(static_cast<double>(w[i]) * x[i]);
+        float amax = 0;
+        const int64_t b0 = i / act_block * act_block;
+        for (int64_t k = b0; k < b0 + act_block; ++k) amax = std::max(amax, std::fabs(x[k]));
+        bound += std::fabs(w[i]) * (amax / 127.0f) * 0.5;
+      }
+      const float f = ref->dot(bytes.data(), x.data(), n);
+      const float r = ref->dot_act(bytes.data(), act.data(), n);
+      const float v = simd->dot_act(bytes.data(), act.data(), n);
+      EXPECT_NEAR(v, r, 1e-5 * mag + 1e-30) << n << " elements, rep " << rep;
+      EXPECT_NEAR(r, f, bound * 1.01 + 1e-6 * mag + 1e-30) << n << " elements, rep " << rep;
+    }
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Types, QuantRandom, testing::ValuesIn(quant_cases()), case_name);

@@ -46,7 +46,8 @@ struct AttentionItem {
 
 // Dispatches to AVX2 when use_avx2(), else the scalar reference.
 void attention(const AttentionShape& shape, const KvLayerView& kv, const AttentionItem& item);
-void attention_scalar(const AttentionShape& shape, const KvLayerView& kv, const AttentionItem& item);
+void attention_scalar(const AttentionShape& shape, const KvLayerView& kv,
+                      const AttentionItem& item);
 void attention_avx2(const AttentionShape& shape, const KvLayerView& kv, const AttentionItem& item);
 
 }  // namespace packinfer

@@ -7,7 +7,8 @@ namespace packinfer {
 
 // y[r] = x[r] / sqrt(mean(x[r]^2) + eps) * w, for n_rows rows of n floats (y may alias x).
 void rms_norm(const float* x, const float* w, float* y, int64_t n_rows, int64_t n, float eps);
-void rms_norm_scalar(const float* x, const float* w, float* y, int64_t n_rows, int64_t n, float eps);
+void rms_norm_scalar(const float* x, const float* w, float* y, int64_t n_rows, int64_t n,
+                     float eps);
 
 enum class RopeStyle {
   Normal,  // llama: rotates adjacent pairs (2i, 2i+1) of each head

@@ -73,6 +73,24 @@ static_assert(sizeof(BlockQ4_K) == 144);
 static_assert(sizeof(BlockQ5_K) == 176);
 static_assert(sizeof(BlockQ6_K) == 210);
 
+// Activations (the f32 vector x of a GEMV) quantized once to int8 for the integer dot path (see
+// TypeKernels::quantize_act). Not a file format: scales are float for accuracy.
+// For Q8_0 and Q4_0 weights: blocks of 32 matching the weight blocks; x ~= d * qs[i].
+struct ActQ8_0 {
+  float d;
+  int8_t qs[32];
+};
+// For the K-quants: super-blocks of 256 with the sum of each run of 16 qs, so the weight mins
+// (and Q6_K's offset of 32) can be applied per sub-block without touching qs again.
+struct ActQ8K {
+  float d;
+  int16_t bsums[16];
+  int8_t qs[kQK_K];
+};
+
+static_assert(sizeof(ActQ8_0) == 36);
+static_assert(sizeof(ActQ8K) == 292);
+
 // Scale and min (6 bits each) of sub-block j (0..7) of a Q4_K/Q5_K block. Sub-blocks 0-3 keep
 // theirs in the low 6 bits of bytes j and j+4; sub-blocks 4-7 have their low 4 bits in the
 // nibbles of byte j+4 and their top 2 bits in the spare top bits of bytes j-4 and j.
