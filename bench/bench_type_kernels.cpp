@@ -71,6 +71,30 @@ void bm_gemv(benchmark::State& state, TypeCase c, bool avx2) {
   state.SetBytesProcessed(state.iterations() * rows * row_bytes);
 }
 
+// The integer path: x quantized once per product (timed too), then dot_act per row.
+void bm_gemv_int8(benchmark::State& state, TypeCase c, bool avx2) {
+  const int64_t rows = state.range(0), cols = 576;
+  const TypeKernels* k = type_kernels(c.type, avx2);
+  if (k == nullptr || k->dot_act == nullptr || (avx2 && !use_avx2())) {
+    state.SkipWithError("no kernel");
+    return;
+  }
+  const auto traits = *ggml_type_traits(static_cast<uint32_t>(c.type));
+  const int64_t row_bytes = ggml_row_size(traits, cols);
+  const std::vector<uint8_t> w = random_matrix(c, rows, cols);
+  std::vector<float> x(cols), y(rows);
+  std::vector<uint8_t> act(static_cast<size_t>(k->act_bytes(cols)));
+  for (int64_t i = 0; i < cols; ++i) x[i] = static_cast<float>(i % 17) * 0.01f - 0.08f;
+  for (auto _ : state) {
+    k->quantize_act(x.data(), act.data(), cols);
+    for (int64_t r = 0; r < rows; ++r)
+      y[r] = k->dot_act(w.data() + r * row_bytes, act.data(), cols);
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(state.iterations() * rows * row_bytes);
+}
+
 void bm_dequant(benchmark::State& state, TypeCase c, bool avx2) {
   const int64_t rows = state.range(0), cols = 576;
   const TypeKernels* k = type_kernels(c.type, avx2);
@@ -134,6 +158,14 @@ const int kRegistered = [] {
           ->Arg(49152)
           ->Arg(196608)
           ->Unit(benchmark::kMillisecond);
+      if (type_kernels(c.type, avx2)->dot_act != nullptr) {
+        benchmark::RegisterBenchmark(("BM_GemvInt8/" + name + "/" + isa).c_str(), bm_gemv_int8, c,
+                                     avx2)
+            ->Arg(1536)
+            ->Arg(49152)
+            ->Arg(196608)
+            ->Unit(benchmark::kMillisecond);
+      }
       benchmark::RegisterBenchmark(("BM_Dequant/" + name + "/" + isa).c_str(), bm_dequant, c, avx2)
           ->Arg(1536)
           ->Unit(benchmark::kMicrosecond);
