@@ -1,8 +1,8 @@
 // Decode-time GEMV cost per weight type: one vec_dot per row over a whole matrix, single
 // thread, reported as GB/s of weight bytes streamed (the decode step is memory-bound, so this
-// should approach the one-core memory bandwidth measured by BM_StreamSum). Rows of 576 match
-// SmolLM2-135M (1536x576 is an FFN matrix, 49152x576 the embedding/LM head; 196608x576 exceeds
-// the 32 MB L3 for every type so it measures DRAM, not cache).
+// should approach the one-core memory bandwidth measured by BM_StreamSum). 1536 rows is an FFN
+// matrix of SmolLM2-135M, 49152 its embedding/LM head; 196608 rows exceed the 32 MB L3 for every
+// type, so they measure DRAM, not cache.
 #include <benchmark/benchmark.h>
 
 #include <cstring>
@@ -52,7 +52,7 @@ std::vector<uint8_t> random_matrix(const TypeCase& c, int64_t rows, int64_t cols
 }
 
 void bm_gemv(benchmark::State& state, TypeCase c, bool avx2) {
-  const int64_t rows = state.range(0), cols = 576;
+  const int64_t rows = state.range(0), cols = state.range(1);
   const TypeKernels* k = type_kernels(c.type, avx2);
   if (k == nullptr || (avx2 && !use_avx2())) {
     state.SkipWithError("no kernel");
@@ -73,7 +73,7 @@ void bm_gemv(benchmark::State& state, TypeCase c, bool avx2) {
 
 // The integer path: x quantized once per product (timed too), then dot_act per row.
 void bm_gemv_int8(benchmark::State& state, TypeCase c, bool avx2) {
-  const int64_t rows = state.range(0), cols = 576;
+  const int64_t rows = state.range(0), cols = state.range(1);
   const TypeKernels* k = type_kernels(c.type, avx2);
   if (k == nullptr || k->dot_act == nullptr || (avx2 && !use_avx2())) {
     state.SkipWithError("no kernel");
@@ -96,7 +96,7 @@ void bm_gemv_int8(benchmark::State& state, TypeCase c, bool avx2) {
 }
 
 void bm_dequant(benchmark::State& state, TypeCase c, bool avx2) {
-  const int64_t rows = state.range(0), cols = 576;
+  const int64_t rows = state.range(0), cols = state.range(1);
   const TypeKernels* k = type_kernels(c.type, avx2);
   if (k == nullptr || (avx2 && !use_avx2())) {
     state.SkipWithError("no kernel");
@@ -148,26 +148,32 @@ const std::vector<TypeCase>& cases() {
   return c;
 }
 
+// Row lengths must be multiples of the block size: 576 (SmolLM2) for the types with blocks of
+// 32, 768 (the tiny model's FFN) for the K-quants, whose super-blocks are 256 long (llama.cpp
+// cannot use K-quants for 576-wide matrices either). 2048-wide rows show the per-row overhead.
+void shapes(benchmark::internal::Benchmark* b, int64_t cols) {
+  b->Args({1536, cols})->Args({49152, cols})->Args({196608, cols})->Args({8192, 2048});
+  b->ArgNames({"rows", "cols"})->Unit(benchmark::kMillisecond);
+}
+
 const int kRegistered = [] {
   for (const TypeCase& c : cases()) {
     const std::string name = ggml_type_name(static_cast<uint32_t>(c.type));
+    const int64_t cols =
+        ggml_type_traits(static_cast<uint32_t>(c.type))->block_size == 256 ? 768 : 576;
     for (bool avx2 : {false, true}) {
       const std::string isa = avx2 ? "avx2" : "scalar";
-      benchmark::RegisterBenchmark(("BM_Gemv/" + name + "/" + isa).c_str(), bm_gemv, c, avx2)
-          ->Arg(1536)
-          ->Arg(49152)
-          ->Arg(196608)
-          ->Unit(benchmark::kMillisecond);
+      shapes(
+          benchmark::RegisterBenchmark(("BM_Gemv/" + name + "/" + isa).c_str(), bm_gemv, c, avx2),
+          cols);
       if (type_kernels(c.type, avx2)->dot_act != nullptr) {
-        benchmark::RegisterBenchmark(("BM_GemvInt8/" + name + "/" + isa).c_str(), bm_gemv_int8, c,
-                                     avx2)
-            ->Arg(1536)
-            ->Arg(49152)
-            ->Arg(196608)
-            ->Unit(benchmark::kMillisecond);
+        shapes(benchmark::RegisterBenchmark(("BM_GemvInt8/" + name + "/" + isa).c_str(),
+                                            bm_gemv_int8, c, avx2),
+               cols);
       }
       benchmark::RegisterBenchmark(("BM_Dequant/" + name + "/" + isa).c_str(), bm_dequant, c, avx2)
-          ->Arg(1536)
+          ->Args({1536, cols})
+          ->ArgNames({"rows", "cols"})
           ->Unit(benchmark::kMicrosecond);
     }
   }
