@@ -13,6 +13,16 @@ struct TypeKernels {
   // n must be a multiple of the type's block size.
   void (*dequant)(const void* src, float* dst, int64_t n) = nullptr;
   float (*dot)(const void* w_row, const float* x, int64_t n) = nullptr;
+
+  // Optional integer path for the decode GEMV (all three nullptr when the type has none). Quantize
+  // x once per matrix-vector product with quantize_act into a buffer of act_bytes(n) bytes (any
+  // alignment), then call dot_act(w_row, act, n) for every row. As in llama.cpp, x is rounded to
+  // 8 bits per block, so the result differs from dot() by ~0.5% relative (of sum |w*x|); in
+  // exchange the weights are unpacked to bytes and multiplied with integer dot products, several
+  // times faster than dot() (see bench/bench_type_kernels.cpp).
+  int64_t (*act_bytes)(int64_t n) = nullptr;
+  void (*quantize_act)(const float* x, void* act, int64_t n) = nullptr;
+  float (*dot_act)(const void* w_row, const void* act, int64_t n) = nullptr;
 };
 
 // Kernels for weight type t: the AVX2 ones when `avx2` is true and they exist, else scalar.

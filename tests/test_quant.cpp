@@ -1,0 +1,239 @@
+// Quantized weight kernels: AVX2 against the scalar reference on random blocks, and the scalar
+// reference against real llama.cpp-quantized files (which proves the bit layouts).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "kernels/cpu_features.h"
+#include "kernels/fp16.h"
+#include "kernels/quant_blocks.h"
+#include "kernels/quantize.h"
+#include "kernels/type_kernels.h"
+
+namespace packinfer {
+namespace {
+
+struct QuantCase {
+  GgmlType type;
+  int block_elems;
+  int block_bytes;
+  std::vector<int> f16_offsets;  // where the block's f16 scales are
+};
+
+std::vector<QuantCase> quant_cases() {
+  return {
+      {GgmlType::Q8_0, 32, 34, {0}},       {GgmlType::Q4_0, 32, 18, {0}},
+      {GgmlType::Q2_K, 256, 84, {80, 82}}, {GgmlType::Q4_K, 256, 144, {0, 2}},
+      {GgmlType::Q5_K, 256, 176, {0, 2}},  {GgmlType::Q6_K, 256, 210, {208}},
+  };
+}
+
+std::string case_name(const testing::TestParamInfo<QuantCase>& info) {
+  return ggml_type_name(static_cast<uint32_t>(info.param.type));
+}
+
+bool have_avx2() {
+  const CpuFeatures& f = cpu_features();
+  return f.avx2 && f.fma && f.f16c;
+}
+
+// Random bytes, except the f16 scales: finite and of the size real files have.
+std::vector<uint8_t> random_blocks(const QuantCase& c, int nblocks, std::mt19937& rng) {
+  std::vector<uint8_t> bytes(static_cast<size_t>(nblocks) * c.block_bytes);
+  for (auto& b : bytes) b = static_cast<uint8_t>(rng());
+  std::uniform_real_distribution<float> scale(1e-4f, 0.05f);
+  for (int i = 0; i < nblocks; ++i) {
+    for (int off : c.f16_offsets) {
+      float v = scale(rng);
+      if (rng() & 1) v = -v;
+      const uint16_t h = fp32_to_fp16(v);
+      std::memcpy(&bytes[static_cast<size_t>(i) * c.block_bytes + off], &h, 2);
+    }
+  }
+  return bytes;
+}
+
+class QuantRandom : public testing::TestWithParam<QuantCase> {};
+
+TEST_P(QuantRandom, Avx2DequantMatchesScalarExactly) {
+  if (!have_avx2()) GTEST_SKIP() << "no AVX2";
+  const QuantCase& c = GetParam();
+  const TypeKernels* ref = type_kernels(c.type, false);
+  const TypeKernels* simd = type_kernels(c.type, true);
+  ASSERT_NE(ref, nullptr);
+  ASSERT_NE(simd, nullptr);
+  ASSERT_NE(ref->dequant, simd->dequant);
+  std::mt19937 rng(1234);
+  for (int nblocks : {1, 2, 3, 7, 64}) {
+    for (int rep = 0; rep < 20; ++rep) {
+      const auto bytes = random_blocks(c, nblocks, rng);
+      const int64_t n = static_cast<int64_t>(nblocks) * c.block_elems;
+      std::vector<float> a(n), b(n);
+      ref->dequant(bytes.data(), a.data(), n);
+      simd->dequant(bytes.data(), b.data(), n);
+      for (int64_t i = 0; i < n; ++i) {
+        ASSERT_TRUE(std::isfinite(a[i]));
+        ASSERT_EQ(a[i], b[i]) << "element " << i << " of " << n;
+      }
+    }
+  }
+}
+
+TEST_P(QuantRandom, Avx2DotMatchesScalar) {
+  if (!have_avx2()) GTEST_SKIP() << "no AVX2";
+  const QuantCase& c = GetParam();
+  const TypeKernels* ref = type_kernels(c.type, false);
+  const TypeKernels* simd = type_kernels(c.type, true);
+  std::mt19937 rng(99);
+  std::uniform_real_distribution<float> xd(-1.0f, 1.0f);
+  for (int nblocks : {1, 2, 3, 7, 64}) {
+    for (int rep = 0; rep < 20; ++rep) {
+      const auto bytes = random_blocks(c, nblocks, rng);
+      const int64_t n = static_cast<int64_t>(nblocks) * c.block_elems;
+      std::vector<float> x(n), w(n);
+      for (auto& v : x) v = xd(rng);
+      ref->dequant(bytes.data(), w.data(), n);
+      // Rounding in float is relative to the magnitude of the terms, not of their sum.
+      double mag = 0;
+      for (int64_t i = 0; i < n; ++i) mag += std::fabs(static_cast<double>(w[i]) * x[i]);
+      const float expect = ref->dot(bytes.data(), x.data(), n);
+      const float got = simd->dot(bytes.data(), x.data(), n);
+      EXPECT_NEAR(got, expect, 1e-5 * mag + 1e-30) << n << " elements, rep " << rep;
+    }
+  }
+}
+
+// The scalar dot is the dequantized row dotted in double.
+TEST_P(QuantRandom, ScalarDotIsDequantDot) {
+  const QuantCase& c = GetParam();
+  const TypeKernels* ref = type_kernels(c.type, false);
+  std::mt19937 rng(7);
+  const auto bytes = random_blocks(c, 5, rng);
+  const int64_t n = 5 * c.block_elems;
+  std::vector<float> x(n), w(n);
+  for (int64_t i = 0; i < n; ++i) x[i] = static_cast<float>(i % 13) - 6.0f;
+  ref->dequant(bytes.data(), w.data(), n);
+  double sum = 0;
+  for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(w[i]) * x[i];
+  EXPECT_FLOAT_EQ(ref->dot(bytes.data(), x.data(), n), static_cast<float>(sum));
+}
+
+// Integer path: AVX2 equals the scalar reference up to float rounding, and both are within the
+// activation rounding error of the float dot: |x - x_q| <= d_x / 2 per element.
+TEST_P(QuantRandom, IntegerPathMatchesFloatDot) {
+  const QuantCase& c = GetParam();
+  const TypeKernels* ref = type_kernels(c.type, false);
+  const TypeKernels* simd = have_avx2() ? type_kernels(c.type, true) : ref;
+  ASSERT_NE(ref->quantize_act, nullptr);
+  ASSERT_NE(ref->dot_act, nullptr);
+  ASSERT_NE(simd->dot_act, nullptr);
+  const int act_block = c.block_elems == 32 ? 32 : 256;
+  std::mt19937 rng(11);
+  std::normal_distribution<float> xd(0.0f, 1.0f);
+  for (int nblocks : {1, 2, 3, 8, 64}) {
+    for (int rep = 0; rep < 20; ++rep) {
+      const auto bytes = random_blocks(c, nblocks, rng);
+      const int64_t n = static_cast<int64_t>(nblocks) * c.block_elems;
+      std::vector<float> x(n), w(n);
+      for (auto& v : x) v = xd(rng);
+      if (rep == 1) std::fill(x.begin(), x.end(), 0.0f);  // all-zero activations: d = 0
+      std::vector<uint8_t> act(static_cast<size_t>(ref->act_bytes(n)));
+      ref->quantize_act(x.data(), act.data(), n);
+      ref->dequant(bytes.data(), w.data(), n);
+      double mag = 0, bound = 0;
+      for (int64_t i = 0; i < n; ++i) {
+        mag += std::fabs(static_cast<double>(w[i]) * x[i]);
+        float amax = 0;
+        const int64_t b0 = i / act_block * act_block;
+        for (int64_t k = b0; k < b0 + act_block; ++k) amax = std::max(amax, std::fabs(x[k]));
+        bound += std::fabs(w[i]) * (amax / 127.0f) * 0.5;
+      }
+      const float f = ref->dot(bytes.data(), x.data(), n);
+      const float r = ref->dot_act(bytes.data(), act.data(), n);
+      const float v = simd->dot_act(bytes.data(), act.data(), n);
+      EXPECT_NEAR(v, r, 1e-5 * mag + 1e-30) << n << " elements, rep " << rep;
+      EXPECT_NEAR(r, f, bound * 1.01 + 1e-6 * mag + 1e-30) << n << " elements, rep " << rep;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Types, QuantRandom, testing::ValuesIn(quant_cases()), case_name);
+
+TEST(Quant, Bf16Avx2MatchesScalar) {
+  if (!have_avx2()) GTEST_SKIP() << "no AVX2";
+  const TypeKernels* ref = type_kernels(GgmlType::BF16, false);
+  const TypeKernels* simd = type_kernels(GgmlType::BF16, true);
+  ASSERT_NE(ref->dot, simd->dot);
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> xd(-1.0f, 1.0f);
+  for (int64_t n : {1, 7, 8, 15, 16, 17, 100, 1000}) {
+    std::vector<uint16_t> h(n);
+    std::vector<float> x(n), a(n), b(n);
+    double mag = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      float v = xd(rng);
+      uint32_t bits;
+      std::memcpy(&bits, &v, 4);
+      h[i] = static_cast<uint16_t>(bits >> 16);
+      x[i] = xd(rng);
+      mag += std::fabs(bf16_to_fp32(h[i]) * x[i]);
+    }
+    ref->dequant(h.data(), a.data(), n);
+    simd->dequant(h.data(), b.data(), n);
+    EXPECT_EQ(a, b);
+    EXPECT_NEAR(simd->dot(h.data(), x.data(), n), ref->dot(h.data(), x.data(), n), 1e-5 * mag);
+  }
+}
+
+// Bit-exact round trips of hand-made blocks pin down the documented element order.
+TEST(Quant, Q4_0ElementOrder) {
+  BlockQ4_0 b{};
+  b.d = fp32_to_fp16(1.0f);
+  for (int j = 0; j < 16; ++j) b.qs[j] = static_cast<uint8_t>((j & 0xF) | ((15 - j) << 4));
+  float y[32];
+  for (bool avx2 : {false, true}) {
+    if (avx2 && !have_avx2()) continue;
+    type_kernels(GgmlType::Q4_0, avx2)->dequant(&b, y, 32);
+    for (int j = 0; j < 16; ++j) {
+      EXPECT_EQ(y[j], j - 8.0f);
+      EXPECT_EQ(y[j + 16], 7.0f - j);
+    }
+  }
+}
+
+TEST(Quant, QuantizeQ8_0RoundTrip) {
+  std::mt19937 rng(3);
+  std::normal_distribution<float> nd(0.0f, 0.02f);
+  std::vector<float> x(4096), y(4096);
+  for (auto& v : x) v = nd(rng);
+  std::vector<BlockQ8_0> q(x.size() / 32);
+  quantize_row_q8_0(x.data(), q.data(), static_cast<int64_t>(x.size()));
+  dequantize_row(GgmlType::Q8_0, q.data(), y.data(), static_cast<int64_t>(x.size()));
+  for (size_t i = 0; i < x.size(); ++i) {
+    const float d = fp16_to_fp32(q[i / 32].d);
+    // Half a step, plus the f16 rounding of d (up to 127 * d * 2^-11).
+    EXPECT_LE(std::fabs(x[i] - y[i]), 0.57f * d + 1e-7f);
+  }
+}
+
+TEST(Quant, QuantizeQ4_0RoundTrip) {
+  std::mt19937 rng(4);
+  std::normal_distribution<float> nd(0.0f, 0.02f);
+  std::vector<float> x(4096), y(4096);
+  for (auto& v : x) v = nd(rng);
+  std::vector<BlockQ4_0> q(x.size() / 32);
+  quantize_row_q4_0(x.data(), q.data(), static_cast<int64_t>(x.size()));
+  dequantize_row(GgmlType::Q4_0, q.data(), y.data(), static_cast<int64_t>(x.size()));
+  for (size_t i = 0; i < x.size(); ++i) {
+    const float d = std::fabs(fp16_to_fp32(q[i / 32].d));
+    // Half a step, except that values near +8 steps are clamped to +7 (a full step).
+    EXPECT_LE(std::fabs(x[i] - y[i]), 1.01f * d + 1e-7f) << i;
+  }
+}
+
+}  // namespace
+}  // namespace packinfer
