@@ -1,27 +1,48 @@
 #include "kernels/matmul.h"
 
+#include <cstring>
 #include <vector>
 
+#include "kernels/cpu_features.h"
+#include "kernels/matmul_internal.h"
 #include "kernels/type_kernels.h"
 #include "packinfer/error.h"
 
 namespace packinfer {
+namespace {
 
-// Initial version: row dots for every m. The blocked GEMM replaces the large-M path.
+const TypeKernels* kernels_or_throw(GgmlType t, bool avx2) {
+  const TypeKernels* k = type_kernels(t, avx2);
+  if (k == nullptr) throw Error("no kernel for tensor type " + ggml_type_name(static_cast<uint32_t>(t)));
+  return k;
+}
+
+}  // namespace
+
+void matmul_ex(const WeightMatrix& w, const float* x, int64_t ldx, int64_t M, float* y,
+               int64_t ldy, ThreadPool& pool) {
+  const bool avx2 = use_avx2();
+  const TypeKernels* tk = kernels_or_throw(w.type, avx2);
+  if (M < 0 || ldx < w.cols || ldy < w.rows) throw Error("matmul: bad shape or leading dimension");
+  if (M == 0 || w.rows == 0) return;
+  if (w.cols == 0) {
+    for (int64_t m = 0; m < M; ++m) std::memset(y + m * ldy, 0, static_cast<size_t>(w.rows) * sizeof(float));
+    return;
+  }
+  if (M <= gemm::kGemvMaxM) {
+    gemm::gemv(tk, avx2, w, x, ldx, M, y, ldy, pool);
+  } else {
+    gemm::gemm_blocked(avx2 ? gemm::avx2_kernels() : gemm::scalar_kernels(), tk, w, x, ldx, M, y,
+                       ldy, pool);
+  }
+}
+
 void matmul(const WeightMatrix& w, const float* x, int64_t M, float* y, ThreadPool& pool) {
-  const TypeKernels* k = type_kernels(w.type);
-  if (k == nullptr) throw Error("no kernel for tensor type " + ggml_type_name(static_cast<uint32_t>(w.type)));
-  pool.parallel_for(w.rows, 16, [&](int64_t n0, int64_t n1) {
-    for (int64_t n = n0; n < n1; ++n) {
-      const void* row = w.row(n);
-      for (int64_t m = 0; m < M; ++m) y[m * w.rows + n] = k->dot(row, x + m * w.cols, w.cols);
-    }
-  });
+  matmul_ex(w, x, w.cols, M, y, w.rows, pool);
 }
 
 void matmul_reference(const WeightMatrix& w, const float* x, int64_t M, float* y) {
-  const TypeKernels* k = type_kernels(w.type, /*avx2=*/false);
-  if (k == nullptr) throw Error("no kernel for tensor type " + ggml_type_name(static_cast<uint32_t>(w.type)));
+  const TypeKernels* k = kernels_or_throw(w.type, /*avx2=*/false);
   std::vector<float> row(static_cast<size_t>(w.cols));
   for (int64_t n = 0; n < w.rows; ++n) {
     k->dequant(w.row(n), row.data(), w.cols);

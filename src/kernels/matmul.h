@@ -24,6 +24,13 @@ struct WeightMatrix {
 // y[m, n] = sum_k x[m, k] * W[n, k] for m < M.
 void matmul(const WeightMatrix& w, const float* x, int64_t M, float* y, ThreadPool& pool);
 
+// The same with explicit leading dimensions: row m of x starts at x + m * ldx (ldx >= cols) and
+// row m of y at y + m * ldy (ldy >= rows), so a layer can read strided activations and write
+// straight into a column slice of a wider output. Elements of y outside [0, rows) are untouched.
+// Runs the AVX2 kernels when use_avx2(), else the scalar ones, on the threads of `pool`.
+void matmul_ex(const WeightMatrix& w, const float* x, int64_t ldx, int64_t M, float* y,
+               int64_t ldy, ThreadPool& pool);
+
 // Plain reference: dequantize each row with the scalar kernels and accumulate in double.
 void matmul_reference(const WeightMatrix& w, const float* x, int64_t M, float* y);
 

@@ -1,0 +1,209 @@
+// matmul / matmul_ex against matmul_reference for every weight type the library can compute
+// with, over decode (GEMV) and prefill (GEMM) shapes including tile edges, 1 and 2 threads, and
+// both the AVX2 and the forced-scalar paths.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/cpu_features.h"
+#include "kernels/fp16.h"
+#include "kernels/matmul.h"
+#include "kernels/type_kernels.h"
+
+namespace packinfer {
+namespace {
+
+struct Weights {
+  std::vector<uint8_t> bytes;
+  WeightMatrix w;
+};
+
+// Valid random rows of type t, or false if this test cannot make them. F32/F16/BF16 round random
+// floats. Other types get random block bytes, each block re-drawn until it dequantizes to finite,
+// moderate values: that exercises every bit of the format without needing a quantizer. (There is
+// no reference quantizer in the library; writing one here would test it rather than matmul.)
+bool make_weights(GgmlType t, int64_t N, int64_t K, std::mt19937& rng, Weights& out) {
+  const auto traits = ggml_type_traits(static_cast<uint32_t>(t));
+  const TypeKernels* tk = type_kernels(t, false);
+  if (!traits || tk == nullptr || K % traits->block_size != 0) return false;
+  const int64_t row_bytes = ggml_row_size(*traits, K);
+  out.bytes.assign(static_cast<size_t>(N * row_bytes), 0);
+  std::uniform_real_distribution<float> uni(-1.f, 1.f);
+  for (int64_t i = 0; i < N * K; ++i) {
+    const float v = uni(rng);
+    uint8_t* p = out.bytes.data();
+    if (t == GgmlType::F32) {
+      std::memcpy(p + i * 4, &v, 4);
+    } else if (t == GgmlType::F16) {
+      const uint16_t h = fp32_to_fp16(v);
+      std::memcpy(p + i * 2, &h, 2);
+    } else if (t == GgmlType::BF16) {
+      uint32_t bits;
+      std::memcpy(&bits, &v, 4);
+      const uint16_t h = static_cast<uint16_t>(bits >> 16);  // truncation is a valid bf16
+      std::memcpy(p + i * 2, &h, 2);
+    } else {
+      break;
+    }
+  }
+  if (t != GgmlType::F32 && t != GgmlType::F16 && t != GgmlType::BF16) {
+    std::vector<float> vals(static_cast<size_t>(traits->block_size));
+    std::uniform_int_distribution<int> byte(0, 255);
+    const int64_t blocks = N * K / traits->block_size;
+    for (int64_t b = 0; b < blocks; ++b) {
+      uint8_t* blk = out.bytes.data() + b * traits->type_size;
+      bool ok = false;
+      for (int attempt = 0; attempt < 1000 && !ok; ++attempt) {
+        for (int64_t i = 0; i < traits->type_size; ++i) blk[i] = static_cast<uint8_t>(byte(rng));
+        tk->dequant(blk, vals.data(), traits->block_size);
+        ok = true;
+        for (float v : vals) ok = ok && std::isfinite(v) && std::fabs(v) < 1e6f;
+      }
+      if (!ok) return false;
+    }
+  }
+  out.w = WeightMatrix{t, out.bytes.data(), N, K, row_bytes};
+  return true;
+}
+
+// Types this test can generate rows for (at least one K of the sweep).
+std::vector<GgmlType> testable_types() {
+  std::vector<GgmlType> types;
+  std::mt19937 rng(1);
+  for (uint32_t id = 0; id < 64; ++id) {
+    if (!ggml_type_traits(id)) continue;
+    const GgmlType t = static_cast<GgmlType>(id);
+    Weights probe;
+    if (type_kernels(t, false) != nullptr && make_weights(t, 1, 256, rng, probe)) types.push_back(t);
+  }
+  return types;
+}
+
+ThreadPool& pool_of(int threads) {
+  static ThreadPool one(1), two(2);
+  return threads == 1 ? one : two;
+}
+
+// Per-element error bound: f32 accumulation over K terms, relative to sum_k |x||w| of that
+// output (the error scale of any summation order).
+std::vector<double> error_scale(const WeightMatrix& w, const std::vector<float>& x, int64_t M) {
+  const TypeKernels* tk = type_kernels(w.type, false);
+  std::vector<float> row(static_cast<size_t>(w.cols));
+  std::vector<double> scale(static_cast<size_t>(M * w.rows));
+  for (int64_t n = 0; n < w.rows; ++n) {
+    tk->dequant(w.row(n), row.data(), w.cols);
+    for (int64_t m = 0; m < M; ++m) {
+      double s = 0;
+      for (int64_t k = 0; k < w.cols; ++k) s += std::fabs(static_cast<double>(row[k]) * x[m * w.cols + k]);
+      scale[m * w.rows + n] = s;
+    }
+  }
+  return scale;
+}
+
+class MatmulTest : public ::testing::TestWithParam<GgmlType> {
+ protected:
+  void TearDown() override { set_force_scalar(false); }
+};
+
+constexpr double kRelTol = 1e-5;
+
+TEST_P(MatmulTest, MatchesReferenceOverShapes) {
+  const GgmlType t = GetParam();
+  std::mt19937 rng(42);
+  std::uniform_real_distribution<float> uni(-1.f, 1.f);
+  int checked = 0;
+  for (int64_t K : {32, 64, 256, 576}) {
+    for (int64_t N : {1, 7, 16, 33, 192, 576}) {
+      Weights wt;
+      if (!make_weights(t, N, K, rng, wt)) continue;
+      for (int64_t M : {1, 2, 3, 5, 8, 15, 16, 17, 64, 100, 512}) {
+        std::vector<float> x(static_cast<size_t>(M * K));
+        for (float& v : x) v = uni(rng);
+        std::vector<float> ref(static_cast<size_t>(M * N));
+        matmul_reference(wt.w, x.data(), M, ref.data());
+        const std::vector<double> scale = error_scale(wt.w, x, M);
+        for (bool scalar : {false, true}) {
+          for (int threads : {1, 2}) {
+            set_force_scalar(scalar);
+            std::vector<float> y(static_cast<size_t>(M * N), NAN);
+            matmul(wt.w, x.data(), M, y.data(), pool_of(threads));
+            set_force_scalar(false);
+            int64_t bad = 0, first = -1;
+            for (int64_t i = 0; i < M * N; ++i) {
+              if (!(std::fabs(y[i] - ref[i]) <= kRelTol * scale[i] + 1e-30)) {
+                if (bad++ == 0) first = i;
+              }
+            }
+            EXPECT_EQ(bad, 0) << "M=" << M << " N=" << N << " K=" << K << " threads=" << threads
+                              << " scalar=" << scalar << " first bad [" << first / N << ","
+                              << first % N << "] got " << (first >= 0 ? y[first] : 0.f)
+                              << " want " << (first >= 0 ? ref[first] : 0.f);
+            ++checked;
+          }
+        }
+      }
+    }
+  }
+  EXPECT_GT(checked, 0);
+}
+
+// matmul_ex: strided x rows, y written into a column slice of a wider matrix; the columns around
+// the slice must stay untouched.
+TEST_P(MatmulTest, LeadingDimensionsAndColumnSlices) {
+  const GgmlType t = GetParam();
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> uni(-1.f, 1.f);
+  const int64_t K = 256, N = 40, pad_x = 9, col0 = 5, ldy = N + 13;
+  Weights wt;
+  ASSERT_TRUE(make_weights(t, N, K, rng, wt));
+  for (int64_t M : {1, 4, 8, 9, 37}) {
+    std::vector<float> x(static_cast<size_t>(M * K));
+    for (float& v : x) v = uni(rng);
+    std::vector<float> xs(static_cast<size_t>(M * (K + pad_x)), NAN);  // padding must be unread
+    for (int64_t m = 0; m < M; ++m) std::memcpy(&xs[m * (K + pad_x)], &x[m * K], K * sizeof(float));
+    std::vector<float> ref(static_cast<size_t>(M * N));
+    matmul_reference(wt.w, x.data(), M, ref.data());
+    const std::vector<double> scale = error_scale(wt.w, x, M);
+    for (bool scalar : {false, true}) {
+      for (int threads : {1, 2}) {
+        set_force_scalar(scalar);
+        std::vector<float> y(static_cast<size_t>(M * ldy), -123.f);
+        matmul_ex(wt.w, xs.data(), K + pad_x, M, y.data() + col0, ldy, pool_of(threads));
+        set_force_scalar(false);
+        for (int64_t m = 0; m < M; ++m) {
+          for (int64_t c = 0; c < ldy; ++c) {
+            const float got = y[m * ldy + c];
+            if (c < col0 || c >= col0 + N) {
+              ASSERT_EQ(got, -123.f) << "wrote outside the slice at m=" << m << " c=" << c;
+            } else {
+              const int64_t i = m * N + (c - col0);
+              ASSERT_LE(std::fabs(got - ref[i]), kRelTol * scale[i] + 1e-30)
+                  << "M=" << M << " m=" << m << " n=" << c - col0 << " scalar=" << scalar
+                  << " threads=" << threads;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(Matmul, RejectsBadLeadingDimensions) {
+  std::vector<float> w(4 * 32, 0.f), x(32, 0.f), y(4, 0.f);
+  const WeightMatrix wm{GgmlType::F32, w.data(), 4, 32, 32 * 4};
+  EXPECT_ANY_THROW(matmul_ex(wm, x.data(), 31, 1, y.data(), 4, pool_of(1)));
+  EXPECT_ANY_THROW(matmul_ex(wm, x.data(), 32, 1, y.data(), 3, pool_of(1)));
+}
+
+INSTANTIATE_TEST_SUITE_P(AllTypes, MatmulTest, ::testing::ValuesIn(testable_types()),
+                         [](const ::testing::TestParamInfo<GgmlType>& info) {
+                           return ggml_type_name(static_cast<uint32_t>(info.param));
+                         });
+
+}  // namespace
+}  // namespace packinfer
