@@ -350,3 +350,66 @@ TEST(ChatTemplate, Detection) {
 
 }  // namespace
 }  // namespace packinfer
+
+namespace packinfer {
+namespace {
+
+std::vector<std::string> split(std::string_view pre, std::string_view text) {
+  return PreTokenizer(pre).split(text);
+}
+using Words = std::vector<std::string>;
+
+TEST(PreTokenizer, Gpt2) {
+  EXPECT_EQ(split("gpt-2", "Hello world's 123  x\n\n"),
+            (Words{"Hello", " world", "'s", " 123", " ", " x", "\n\n"}));
+  EXPECT_EQ(split("gpt-2", "I'M"), (Words{"I", "'", "M"}));  // contractions are lower case only
+}
+
+TEST(PreTokenizer, Llama3) {
+  EXPECT_EQ(split("llama-bpe", "12345 I'M\n\n  ok"),
+            (Words{"123", "45", " I", "'M", "\n\n", " ", " ok"}));
+  EXPECT_TRUE(PreTokenizer("llama3").ignore_merges());
+  EXPECT_TRUE(PreTokenizer("llama3").default_add_bos());
+}
+
+TEST(PreTokenizer, Qwen2AndSmolLM) {
+  EXPECT_EQ(split("qwen2", "x12345"), (Words{"x", "1", "2", "3", "4", "5"}));
+  EXPECT_EQ(split("smollm", "abc123 42"), (Words{"abc", "1", "2", "3", " ", "4", "2"}));
+}
+
+TEST(PreTokenizer, DefaultIsLlamaCppsFallbackSet) {
+  EXPECT_EQ(split("default", "a+b 1234567"), (Words{"a", "+", "b", " ", "123", "456", "7"}));
+}
+
+TEST(PreTokenizer, InvalidBytesBecomeReplacementCharacters) {
+  EXPECT_EQ(split("gpt-2", "ab\xff"), (Words{"ab", "\xEF\xBF\xBD"}));
+}
+
+TEST(PreTokenizer, LongInputsAreLinear) {
+  // Long runs must neither hit PCRE2 limits nor silently stop splitting.
+  const std::string spaces(1 << 20, ' ');
+  EXPECT_EQ(split("gpt-2", spaces + "x"), (Words{std::string((1 << 20) - 1, ' '), " x"}));
+  const std::string letters(1 << 20, 'a');
+  EXPECT_EQ(split("llama3", letters + "!"), (Words{letters, "!"}));
+}
+
+}  // namespace
+}  // namespace packinfer
+
+namespace packinfer {
+namespace {
+
+TEST(Tokenizer, LongTextRoundTrips) {
+  std::string text;
+  const std::string apache = test::read_file("/usr/share/common-licenses/Apache-2.0");
+  for (int i = 0; i < 20; ++i) text += apache;
+  for (const std::string& path : {vocab_path("llama-spm"), test::synth_model("tiny", "f32")}) {
+    const Tokenizer& tok = tok_at(path);
+    const auto ids = tok.encode(text, false, false);
+    EXPECT_GT(ids.size(), text.size() / 8);
+    EXPECT_EQ(tok.decode(ids, false), text) << path;
+  }
+}
+
+}  // namespace
+}  // namespace packinfer

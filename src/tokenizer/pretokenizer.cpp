@@ -149,7 +149,15 @@ std::vector<std::string> PreTokenizer::split(std::string_view text) const {
       size_t done = start;  // first code point not yet assigned to a piece
       while (pos < b1 - b0) {
         const int rc = pcre2_match(re->code, subj, b1 - b0, pos, PCRE2_NO_UTF_CHECK, md, nullptr);
-        if (rc < 0) break;
+        if (rc == PCRE2_ERROR_NOMATCH) break;
+        if (rc < 0) {
+          // Resource limits only; stopping here would silently change the tokens.
+          pcre2_match_data_free(md);
+          PCRE2_UCHAR msg[256];
+          pcre2_get_error_message(rc, msg, sizeof(msg));
+          throw Error(std::string("pre-tokenizer regex failed: ") +
+                      reinterpret_cast<const char*>(msg));
+        }
         const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md);
         const size_t ms = to_cpt(b0 + ov[0]), me = to_cpt(b0 + ov[1]);
         if (ms > done) next.push_back(ms - done);
