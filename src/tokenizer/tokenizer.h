@@ -9,6 +9,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "gguf/gguf_file.h"
@@ -43,7 +44,9 @@ class Tokenizer {
   // Control tokens give their text only when render_special is true, else "".
   virtual std::string token_to_piece(int32_t id, bool render_special) const = 0;
 
-  // Concatenated pieces. Like llama.cpp's llama_detokenize (remove_special=false).
+  // Concatenated pieces. Like llama.cpp's llama_detokenize (remove_special=false): the space a
+  // SentencePiece vocabulary prepends is dropped from the first piece, and vocabularies that ask
+  // for it get clean_up_tokenization_spaces (" ." -> ".", " 's" -> "'s", ...).
   std::string decode(std::span<const int32_t> ids, bool render_special) const;
 
   int32_t vocab_size() const { return static_cast<int32_t>(tokens_.size()); }
@@ -58,14 +61,51 @@ class Tokenizer {
   const std::vector<int32_t>& eog_ids() const { return eog_; }
   // Looks a token up by its exact vocabulary text; -1 if absent.
   int32_t find_token(std::string_view text) const;
+  // Further special ids (-1 when the vocabulary has none).
+  int32_t eot_id() const { return eot_; }
+  int32_t eom_id() const { return eom_; }
+  int32_t unk_id() const { return unk_; }
+  int32_t pad_id() const { return pad_; }
+  // "llama" (SentencePiece) or "gpt2" (byte-level BPE), as tokenizer.ggml.model says.
+  const std::string& model_name() const { return model_; }
 
  protected:
+  // Defaults llama.cpp uses for ids and flags when the GGUF keys are absent.
+  struct Defaults {
+    int32_t bos = -1, eos = -1, unk = -1;
+    bool add_bos = false;
+    bool add_space_prefix = false;
+    bool clean_spaces = false;
+  };
+  // Reads the vocabulary, ids and flags shared by all tokenizer models and derives the EOG set.
+  void load_vocab(const gguf::File& file, const Defaults& defaults);
+
+  // A piece of the input: either a special token found in the text or a raw text range.
+  struct Fragment {
+    int32_t token = -1;  // -1: raw text [offset, offset + length)
+    size_t offset = 0;
+    size_t length = 0;
+  };
+  // Splits `text` on the texts of special tokens, longest first, like llama.cpp's
+  // tokenizer_st_partition: user-defined tokens always, control/unknown ones only when
+  // parse_special is true.
+  std::vector<Fragment> partition_special(std::string_view text, bool parse_special) const;
+
+  std::string model_;
   std::vector<std::string> tokens_;
   std::vector<TokenType> types_;
+  std::unordered_map<std::string, int32_t> token_to_id_;
+  std::vector<int32_t> special_tokens_;  // control, user-defined, unknown: longest text first
   int32_t bos_ = -1;
   int32_t eos_ = -1;
+  int32_t eot_ = -1;
+  int32_t eom_ = -1;
+  int32_t unk_ = -1;
+  int32_t pad_ = -1;
   bool add_bos_ = false;
   bool add_eos_ = false;
+  bool add_space_prefix_ = false;  // SPM: prepend a space; decode() then drops it again
+  bool clean_spaces_ = false;      // decode(): llama.cpp's clean_up_tokenization_spaces
   std::vector<int32_t> eog_;
 };
 

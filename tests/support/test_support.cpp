@@ -54,7 +54,7 @@ std::string synth_model(const std::string& preset, const std::string& dtype) {
 std::string golden_model_path(const std::string& golden_model) {
   if (golden_model.rfind("stories260K", 0) == 0)
     return shared_dir() + "/models/stories260K/" + golden_model + ".gguf";
-  auto dash = golden_model.find('-', golden_model.rfind("smollm2-135m", 0) == 0 ? 13 : 0);
+  auto dash = golden_model.find('-', golden_model.rfind("smollm2-135m", 0) == 0 ? 12 : 0);
   std::string preset = golden_model.substr(0, dash);
   std::string dtype = golden_model.substr(dash + 1);
   if (dtype == "Q4_K_M" || dtype == "Q5_K_M" || dtype == "Q6_K")

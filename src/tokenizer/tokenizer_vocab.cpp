@@ -1,0 +1,133 @@
+// Tokenizer::load_vocab: the part of llama.cpp's llama_vocab::load that every tokenizer model
+// shares (tokens, token types, special ids, flags, end-of-generation set).
+#include <algorithm>
+#include <array>
+#include <string_view>
+
+#include "packinfer/error.h"
+#include "tokenizer/tokenizer.h"
+
+namespace packinfer {
+namespace {
+
+constexpr std::string_view kPrefix = "tokenizer.ggml.";
+
+// Texts llama.cpp recognises when the GGUF file does not name the token by id. Matching tokens
+// are forced to CONTROL so they are hidden from output and parsed as special.
+constexpr std::array<std::string_view, 7> kEotTexts = {
+    "<|eot_id|>",
+    "<|im_end|>",
+    "<|end|>",
+    "<end_of_turn>",
+    "<|endoftext|>",
+    "<EOT>",
+    "<\xef\xbd\x9c"
+    "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>"};  // DeepSeek
+constexpr std::array<std::string_view, 7> kEogTexts = {
+    "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|eom_id|>", "<EOT>"};
+// FIM pad / repo / file-separator tokens also end generation in llama.cpp.
+constexpr std::array<std::string_view, 7> kFimEogTexts = {
+    "<|fim_pad|>", "<fim-pad>", "<PAD>", "<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>"};
+constexpr std::string_view kFileSep = "<|file_sep|>";
+
+TokenType type_from_int(int64_t v) {
+  return (v >= 1 && v <= 6) ? static_cast<TokenType>(v) : TokenType::UNDEFINED;
+}
+
+}  // namespace
+
+void Tokenizer::load_vocab(const gguf::File& file, const Defaults& d) {
+  auto key = [](std::string_view k) { return std::string(kPrefix) + std::string(k); };
+  const gguf::Array* toks = file.get_array(key("tokens"));
+  if (toks == nullptr) throw Error(file.name() + ": missing tokenizer.ggml.tokens");
+  if (toks->items.empty()) throw Error(file.name() + ": tokenizer.ggml.tokens is empty");
+  const size_t n = toks->items.size();
+  if (n > static_cast<size_t>(INT32_MAX)) throw Error(file.name() + ": vocabulary too large");
+
+  const gguf::Array* ttypes = file.get_array(key("token_type"));
+  if (ttypes != nullptr && ttypes->items.size() != n)
+    throw Error(file.name() + ": tokenizer.ggml.token_type has " +
+                std::to_string(ttypes->items.size()) + " entries for " + std::to_string(n) +
+                " tokens");
+  tokens_.resize(n);
+  types_.assign(n, TokenType::NORMAL);
+  token_to_id_.reserve(n * 2);
+  for (size_t i = 0; i < n; ++i) {
+    const std::string* s = toks->items[i].as_string();
+    if (s == nullptr) throw Error(file.name() + ": tokenizer.ggml.tokens holds a non-string");
+    // llama.cpp renames empty tokens so that they can never match text.
+    tokens_[i] = s->empty() ? "[EMPTY_" + std::to_string(i) + "]" : *s;
+    token_to_id_[tokens_[i]] = static_cast<int32_t>(i);  // a later duplicate wins, as there
+    if (ttypes != nullptr) {
+      auto v = ttypes->items[i].as_int();
+      if (!v) throw Error(file.name() + ": tokenizer.ggml.token_type holds a non-integer");
+      types_[i] = type_from_int(*v);
+    }
+  }
+
+  // Special ids: the defaults of the tokenizer model, overridden by keys holding a valid id.
+  bos_ = d.bos, eos_ = d.eos, unk_ = d.unk;
+  auto read_id = [&](std::string_view k, int32_t& id) {
+    if (auto v = file.get_int(key(k)); v && *v >= 0 && static_cast<size_t>(*v) < n)
+      id = static_cast<int32_t>(*v);
+  };
+  read_id("bos_token_id", bos_);
+  read_id("eos_token_id", eos_);
+  read_id("unknown_token_id", unk_);
+  read_id("padding_token_id", pad_);
+  read_id("eot_token_id", eot_);
+  read_id("eom_token_id", eom_);
+
+  add_bos_ = file.get_bool(key("add_bos_token")).value_or(d.add_bos);
+  add_eos_ = file.get_bool(key("add_eos_token")).value_or(false);
+  add_space_prefix_ = file.get_bool(key("add_space_prefix")).value_or(d.add_space_prefix);
+  clean_spaces_ = d.clean_spaces;
+
+  auto force_control = [&](int32_t id) { types_[static_cast<size_t>(id)] = TokenType::CONTROL; };
+  // Scanned in id order (llama.cpp walks a hash map; only which of several candidates becomes
+  // "the" EOT id can differ, never the EOG set).
+  for (size_t i = 0; i < n; ++i) {
+    const std::string& t = tokens_[i];
+    const auto id = static_cast<int32_t>(i);
+    if (eot_ < 0 && std::find(kEotTexts.begin(), kEotTexts.end(), t) != kEotTexts.end()) {
+      eot_ = id;
+      force_control(id);
+    }
+    if (eom_ < 0 && t == "<|eom_id|>") {
+      eom_ = id;
+      force_control(id);
+    }
+  }
+  std::vector<int32_t> eog;
+  for (size_t i = 0; i < n; ++i) {
+    const std::string& t = tokens_[i];
+    const auto id = static_cast<int32_t>(i);
+    if (std::find(kEogTexts.begin(), kEogTexts.end(), t) != kEogTexts.end()) {
+      eog.push_back(id);
+      force_control(id);
+    } else if (t == kFileSep ||
+               std::find(kFimEogTexts.begin(), kFimEogTexts.end(), t) != kFimEogTexts.end()) {
+      eog.push_back(id);
+      force_control(id);
+    }
+  }
+  for (int32_t id : {eos_, eot_, eom_})
+    if (id >= 0) eog.push_back(id);
+  std::sort(eog.begin(), eog.end());
+  eog.erase(std::unique(eog.begin(), eog.end()), eog.end());
+  eog_ = std::move(eog);
+
+  special_tokens_.clear();
+  for (size_t i = 0; i < n; ++i) {
+    const TokenType t = types_[i];
+    if (t == TokenType::CONTROL || t == TokenType::USER_DEFINED || t == TokenType::UNKNOWN)
+      special_tokens_.push_back(static_cast<int32_t>(i));
+  }
+  // Longest text first so that "<|im_start|>" wins over any special token it contains; equal
+  // lengths keep id order (llama.cpp's unstable sort leaves that unspecified).
+  std::stable_sort(special_tokens_.begin(), special_tokens_.end(), [&](int32_t a, int32_t b) {
+    return tokens_[static_cast<size_t>(a)].size() > tokens_[static_cast<size_t>(b)].size();
+  });
+}
+
+}  // namespace packinfer
