@@ -9,6 +9,8 @@
 
 namespace packinfer {
 
+// The defaults are placeholders of a plausible order of magnitude for a small model on a desktop
+// CPU; calibrate them from measured prefill and decode throughput before trusting estimates.
 struct CostModel {
   double prefill_tokens_per_s = 1000;  // sustained prefill throughput
   // One decode step over a batch of b sequences takes decode_step_base_s + b *

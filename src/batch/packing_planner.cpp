@@ -129,20 +129,7 @@ std::vector<PlannedForward> plan_packed(std::span<const int64_t> lengths, int64_
   return out;
 }
 
-}  // namespace
-
-const char* packing_mode_name(PackingMode mode) {
-  switch (mode) {
-    case PackingMode::Packed:
-      return "packed";
-    case PackingMode::Padded:
-      return "padded";
-    case PackingMode::Single:
-      return "single";
-  }
-  return "unknown";
-}
-
+// Fills in per-forward token and slot counts and the plan statistics from the pieces.
 void summarize_plan(PrefillPlan& plan) {
   PlanStats s;
   for (PlannedForward& f : plan.forwards) {
@@ -167,6 +154,20 @@ void summarize_plan(PrefillPlan& plan) {
     s.slot_efficiency = static_cast<double>(s.real_tokens) / static_cast<double>(s.slots);
   }
   plan.stats = s;
+}
+
+}  // namespace
+
+const char* packing_mode_name(PackingMode mode) {
+  switch (mode) {
+    case PackingMode::Packed:
+      return "packed";
+    case PackingMode::Padded:
+      return "padded";
+    case PackingMode::Single:
+      return "single";
+  }
+  return "unknown";
 }
 
 PrefillPlan plan_prefill(std::span<const int64_t> prompt_lengths, const PackingOptions& options) {

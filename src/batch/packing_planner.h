@@ -64,7 +64,4 @@ struct PrefillPlan {
 // longest piece) also stay within the budget.
 PrefillPlan plan_prefill(std::span<const int64_t> prompt_lengths, const PackingOptions& options);
 
-// Recomputes per-forward token and slot counts and the plan statistics from the pieces.
-void summarize_plan(PrefillPlan& plan);
-
 }  // namespace packinfer
