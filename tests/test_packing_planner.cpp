@@ -266,6 +266,52 @@ TEST(BinPacking, EveryItemOnceWithinCapacity) {
   EXPECT_THROW(pack_decreasing(std::vector<int64_t>{5}, 4, 0, FitRule::FirstFit), InvalidArgument);
 }
 
+// Quadratic textbook first/best fit decreasing, to check the O(n log n) versions bin for bin.
+std::vector<std::vector<int64_t>> naive_pack(const std::vector<int64_t>& sizes, int64_t cap,
+                                             int64_t max_items, FitRule rule) {
+  std::vector<int64_t> order(sizes.size());
+  std::iota(order.begin(), order.end(), int64_t{0});
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int64_t a, int64_t b) { return sizes[a] > sizes[b]; });
+  std::vector<std::vector<int64_t>> bins;
+  std::vector<int64_t> room;
+  for (int64_t item : order) {
+    int64_t chosen = -1;
+    for (size_t b = 0; b < bins.size(); ++b) {
+      bool ok = room[b] >= sizes[item] &&
+                (max_items == 0 || static_cast<int64_t>(bins[b].size()) < max_items);
+      if (!ok) continue;
+      if (chosen < 0 || (rule == FitRule::BestFit && room[b] < room[chosen])) {
+        chosen = static_cast<int64_t>(b);
+      }
+      if (rule == FitRule::FirstFit) break;
+    }
+    if (chosen < 0) {
+      chosen = static_cast<int64_t>(bins.size());
+      bins.emplace_back();
+      room.push_back(cap);
+    }
+    bins[chosen].push_back(item);
+    room[chosen] -= sizes[item];
+  }
+  return bins;
+}
+
+TEST(BinPacking, MatchesNaiveReference) {
+  std::mt19937_64 rng(17);
+  for (int trial = 0; trial < 300; ++trial) {
+    int64_t cap = log_uniform(rng, 1, 300);
+    int64_t max_items = trial % 2 ? std::uniform_int_distribution<int64_t>(1, 5)(rng) : 0;
+    std::vector<int64_t> sizes(std::uniform_int_distribution<size_t>(0, 120)(rng));
+    for (int64_t& s : sizes) s = log_uniform(rng, 1, cap);
+    for (FitRule rule : {FitRule::FirstFit, FitRule::BestFit}) {
+      EXPECT_EQ(pack_decreasing(sizes, cap, max_items, rule),
+                naive_pack(sizes, cap, max_items, rule))
+          << "trial " << trial;
+    }
+  }
+}
+
 // --- job planner ---------------------------------------------------------------------------------
 
 std::vector<int32_t> tokens(std::mt19937_64& rng, int64_t n) {
