@@ -93,7 +93,9 @@ float dot_act_q2_k_avx2(const void* w, const void* act, int64_t n) {
   const BlockQ2_K* b = static_cast<const BlockQ2_K*>(w);
   const ActQ8K* a = static_cast<const ActQ8K*>(act);
   const __m256i m3 = _mm256_set1_epi8(3);
-  const __m256i mask[4] = {word_mask(0, 1), word_mask(2, 3), word_mask(4, 5), word_mask(6, 7)};
+  // Lower lane: scale of the first 16 of a run of 32 (word 0), upper lane: the second (word 1);
+  // the scales are shifted down one pair of words per run.
+  const __m256i w01 = word_mask(0, 1);
   __m256 acc = _mm256_setzero_ps();
   float macc = 0;
   for (int64_t i = 0; i < n / kQK_K; ++i) {
@@ -104,14 +106,15 @@ float dot_act_q2_k_avx2(const void* w, const void* act, int64_t n) {
     const int summ = hsum_i32(_mm256_madd_epi16(_mm256_cvtepu8_epi16(mn), load256(a[i].bsums)));
     __m256i sumi = _mm256_setzero_si256();
     for (int h = 0; h < 2; ++h) {
-      const __m256i s16 =
+      __m256i s16 =
           _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(h == 0 ? sc : _mm_srli_si128(sc, 8)));
       const __m256i q = load256(b[i].qs + 32 * h);
       for (int s = 0; s < 4; ++s) {
         // Shifting 16-bit lanes moves bits across bytes, but the mask keeps only the 2 wanted.
         const __m256i qv = _mm256_and_si256(_mm256_srli_epi16(q, 2 * s), m3);
         const __m256i p = _mm256_maddubs_epi16(qv, load256(a[i].qs + 128 * h + 32 * s));
-        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, _mm256_shuffle_epi8(s16, mask[s])));
+        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, _mm256_shuffle_epi8(s16, w01)));
+        s16 = _mm256_srli_si256(s16, 4);
       }
     }
     const float dx = a[i].d;
@@ -140,15 +143,15 @@ float dot_act_q4_k_avx2(const void* w, const void* act, int64_t n) {
   const BlockQ4_K* b = static_cast<const BlockQ4_K*>(w);
   const ActQ8K* a = static_cast<const ActQ8K*>(act);
   const __m256i m4 = _mm256_set1_epi8(0xF);
+  const __m256i w0 = word_mask(0, 0), w1 = word_mask(1, 1);
   __m256 acc = _mm256_setzero_ps();
   float macc = 0;
   for (int64_t i = 0; i < n / kQK_K; ++i) {
     uint8_t sc[8], m[8];
     k4_unpack_scales(b[i].scales, sc, m);
-    const __m256i s16 = scales_i16_u8(sc);
-    // (Masks are built here, not as globals: a global would run AVX2 code at program start.)
-    const __m256i wm[8] = {word_mask(0, 0), word_mask(1, 1), word_mask(2, 2), word_mask(3, 3),
-                           word_mask(4, 4), word_mask(5, 5), word_mask(6, 6), word_mask(7, 7)};
+    // Scales of sub-blocks 2p and 2p+1 are moved down to words 0 and 1 before each step, so two
+    // broadcast masks serve all four steps (fewer live constants, no spills).
+    __m256i s16 = scales_i16_u8(sc);
     __m256i sumi = _mm256_setzero_si256();
     for (int p = 0; p < 4; ++p) {
       const __m256i v = load256(b[i].qs + 32 * p);
@@ -156,9 +159,9 @@ float dot_act_q4_k_avx2(const void* w, const void* act, int64_t n) {
       const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
       const __m256i plo = _mm256_maddubs_epi16(lo, load256(a[i].qs + 64 * p));
       const __m256i phi = _mm256_maddubs_epi16(hi, load256(a[i].qs + 64 * p + 32));
-      sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(plo, _mm256_shuffle_epi8(s16, wm[2 * p])));
-      sumi =
-          _mm256_add_epi32(sumi, _mm256_madd_epi16(phi, _mm256_shuffle_epi8(s16, wm[2 * p + 1])));
+      sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(plo, _mm256_shuffle_epi8(s16, w0)));
+      sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(phi, _mm256_shuffle_epi8(s16, w1)));
+      s16 = _mm256_srli_si256(s16, 4);
     }
     const float dx = a[i].d;
     acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(b[i].d) * dx), to_ps(sumi), acc);
@@ -171,15 +174,15 @@ float dot_act_q5_k_avx2(const void* w, const void* act, int64_t n) {
   const BlockQ5_K* b = static_cast<const BlockQ5_K*>(w);
   const ActQ8K* a = static_cast<const ActQ8K*>(act);
   const __m256i m4 = _mm256_set1_epi8(0xF), b4 = _mm256_set1_epi8(0x10);
+  const __m256i w0 = word_mask(0, 0), w1 = word_mask(1, 1);
   __m256 acc = _mm256_setzero_ps();
   float macc = 0;
   for (int64_t i = 0; i < n / kQK_K; ++i) {
     uint8_t sc[8], m[8];
     k4_unpack_scales(b[i].scales, sc, m);
-    const __m256i s16 = scales_i16_u8(sc);
-    // (Masks are built here, not as globals: a global would run AVX2 code at program start.)
-    const __m256i wm[8] = {word_mask(0, 0), word_mask(1, 1), word_mask(2, 2), word_mask(3, 3),
-                           word_mask(4, 4), word_mask(5, 5), word_mask(6, 6), word_mask(7, 7)};
+    // Scales of sub-blocks 2p and 2p+1 are moved down to words 0 and 1 before each step, so two
+    // broadcast masks serve all four steps (fewer live constants, no spills).
+    __m256i s16 = scales_i16_u8(sc);
     __m256i hb = load256(b[i].qh);
     __m256i sumi = _mm256_setzero_si256();
     for (int p = 0; p < 4; ++p) {
@@ -192,9 +195,9 @@ float dot_act_q5_k_avx2(const void* w, const void* act, int64_t n) {
       hb = _mm256_srli_epi16(hb, 2);
       const __m256i plo = _mm256_maddubs_epi16(lo, load256(a[i].qs + 64 * p));
       const __m256i phi = _mm256_maddubs_epi16(hi, load256(a[i].qs + 64 * p + 32));
-      sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(plo, _mm256_shuffle_epi8(s16, wm[2 * p])));
-      sumi =
-          _mm256_add_epi32(sumi, _mm256_madd_epi16(phi, _mm256_shuffle_epi8(s16, wm[2 * p + 1])));
+      sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(plo, _mm256_shuffle_epi8(s16, w0)));
+      sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(phi, _mm256_shuffle_epi8(s16, w1)));
+      s16 = _mm256_srli_si256(s16, 4);
     }
     const float dx = a[i].d;
     acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(b[i].d) * dx), to_ps(sumi), acc);
@@ -207,7 +210,9 @@ float dot_act_q6_k_avx2(const void* w, const void* act, int64_t n) {
   const BlockQ6_K* b = static_cast<const BlockQ6_K*>(w);
   const ActQ8K* a = static_cast<const ActQ8K*>(act);
   const __m256i m4 = _mm256_set1_epi8(0xF), m30 = _mm256_set1_epi8(0x30);
-  const __m256i mask[4] = {word_mask(0, 1), word_mask(2, 3), word_mask(4, 5), word_mask(6, 7)};
+  // Lower lane: scale of the first 16 of a run of 32 (word 0), upper lane: the second (word 1);
+  // the scales are shifted down one pair of words per run.
+  const __m256i w01 = word_mask(0, 1);
   __m256 acc = _mm256_setzero_ps();
   for (int64_t i = 0; i < n / kQK_K; ++i) {
     const __m128i sc8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b[i].scales));
@@ -216,7 +221,7 @@ float dot_act_q6_k_avx2(const void* w, const void* act, int64_t n) {
         _mm256_slli_epi32(_mm256_madd_epi16(_mm256_cvtepi8_epi16(sc8), load256(a[i].bsums)), 5);
     sumi = _mm256_sub_epi32(_mm256_setzero_si256(), sumi);
     for (int h = 0; h < 2; ++h) {
-      const __m256i s16 =
+      __m256i s16 =
           _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(h == 0 ? sc8 : _mm_srli_si128(sc8, 8)));
       const __m256i ql0 = load256(b[i].ql + 64 * h), ql1 = load256(b[i].ql + 64 * h + 32);
       const __m256i qh = load256(b[i].qh + 32 * h);
@@ -231,7 +236,8 @@ float dot_act_q6_k_avx2(const void* w, const void* act, int64_t n) {
                              _mm256_and_si256(_mm256_srli_epi16(qh, 2), m30));
       for (int k = 0; k < 4; ++k) {
         const __m256i p = _mm256_maddubs_epi16(q[k], load256(a[i].qs + 128 * h + 32 * k));
-        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, _mm256_shuffle_epi8(s16, mask[k])));
+        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, _mm256_shuffle_epi8(s16, w01)));
+        s16 = _mm256_srli_si256(s16, 4);
       }
     }
     acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(b[i].d) * a[i].d), to_ps(sumi), acc);
