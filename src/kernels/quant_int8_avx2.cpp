@@ -97,13 +97,13 @@ float dot_act_q2_k_avx2(const void* w, const void* act, int64_t n) {
   // the scales are shifted down one pair of words per run.
   const __m256i w01 = word_mask(0, 1);
   __m256 acc = _mm256_setzero_ps();
-  float macc = 0;
+  __m256 macc = _mm256_setzero_ps();  // kept in lanes: no horizontal sum per block
   for (int64_t i = 0; i < n / kQK_K; ++i) {
     const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b[i].scales));
     const __m128i sc = _mm_and_si128(raw, _mm_set1_epi8(0xF));
     const __m128i mn = _mm_and_si128(_mm_srli_epi16(raw, 4), _mm_set1_epi8(0xF));
     // Mins: sum over sub-blocks of min * sum(x) uses the precomputed bsums.
-    const int summ = hsum_i32(_mm256_madd_epi16(_mm256_cvtepu8_epi16(mn), load256(a[i].bsums)));
+    const __m256i summ = _mm256_madd_epi16(_mm256_cvtepu8_epi16(mn), load256(a[i].bsums));
     __m256i sumi = _mm256_setzero_si256();
     for (int h = 0; h < 2; ++h) {
       __m256i s16 =
@@ -119,9 +119,9 @@ float dot_act_q2_k_avx2(const void* w, const void* act, int64_t n) {
     }
     const float dx = a[i].d;
     acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(b[i].d) * dx), to_ps(sumi), acc);
-    macc += h2f(b[i].dmin) * dx * static_cast<float>(summ);
+    macc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(b[i].dmin) * dx), to_ps(summ), macc);
   }
-  return hsum(acc) - macc;
+  return hsum(_mm256_sub_ps(acc, macc));
 }
 
 namespace {
