@@ -125,18 +125,21 @@ float dot_act_q2_k_avx2(const void* w, const void* act, int64_t n) {
 }
 
 namespace {
-// Sum over the 8 sub-blocks of 32 of min * sum(x), from the packed mins and the bsums.
-inline int k4_min_sum(const uint8_t m[8], const int16_t* bsums) {
+// min * sum(x) of the 8 sub-blocks of 32, summed in pairs into 4 i32 lanes (from the packed
+// mins and the activation bsums).
+inline __m128i k4_min_sums(const uint8_t m[8], const int16_t* bsums) {
   const __m128i b0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(bsums));
   const __m128i b1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(bsums + 8));
   const __m128i pairs = _mm_hadd_epi16(b0, b1);  // sum(x) per sub-block of 32 (fits in i16)
   const __m128i mins = _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(m)));
-  __m128i s = _mm_madd_epi16(mins, pairs);
-  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
-  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
-  return _mm_cvtsi128_si32(s);
+  return _mm_madd_epi16(mins, pairs);
 }
 
+inline float hsum128(__m128 v) {
+  v = _mm_add_ps(v, _mm_movehl_ps(v, v));
+  v = _mm_add_ss(v, _mm_movehdup_ps(v));
+  return _mm_cvtss_f32(v);
+}
 }  // namespace
 
 float dot_act_q4_k_avx2(const void* w, const void* act, int64_t n) {
@@ -145,7 +148,7 @@ float dot_act_q4_k_avx2(const void* w, const void* act, int64_t n) {
   const __m256i m4 = _mm256_set1_epi8(0xF);
   const __m256i w0 = word_mask(0, 0), w1 = word_mask(1, 1);
   __m256 acc = _mm256_setzero_ps();
-  float macc = 0;
+  __m128 macc = _mm_setzero_ps();
   for (int64_t i = 0; i < n / kQK_K; ++i) {
     uint8_t sc[8], m[8];
     k4_unpack_scales(b[i].scales, sc, m);
@@ -165,9 +168,10 @@ float dot_act_q4_k_avx2(const void* w, const void* act, int64_t n) {
     }
     const float dx = a[i].d;
     acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(b[i].d) * dx), to_ps(sumi), acc);
-    macc += h2f(b[i].dmin) * dx * static_cast<float>(k4_min_sum(m, a[i].bsums));
+    macc = _mm_fmadd_ps(_mm_set1_ps(h2f(b[i].dmin) * dx),
+                        _mm_cvtepi32_ps(k4_min_sums(m, a[i].bsums)), macc);
   }
-  return hsum(acc) - macc;
+  return hsum(acc) - hsum128(macc);
 }
 
 float dot_act_q5_k_avx2(const void* w, const void* act, int64_t n) {
@@ -176,7 +180,7 @@ float dot_act_q5_k_avx2(const void* w, const void* act, int64_t n) {
   const __m256i m4 = _mm256_set1_epi8(0xF), b4 = _mm256_set1_epi8(0x10);
   const __m256i w0 = word_mask(0, 0), w1 = word_mask(1, 1);
   __m256 acc = _mm256_setzero_ps();
-  float macc = 0;
+  __m128 macc = _mm_setzero_ps();
   for (int64_t i = 0; i < n / kQK_K; ++i) {
     uint8_t sc[8], m[8];
     k4_unpack_scales(b[i].scales, sc, m);
@@ -201,9 +205,10 @@ float dot_act_q5_k_avx2(const void* w, const void* act, int64_t n) {
     }
     const float dx = a[i].d;
     acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(b[i].d) * dx), to_ps(sumi), acc);
-    macc += h2f(b[i].dmin) * dx * static_cast<float>(k4_min_sum(m, a[i].bsums));
+    macc = _mm_fmadd_ps(_mm_set1_ps(h2f(b[i].dmin) * dx),
+                        _mm_cvtepi32_ps(k4_min_sums(m, a[i].bsums)), macc);
   }
-  return hsum(acc) - macc;
+  return hsum(acc) - hsum128(macc);
 }
 
 float dot_act_q6_k_avx2(const void* w, const void* act, int64_t n) {
