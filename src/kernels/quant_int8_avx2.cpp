@@ -62,29 +62,30 @@ float dot_act_q8_0_avx2(const void* w, const void* act, int64_t n) {
 }
 
 namespace {
-// The 32 weights of a Q4_0 block as signed bytes -8..7 (element order as in memory of x).
-inline __m256i q4_0_bytes(const BlockQ4_0& b) {
+// sum((nibble - 8) * x) of a Q4_0 block as 8 i32 lanes: the unsigned nibbles go straight into
+// maddubs and the offset comes off with the precomputed 8 * sum(x) of each lane's 4 elements.
+inline __m256i q4_0_dot(const BlockQ4_0& b, const ActQ8_0S& a) {
   const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs));
-  const __m256i v = _mm256_set_m128i(_mm_srli_epi16(raw, 4), raw);
-  return _mm256_sub_epi8(_mm256_and_si256(v, _mm256_set1_epi8(0xF)), _mm256_set1_epi8(8));
+  const __m256i v = _mm256_set_m128i(_mm_srli_epi16(raw, 4), raw);  // elements 0-15 | 16-31
+  const __m256i nib = _mm256_and_si256(v, _mm256_set1_epi8(0xF));
+  return _mm256_sub_epi32(dot_u8_s8(nib, load256(a.qs)), load256(a.sum8));
 }
 }  // namespace
 
 float dot_act_q4_0_avx2(const void* w, const void* act, int64_t n) {
   const BlockQ4_0* b = static_cast<const BlockQ4_0*>(w);
-  const ActQ8_0* a = static_cast<const ActQ8_0*>(act);
+  const ActQ8_0S* a = static_cast<const ActQ8_0S*>(act);
   __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
   const int64_t nb = n / kQK4_0;
   int64_t i = 0;
   for (; i + 2 <= nb; i += 2) {
-    const __m256i p0 = dot_s8_s8(q4_0_bytes(b[i]), load256(a[i].qs));
-    const __m256i p1 = dot_s8_s8(q4_0_bytes(b[i + 1]), load256(a[i + 1].qs));
+    const __m256i p0 = q4_0_dot(b[i], a[i]);
+    const __m256i p1 = q4_0_dot(b[i + 1], a[i + 1]);
     acc0 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(b[i].d) * a[i].d), to_ps(p0), acc0);
     acc1 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(b[i + 1].d) * a[i + 1].d), to_ps(p1), acc1);
   }
   if (i < nb) {
-    const __m256i p0 = dot_s8_s8(q4_0_bytes(b[i]), load256(a[i].qs));
-    acc0 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(b[i].d) * a[i].d), to_ps(p0), acc0);
+    acc0 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(b[i].d) * a[i].d), to_ps(q4_0_dot(b[i], a[i])), acc0);
   }
   return hsum(_mm256_add_ps(acc0, acc1));
 }
