@@ -22,13 +22,6 @@ inline __m256i dot_s8_s8(__m256i w, __m256i x) {
   return dot_u8_s8(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
 }
 
-inline int hsum_i32(__m256i v) {
-  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
-  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
-  return _mm_cvtsi128_si32(s);
-}
-
 // Byte-shuffle masks that broadcast i16 word j of each 128-bit lane.
 inline __m256i word_mask(int lo_word, int hi_word) {
   const auto w = [](int j) { return static_cast<short>((2 * j) | ((2 * j + 1) << 8)); };
