@@ -5,14 +5,19 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <map>
+#include <memory>
 #include <random>
+#include <string>
 #include <vector>
 
+#include "gguf/gguf_file.h"
 #include "kernels/cpu_features.h"
 #include "kernels/fp16.h"
 #include "kernels/quant_blocks.h"
 #include "kernels/quantize.h"
 #include "kernels/type_kernels.h"
+#include "support/test_support.h"
 
 namespace packinfer {
 namespace {
@@ -234,6 +239,169 @@ TEST(Quant, QuantizeQ4_0RoundTrip) {
     EXPECT_LE(std::fabs(x[i] - y[i]), 1.01f * d + 1e-7f) << i;
   }
 }
+
+// ---- Real files ----------------------------------------------------------------------------
+// The K-quant files were made by llama.cpp's quantizer from the synthetic tiny f32 model, so
+// dequantizing them must give back that model up to the quantization error of each bit width. A
+// wrong bit layout gives errors of ~100% or more.
+
+std::vector<float> dequant_tensor(const gguf::TensorInfo& t, bool avx2) {
+  std::vector<float> out(static_cast<size_t>(t.n_elements()));
+  const TypeKernels* k = type_kernels(t.ggml_type(), avx2);
+  EXPECT_NE(k, nullptr) << t.name;
+  if (k != nullptr) k->dequant(t.data, out.data(), t.n_elements());
+  return out;
+}
+
+double rel_rms(const std::vector<float>& got, const float* want, size_t n) {
+  double err = 0, ref = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const double e = static_cast<double>(got[i]) - want[i];
+    err += e * e;
+    ref += static_cast<double>(want[i]) * want[i];
+  }
+  return std::sqrt(err / ref);
+}
+
+const gguf::File& f32_model() {
+  static std::unique_ptr<gguf::File> f = gguf::File::open(test::synth_model("tiny", "f32"));
+  return *f;
+}
+
+const float* f32_data(const std::string& name) {
+  const gguf::TensorInfo* t = f32_model().find_tensor(name);
+  EXPECT_NE(t, nullptr) << name;
+  if (t == nullptr) return nullptr;
+  EXPECT_EQ(t->ggml_type(), GgmlType::F32);
+  return reinterpret_cast<const float*>(t->data);
+}
+
+// On real scales: the dots of a few rows (AVX2 float and integer path) agree with the dequantized
+// row dotted in double, within float rounding / the activation rounding bound.
+void check_row_dots(const gguf::TensorInfo& t, const std::vector<float>& w) {
+  const int64_t cols = t.ne[0], rows = t.n_elements() / cols;
+  const auto traits = *ggml_type_traits(t.type);
+  const TypeKernels* k = type_kernels(t.ggml_type());
+  std::vector<float> x(static_cast<size_t>(cols));
+  for (int64_t i = 0; i < cols; ++i) x[i] = std::sin(0.37 * static_cast<double>(i) + 1.0);
+  std::vector<uint8_t> act(static_cast<size_t>(k->act_bytes(cols)));
+  k->quantize_act(x.data(), act.data(), cols);
+  for (int64_t r = 0; r < rows; r += std::max<int64_t>(1, rows / 7)) {
+    const uint8_t* row = t.data + r * ggml_row_size(traits, cols);
+    double want = 0, mag = 0, wsum = 0;
+    for (int64_t i = 0; i < cols; ++i) {
+      want += static_cast<double>(w[r * cols + i]) * x[i];
+      mag += std::fabs(static_cast<double>(w[r * cols + i]) * x[i]);
+      wsum += std::fabs(w[r * cols + i]);
+    }
+    EXPECT_NEAR(k->dot(row, x.data(), cols), want, 1e-5 * mag) << t.name << " row " << r;
+    // |x| <= 1, so the activation step is at most 1/127 per block.
+    EXPECT_NEAR(k->dot_act(row, act.data(), cols), want, wsum / 254 + 1e-5 * mag)
+        << t.name << " row " << r;
+  }
+}
+
+// Worst relative RMS error per tensor type over the file, checking AVX2 == scalar on the way.
+std::map<GgmlType, double> kquant_errors(const std::string& file) {
+  auto q = gguf::File::open(test::shared_dir() + "/models/synthetic/" + file);
+  std::map<GgmlType, double> worst;
+  const bool avx2 = use_avx2();
+  for (const gguf::TensorInfo& t : q->tensors()) {
+    if (t.ggml_type() == GgmlType::F32) continue;
+    const std::vector<float> w = dequant_tensor(t, false);
+    if (avx2) {
+      const std::vector<float> v = dequant_tensor(t, true);
+      EXPECT_EQ(std::memcmp(w.data(), v.data(), w.size() * sizeof(float)), 0) << t.name;
+    }
+    check_row_dots(t, w);
+    const float* ref = f32_data(t.name);
+    if (ref == nullptr) continue;
+    const double e = rel_rms(w, ref, w.size());
+    worst[t.ggml_type()] = std::max(worst[t.ggml_type()], e);
+  }
+  return worst;
+}
+
+// Measured worst relative RMS errors on these files (identical in all three for shared types):
+// Q2_K 0.276, Q4_K 0.065, Q5_K 0.033, Q6_K 0.016 -- each extra bit halves the error, as it
+// should. The bounds leave ~25% headroom; a wrong layout gives 100% or more.
+void expect_bounds(const std::map<GgmlType, double>& worst,
+                   const std::map<GgmlType, double>& bound) {
+  for (const auto& [type, b] : bound) {
+    const std::string name = ggml_type_name(static_cast<uint32_t>(type));
+    ASSERT_TRUE(worst.count(type)) << "file has no " << name << " tensor";
+    testing::Test::RecordProperty("rel_rms_" + name, std::to_string(worst.at(type)));
+    std::printf("  %s: worst relative RMS error %.4f (bound %.3f)\n", name.c_str(), worst.at(type),
+                b);
+    EXPECT_LT(worst.at(type), b) << name;
+  }
+  EXPECT_EQ(worst.size(), bound.size());
+}
+
+TEST(QuantModels, Q4_K_M) {
+  expect_bounds(kquant_errors("tiny-Q4_K_M.gguf"),
+                {{GgmlType::Q2_K, 0.35}, {GgmlType::Q4_K, 0.08}, {GgmlType::Q6_K, 0.02}});
+}
+
+TEST(QuantModels, Q5_K_M) {
+  expect_bounds(kquant_errors("tiny-Q5_K_M.gguf"),
+                {{GgmlType::Q2_K, 0.35}, {GgmlType::Q5_K, 0.04}, {GgmlType::Q6_K, 0.02}});
+}
+
+TEST(QuantModels, Q6_K) {
+  expect_bounds(kquant_errors("tiny-Q6_K.gguf"), {{GgmlType::Q2_K, 0.35}, {GgmlType::Q6_K, 0.02}});
+}
+
+// Round trip of every f32 matrix through our reference quantizers.
+TEST(QuantModels, Q8_0AndQ4_0RoundTripOfF32Model) {
+  double worst8 = 0, worst4 = 0;
+  for (const gguf::TensorInfo& t : f32_model().tensors()) {
+    if (t.ne.size() != 2) continue;
+    const int64_t n = t.n_elements();
+    const float* x = reinterpret_cast<const float*>(t.data);
+    std::vector<uint8_t> q(static_cast<size_t>(n / 32 * 34));
+    std::vector<float> y(static_cast<size_t>(n));
+    quantize_row_q8_0(x, q.data(), n);
+    dequantize_row(GgmlType::Q8_0, q.data(), y.data(), n);
+    worst8 = std::max(worst8, rel_rms(y, x, y.size()));
+    quantize_row_q4_0(x, q.data(), n);
+    dequantize_row(GgmlType::Q4_0, q.data(), y.data(), n);
+    worst4 = std::max(worst4, rel_rms(y, x, y.size()));
+  }
+  std::printf("  Q8_0 round trip: %.4f, Q4_0: %.4f\n", worst8, worst4);
+  EXPECT_LT(worst8, 0.006);  // measured 0.0047
+  EXPECT_LT(worst4, 0.095);  // measured 0.0763
+}
+
+// tiny-q8_0 / tiny-q4_0 are independent random models: the matrices drawn with std 0.02 must
+// come back finite with that std.
+void check_std(const std::string& dtype) {
+  auto f = gguf::File::open(test::synth_model("tiny", dtype));
+  int checked = 0;
+  for (const gguf::TensorInfo& t : f->tensors()) {
+    if (t.ne.size() != 2) continue;
+    const bool std002 =
+        t.name == "token_embd.weight" || t.name.find("attn_v") != std::string::npos ||
+        t.name.find("ffn_gate") != std::string::npos || t.name.find("ffn_up") != std::string::npos;
+    const std::vector<float> w = dequant_tensor(t, use_avx2());
+    double s = 0, s2 = 0;
+    for (float v : w) {
+      ASSERT_TRUE(std::isfinite(v)) << t.name;
+      s += v;
+      s2 += static_cast<double>(v) * v;
+    }
+    const double mean = s / w.size(), sd = std::sqrt(s2 / w.size() - mean * mean);
+    if (std002) {
+      EXPECT_NEAR(sd, 0.02, 0.002) << t.name;
+      EXPECT_NEAR(mean, 0.0, 0.001) << t.name;
+      ++checked;
+    }
+  }
+  EXPECT_GE(checked, 13);
+}
+
+TEST(QuantModels, TinyQ8_0HasExpectedStatistics) { check_std("q8_0"); }
+TEST(QuantModels, TinyQ4_0HasExpectedStatistics) { check_std("q4_0"); }
 
 }  // namespace
 }  // namespace packinfer

@@ -46,6 +46,19 @@ void quantize_act_q8_0(const float* x, void* act, int64_t n) {
   for (int64_t i = 0; i < n / kQK8_0; ++i) a[i].d = quantize_run<kQK8_0>(x + i * kQK8_0, a[i].qs);
 }
 
+int64_t act_bytes_q8_0s(int64_t n) { return n / kQK8_0 * static_cast<int64_t>(sizeof(ActQ8_0S)); }
+
+void quantize_act_q8_0s(const float* x, void* act, int64_t n) {
+  ActQ8_0S* a = static_cast<ActQ8_0S*>(act);
+  for (int64_t i = 0; i < n / kQK8_0; ++i) {
+    a[i].d = quantize_run<kQK8_0>(x + i * kQK8_0, a[i].qs);
+    for (int j = 0; j < 8; ++j) {
+      const int8_t* q = a[i].qs + 4 * j;
+      a[i].sum8[j] = 8 * (q[0] + q[1] + q[2] + q[3]);
+    }
+  }
+}
+
 int64_t act_bytes_q8k(int64_t n) { return n / kQK_K * static_cast<int64_t>(sizeof(ActQ8K)); }
 
 void quantize_act_q8k(const float* x, void* act, int64_t n) {
@@ -65,7 +78,7 @@ void quantize_act_q8k(const float* x, void* act, int64_t n) {
     return dot_act_ref<Act, kBlock>(dequant_##t##_scalar, w, act, n);     \
   }
 PACKINFER_DOT_ACT_SCALAR(q8_0, ActQ8_0, kQK8_0)
-PACKINFER_DOT_ACT_SCALAR(q4_0, ActQ8_0, kQK8_0)
+PACKINFER_DOT_ACT_SCALAR(q4_0, ActQ8_0S, kQK8_0)
 PACKINFER_DOT_ACT_SCALAR(q2_k, ActQ8K, kQK_K)
 PACKINFER_DOT_ACT_SCALAR(q4_k, ActQ8K, kQK_K)
 PACKINFER_DOT_ACT_SCALAR(q5_k, ActQ8K, kQK_K)

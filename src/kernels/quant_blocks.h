@@ -80,6 +80,13 @@ struct ActQ8_0 {
   float d;
   int8_t qs[32];
 };
+// For Q4_0 weights: as ActQ8_0 plus 8 * the sums of each run of 4 qs, so the kernel can multiply
+// the unsigned nibbles directly and subtract the offset of 8 afterwards, lane by lane.
+struct ActQ8_0S {
+  float d;
+  int8_t qs[32];
+  int32_t sum8[8];
+};
 // For the K-quants: super-blocks of 256 with the sum of each run of 16 qs, so the weight mins
 // (and Q6_K's offset of 32) can be applied per sub-block without touching qs again.
 struct ActQ8K {
@@ -89,6 +96,7 @@ struct ActQ8K {
 };
 
 static_assert(sizeof(ActQ8_0) == 36);
+static_assert(sizeof(ActQ8_0S) == 68);
 static_assert(sizeof(ActQ8K) == 292);
 
 // Scale and min (6 bits each) of sub-block j (0..7) of a Q4_K/Q5_K block. Sub-blocks 0-3 keep

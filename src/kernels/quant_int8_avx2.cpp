@@ -22,13 +22,6 @@ inline __m256i dot_s8_s8(__m256i w, __m256i x) {
   return dot_u8_s8(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
 }
 
-inline int hsum_i32(__m256i v) {
-  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
-  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
-  return _mm_cvtsi128_si32(s);
-}
-
 // Byte-shuffle masks that broadcast i16 word j of each 128-bit lane.
 inline __m256i word_mask(int lo_word, int hi_word) {
   const auto w = [](int j) { return static_cast<short>((2 * j) | ((2 * j + 1) << 8)); };
@@ -62,29 +55,30 @@ float dot_act_q8_0_avx2(const void* w, const void* act, int64_t n) {
 }
 
 namespace {
-// The 32 weights of a Q4_0 block as signed bytes -8..7 (element order as in memory of x).
-inline __m256i q4_0_bytes(const BlockQ4_0& b) {
+// sum((nibble - 8) * x) of a Q4_0 block as 8 i32 lanes: the unsigned nibbles go straight into
+// maddubs and the offset comes off with the precomputed 8 * sum(x) of each lane's 4 elements.
+inline __m256i q4_0_dot(const BlockQ4_0& b, const ActQ8_0S& a) {
   const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs));
-  const __m256i v = _mm256_set_m128i(_mm_srli_epi16(raw, 4), raw);
-  return _mm256_sub_epi8(_mm256_and_si256(v, _mm256_set1_epi8(0xF)), _mm256_set1_epi8(8));
+  const __m256i v = _mm256_set_m128i(_mm_srli_epi16(raw, 4), raw);  // elements 0-15 | 16-31
+  const __m256i nib = _mm256_and_si256(v, _mm256_set1_epi8(0xF));
+  return _mm256_sub_epi32(dot_u8_s8(nib, load256(a.qs)), load256(a.sum8));
 }
 }  // namespace
 
 float dot_act_q4_0_avx2(const void* w, const void* act, int64_t n) {
   const BlockQ4_0* b = static_cast<const BlockQ4_0*>(w);
-  const ActQ8_0* a = static_cast<const ActQ8_0*>(act);
+  const ActQ8_0S* a = static_cast<const ActQ8_0S*>(act);
   __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
   const int64_t nb = n / kQK4_0;
   int64_t i = 0;
   for (; i + 2 <= nb; i += 2) {
-    const __m256i p0 = dot_s8_s8(q4_0_bytes(b[i]), load256(a[i].qs));
-    const __m256i p1 = dot_s8_s8(q4_0_bytes(b[i + 1]), load256(a[i + 1].qs));
+    const __m256i p0 = q4_0_dot(b[i], a[i]);
+    const __m256i p1 = q4_0_dot(b[i + 1], a[i + 1]);
     acc0 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(b[i].d) * a[i].d), to_ps(p0), acc0);
     acc1 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(b[i + 1].d) * a[i + 1].d), to_ps(p1), acc1);
   }
   if (i < nb) {
-    const __m256i p0 = dot_s8_s8(q4_0_bytes(b[i]), load256(a[i].qs));
-    acc0 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(b[i].d) * a[i].d), to_ps(p0), acc0);
+    acc0 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(b[i].d) * a[i].d), to_ps(q4_0_dot(b[i], a[i])), acc0);
   }
   return hsum(_mm256_add_ps(acc0, acc1));
 }
@@ -93,62 +87,68 @@ float dot_act_q2_k_avx2(const void* w, const void* act, int64_t n) {
   const BlockQ2_K* b = static_cast<const BlockQ2_K*>(w);
   const ActQ8K* a = static_cast<const ActQ8K*>(act);
   const __m256i m3 = _mm256_set1_epi8(3);
-  const __m256i mask[4] = {word_mask(0, 1), word_mask(2, 3), word_mask(4, 5), word_mask(6, 7)};
+  // Lower lane: scale of the first 16 of a run of 32 (word 0), upper lane: the second (word 1);
+  // the scales are shifted down one pair of words per run.
+  const __m256i w01 = word_mask(0, 1);
   __m256 acc = _mm256_setzero_ps();
-  float macc = 0;
+  __m256 macc = _mm256_setzero_ps();  // kept in lanes: no horizontal sum per block
   for (int64_t i = 0; i < n / kQK_K; ++i) {
     const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b[i].scales));
     const __m128i sc = _mm_and_si128(raw, _mm_set1_epi8(0xF));
     const __m128i mn = _mm_and_si128(_mm_srli_epi16(raw, 4), _mm_set1_epi8(0xF));
     // Mins: sum over sub-blocks of min * sum(x) uses the precomputed bsums.
-    const int summ = hsum_i32(_mm256_madd_epi16(_mm256_cvtepu8_epi16(mn), load256(a[i].bsums)));
+    const __m256i summ = _mm256_madd_epi16(_mm256_cvtepu8_epi16(mn), load256(a[i].bsums));
     __m256i sumi = _mm256_setzero_si256();
     for (int h = 0; h < 2; ++h) {
-      const __m256i s16 =
+      __m256i s16 =
           _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(h == 0 ? sc : _mm_srli_si128(sc, 8)));
       const __m256i q = load256(b[i].qs + 32 * h);
       for (int s = 0; s < 4; ++s) {
         // Shifting 16-bit lanes moves bits across bytes, but the mask keeps only the 2 wanted.
         const __m256i qv = _mm256_and_si256(_mm256_srli_epi16(q, 2 * s), m3);
         const __m256i p = _mm256_maddubs_epi16(qv, load256(a[i].qs + 128 * h + 32 * s));
-        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, _mm256_shuffle_epi8(s16, mask[s])));
+        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, _mm256_shuffle_epi8(s16, w01)));
+        s16 = _mm256_srli_si256(s16, 4);
       }
     }
     const float dx = a[i].d;
     acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(b[i].d) * dx), to_ps(sumi), acc);
-    macc += h2f(b[i].dmin) * dx * static_cast<float>(summ);
+    macc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(b[i].dmin) * dx), to_ps(summ), macc);
   }
-  return hsum(acc) - macc;
+  return hsum(_mm256_sub_ps(acc, macc));
 }
 
 namespace {
-// Sum over the 8 sub-blocks of 32 of min * sum(x), from the packed mins and the bsums.
-inline int k4_min_sum(const uint8_t m[8], const int16_t* bsums) {
+// min * sum(x) of the 8 sub-blocks of 32, summed in pairs into 4 i32 lanes (from the packed
+// mins and the activation bsums).
+inline __m128i k4_min_sums(const uint8_t m[8], const int16_t* bsums) {
   const __m128i b0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(bsums));
   const __m128i b1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(bsums + 8));
   const __m128i pairs = _mm_hadd_epi16(b0, b1);  // sum(x) per sub-block of 32 (fits in i16)
   const __m128i mins = _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(m)));
-  __m128i s = _mm_madd_epi16(mins, pairs);
-  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
-  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
-  return _mm_cvtsi128_si32(s);
+  return _mm_madd_epi16(mins, pairs);
 }
 
+inline float hsum128(__m128 v) {
+  v = _mm_add_ps(v, _mm_movehl_ps(v, v));
+  v = _mm_add_ss(v, _mm_movehdup_ps(v));
+  return _mm_cvtss_f32(v);
+}
 }  // namespace
 
 float dot_act_q4_k_avx2(const void* w, const void* act, int64_t n) {
   const BlockQ4_K* b = static_cast<const BlockQ4_K*>(w);
   const ActQ8K* a = static_cast<const ActQ8K*>(act);
   const __m256i m4 = _mm256_set1_epi8(0xF);
+  const __m256i w0 = word_mask(0, 0), w1 = word_mask(1, 1);
   __m256 acc = _mm256_setzero_ps();
-  float macc = 0;
+  __m128 macc = _mm_setzero_ps();
   for (int64_t i = 0; i < n / kQK_K; ++i) {
     uint8_t sc[8], m[8];
     k4_unpack_scales(b[i].scales, sc, m);
-    const __m256i s16 = scales_i16_u8(sc);
-    // (Masks are built here, not as globals: a global would run AVX2 code at program start.)
-    const __m256i wm[8] = {word_mask(0, 0), word_mask(1, 1), word_mask(2, 2), word_mask(3, 3),
-                           word_mask(4, 4), word_mask(5, 5), word_mask(6, 6), word_mask(7, 7)};
+    // Scales of sub-blocks 2p and 2p+1 are moved down to words 0 and 1 before each step, so two
+    // broadcast masks serve all four steps (fewer live constants, no spills).
+    __m256i s16 = scales_i16_u8(sc);
     __m256i sumi = _mm256_setzero_si256();
     for (int p = 0; p < 4; ++p) {
       const __m256i v = load256(b[i].qs + 32 * p);
@@ -156,30 +156,31 @@ float dot_act_q4_k_avx2(const void* w, const void* act, int64_t n) {
       const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
       const __m256i plo = _mm256_maddubs_epi16(lo, load256(a[i].qs + 64 * p));
       const __m256i phi = _mm256_maddubs_epi16(hi, load256(a[i].qs + 64 * p + 32));
-      sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(plo, _mm256_shuffle_epi8(s16, wm[2 * p])));
-      sumi =
-          _mm256_add_epi32(sumi, _mm256_madd_epi16(phi, _mm256_shuffle_epi8(s16, wm[2 * p + 1])));
+      sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(plo, _mm256_shuffle_epi8(s16, w0)));
+      sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(phi, _mm256_shuffle_epi8(s16, w1)));
+      s16 = _mm256_srli_si256(s16, 4);
     }
     const float dx = a[i].d;
     acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(b[i].d) * dx), to_ps(sumi), acc);
-    macc += h2f(b[i].dmin) * dx * static_cast<float>(k4_min_sum(m, a[i].bsums));
+    macc = _mm_fmadd_ps(_mm_set1_ps(h2f(b[i].dmin) * dx),
+                        _mm_cvtepi32_ps(k4_min_sums(m, a[i].bsums)), macc);
   }
-  return hsum(acc) - macc;
+  return hsum(acc) - hsum128(macc);
 }
 
 float dot_act_q5_k_avx2(const void* w, const void* act, int64_t n) {
   const BlockQ5_K* b = static_cast<const BlockQ5_K*>(w);
   const ActQ8K* a = static_cast<const ActQ8K*>(act);
   const __m256i m4 = _mm256_set1_epi8(0xF), b4 = _mm256_set1_epi8(0x10);
+  const __m256i w0 = word_mask(0, 0), w1 = word_mask(1, 1);
   __m256 acc = _mm256_setzero_ps();
-  float macc = 0;
+  __m128 macc = _mm_setzero_ps();
   for (int64_t i = 0; i < n / kQK_K; ++i) {
     uint8_t sc[8], m[8];
     k4_unpack_scales(b[i].scales, sc, m);
-    const __m256i s16 = scales_i16_u8(sc);
-    // (Masks are built here, not as globals: a global would run AVX2 code at program start.)
-    const __m256i wm[8] = {word_mask(0, 0), word_mask(1, 1), word_mask(2, 2), word_mask(3, 3),
-                           word_mask(4, 4), word_mask(5, 5), word_mask(6, 6), word_mask(7, 7)};
+    // Scales of sub-blocks 2p and 2p+1 are moved down to words 0 and 1 before each step, so two
+    // broadcast masks serve all four steps (fewer live constants, no spills).
+    __m256i s16 = scales_i16_u8(sc);
     __m256i hb = load256(b[i].qh);
     __m256i sumi = _mm256_setzero_si256();
     for (int p = 0; p < 4; ++p) {
@@ -192,22 +193,25 @@ float dot_act_q5_k_avx2(const void* w, const void* act, int64_t n) {
       hb = _mm256_srli_epi16(hb, 2);
       const __m256i plo = _mm256_maddubs_epi16(lo, load256(a[i].qs + 64 * p));
       const __m256i phi = _mm256_maddubs_epi16(hi, load256(a[i].qs + 64 * p + 32));
-      sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(plo, _mm256_shuffle_epi8(s16, wm[2 * p])));
-      sumi =
-          _mm256_add_epi32(sumi, _mm256_madd_epi16(phi, _mm256_shuffle_epi8(s16, wm[2 * p + 1])));
+      sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(plo, _mm256_shuffle_epi8(s16, w0)));
+      sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(phi, _mm256_shuffle_epi8(s16, w1)));
+      s16 = _mm256_srli_si256(s16, 4);
     }
     const float dx = a[i].d;
     acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(b[i].d) * dx), to_ps(sumi), acc);
-    macc += h2f(b[i].dmin) * dx * static_cast<float>(k4_min_sum(m, a[i].bsums));
+    macc = _mm_fmadd_ps(_mm_set1_ps(h2f(b[i].dmin) * dx),
+                        _mm_cvtepi32_ps(k4_min_sums(m, a[i].bsums)), macc);
   }
-  return hsum(acc) - macc;
+  return hsum(acc) - hsum128(macc);
 }
 
 float dot_act_q6_k_avx2(const void* w, const void* act, int64_t n) {
   const BlockQ6_K* b = static_cast<const BlockQ6_K*>(w);
   const ActQ8K* a = static_cast<const ActQ8K*>(act);
   const __m256i m4 = _mm256_set1_epi8(0xF), m30 = _mm256_set1_epi8(0x30);
-  const __m256i mask[4] = {word_mask(0, 1), word_mask(2, 3), word_mask(4, 5), word_mask(6, 7)};
+  // Lower lane: scale of the first 16 of a run of 32 (word 0), upper lane: the second (word 1);
+  // the scales are shifted down one pair of words per run.
+  const __m256i w01 = word_mask(0, 1);
   __m256 acc = _mm256_setzero_ps();
   for (int64_t i = 0; i < n / kQK_K; ++i) {
     const __m128i sc8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b[i].scales));
@@ -216,7 +220,7 @@ float dot_act_q6_k_avx2(const void* w, const void* act, int64_t n) {
         _mm256_slli_epi32(_mm256_madd_epi16(_mm256_cvtepi8_epi16(sc8), load256(a[i].bsums)), 5);
     sumi = _mm256_sub_epi32(_mm256_setzero_si256(), sumi);
     for (int h = 0; h < 2; ++h) {
-      const __m256i s16 =
+      __m256i s16 =
           _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(h == 0 ? sc8 : _mm_srli_si128(sc8, 8)));
       const __m256i ql0 = load256(b[i].ql + 64 * h), ql1 = load256(b[i].ql + 64 * h + 32);
       const __m256i qh = load256(b[i].qh + 32 * h);
@@ -231,7 +235,8 @@ float dot_act_q6_k_avx2(const void* w, const void* act, int64_t n) {
                              _mm256_and_si256(_mm256_srli_epi16(qh, 2), m30));
       for (int k = 0; k < 4; ++k) {
         const __m256i p = _mm256_maddubs_epi16(q[k], load256(a[i].qs + 128 * h + 32 * k));
-        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, _mm256_shuffle_epi8(s16, mask[k])));
+        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, _mm256_shuffle_epi8(s16, w01)));
+        s16 = _mm256_srli_si256(s16, 4);
       }
     }
     acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(b[i].d) * a[i].d), to_ps(sumi), acc);

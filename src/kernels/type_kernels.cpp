@@ -31,7 +31,7 @@ const TypeKernels* type_kernels(GgmlType t, bool avx2) {
     case GgmlType::BF16:
       return avx2 ? &bf16_avx2 : &bf16_scalar;
       PACKINFER_QUANT_CASE(Q8_0, q8_0, q8_0)
-      PACKINFER_QUANT_CASE(Q4_0, q4_0, q8_0)
+      PACKINFER_QUANT_CASE(Q4_0, q4_0, q8_0s)
       PACKINFER_QUANT_CASE(Q2_K, q2_k, q8k)
       PACKINFER_QUANT_CASE(Q4_K, q4_k, q8k)
       PACKINFER_QUANT_CASE(Q5_K, q5_k, q8k)

@@ -15,11 +15,13 @@ struct TypeKernels {
   float (*dot)(const void* w_row, const float* x, int64_t n) = nullptr;
 
   // Optional integer path for the decode GEMV (all three nullptr when the type has none). Quantize
-  // x once per matrix-vector product with quantize_act into a buffer of act_bytes(n) bytes (any
-  // alignment), then call dot_act(w_row, act, n) for every row. As in llama.cpp, x is rounded to
-  // 8 bits per block, so the result differs from dot() by ~0.5% relative (of sum |w*x|); in
-  // exchange the weights are unpacked to bytes and multiplied with integer dot products, several
-  // times faster than dot() (see bench/bench_type_kernels.cpp).
+  // x once per matrix-vector product with quantize_act into a buffer of act_bytes(n) bytes
+  // (4-byte aligned; the buffer can be shared by all threads and rows), then call
+  // dot_act(w_row, act, n) for every row. As in llama.cpp, x is rounded to 8 bits per block (of 32
+  // for Q8_0/Q4_0, 256 for the K-quants), so the result differs from dot() by at most
+  // sum |w_i| * d_x / 2, typically ~0.3% of sum |w*x|; in exchange the weights are unpacked to
+  // bytes and multiplied with integer dot products, 1.4x (Q8_0) to 3x (Q6_K) faster than dot()
+  // (see bench/bench_type_kernels.cpp). The scalar set has a (slow) reference dot_act too.
   int64_t (*act_bytes)(int64_t n) = nullptr;
   void (*quantize_act)(const float* x, void* act, int64_t n) = nullptr;
   float (*dot_act)(const void* w_row, const void* act, int64_t n) = nullptr;

@@ -1,6 +1,6 @@
 #pragma once
 // Declarations of the per-type kernels that type_kernels.cpp puts into its tables.
-// *_scalar are in type_kernels_scalar.cpp / quant_*_scalar.cpp, *_avx2 in *_avx2.cpp files.
+// *_scalar are in float_types_scalar.cpp / quant_*_scalar.cpp, *_avx2 in *_avx2.cpp files.
 #include <cstdint>
 
 namespace packinfer {
@@ -19,6 +19,8 @@ void dequant_bf16_avx2(const void* src, float* dst, int64_t n);
 float dot_bf16_avx2(const void* w, const float* x, int64_t n);
 
 // Quantized types (quant_<type>_scalar.cpp / quant_<type>_avx2.cpp). Layouts: quant_blocks.h.
+// dot_act_* is the integer path (TypeKernels::dot_act): quant_act_scalar.cpp (reference, with the
+// activation quantizers of quant_act.h) and quant_int8_avx2.cpp.
 #define PACKINFER_DECLARE_QUANT_KERNELS(t)                               \
   void dequant_##t##_scalar(const void* src, float* dst, int64_t n);     \
   float dot_##t##_scalar(const void* w, const float* x, int64_t n);      \
