@@ -60,6 +60,25 @@ inline __m256 dot8(const float* q, const float* const* kp, int nv_rt) {
   return reduce8(acc);
 }
 
+// Scores of two query rows against 4 key rows: [a·k0..a·k3 | b·k0..b·k3]. Sharing each key load
+// between two rows gives 6 loads per 8 FMAs instead of 9: dot8 alone is load-bound.
+template <int NV>
+inline __m256 dot2x4(const float* qa, const float* qb, const float* const* kp, int nv_rt) {
+  __m256 acc[8];
+  for (int k = 0; k < 8; ++k) acc[k] = _mm256_setzero_ps();
+  const int nv = vecs<NV>(nv_rt);
+  for (int v = 0; v < nv; ++v) {
+    const __m256 a = _mm256_load_ps(qa + 8 * v);
+    const __m256 b = _mm256_load_ps(qb + 8 * v);
+    for (int k = 0; k < 4; ++k) {
+      const __m256 kv = _mm256_loadu_ps(kp[k] + 8 * v);
+      acc[k] = _mm256_fmadd_ps(a, kv, acc[k]);
+      acc[4 + k] = _mm256_fmadd_ps(b, kv, acc[4 + k]);
+    }
+  }
+  return reduce8(acc);
+}
+
 // o[r] = o[r] * alpha[r] + sum_j p[r][j] * v_j over NR rows (1 or 2) and S vectors of head_dim
 // starting at vector v0, for keys j < n.
 template <int NR, int S>
@@ -67,8 +86,11 @@ inline void pv_slice(float* const* o, const float* const* p, const float* alpha,
                      const float* const* vp, int n, int v0) {
   __m256 acc[NR][S];
   for (int r = 0; r < NR; ++r) {
-    const __m256 a = _mm256_set1_ps(alpha[r]);
-    for (int s = 0; s < S; ++s) acc[r][s] = _mm256_mul_ps(_mm256_load_ps(o[r] + 8 * (v0 + s)), a);
+    for (int s = 0; s < S; ++s) acc[r][s] = _mm256_load_ps(o[r] + 8 * (v0 + s));
+    if (alpha[r] != 1.0f) {  // the running max moved: rescale what was accumulated
+      const __m256 a = _mm256_set1_ps(alpha[r]);
+      for (int s = 0; s < S; ++s) acc[r][s] = _mm256_mul_ps(acc[r][s], a);
+    }
   }
   for (int j = 0; j < n; ++j) {
     __m256 vv[S];
@@ -108,11 +130,57 @@ struct Tile {
   alignas(32) float o[kMaxRows][kMaxHd];  // unnormalised output accumulators
   alignas(32) float p[kMaxRows][kChunk];  // probabilities of the current chunk
   float m[kMaxRows];                      // running max of the scores
-  float l[kMaxRows];                      // running sum of exp(score - m)
-  float alpha[kMaxRows];                  // rescale factor of the current chunk
-  int valid[kMaxRows];                    // keys of the current chunk the row may see
-  int64_t qpos[kMaxRows];                 // absolute position of the row's query
+  alignas(32) float l[kMaxRows][8];  // running sum of exp(score - m), 8 lanes summed at the end
+  float alpha[kMaxRows];             // rescale factor of the current chunk
+  int valid[kMaxRows];               // keys of the current chunk the row may see
+  int64_t qpos[kMaxRows];            // absolute position of the row's query
 };
+
+// Keys of the chunk starting at c0 (nk of them) that row r may see under the causal mask.
+inline int valid_keys(Tile& t, int r, int64_t c0, int nk) {
+  const int valid = static_cast<int>(std::clamp<int64_t>(t.qpos[r] - c0 + 1, 0, nk));
+  t.valid[r] = valid;
+  return valid;
+}
+
+// The whole chunk is in row r's future: nothing to add. Its P is zeroed because the row it is
+// paired with in P·V may use more keys.
+inline void skip_chunk(Tile& t, int r) {
+  t.alpha[r] = 1.0f;
+  _mm256_store_ps(t.p[r], _mm256_setzero_ps());
+  _mm256_store_ps(t.p[r] + 8, _mm256_setzero_ps());
+}
+
+// Online-softmax step of row r for scores s0 (keys 0-7) and s1 (keys 8-15) of which the first
+// `valid` (>= 1) count: new running max, probabilities p = exp(s - m) into t.p, rescale factor
+// of the old accumulators into t.alpha, running sum into t.l.
+inline void online_update(Tile& t, int r, __m256 s0, __m256 s1, int valid) {
+  const __m256 neg_inf = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
+  const __m256 vvalid = _mm256_set1_ps(static_cast<float>(valid));
+  s0 = _mm256_blendv_ps(neg_inf, s0,
+                        _mm256_cmp_ps(_mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7), vvalid, _CMP_LT_OQ));
+  s1 = _mm256_blendv_ps(
+      neg_inf, s1, _mm256_cmp_ps(_mm256_setr_ps(8, 9, 10, 11, 12, 13, 14, 15), vvalid, _CMP_LT_OQ));
+  // The running max rarely changes once a few chunks are seen, so test that with one compare
+  // first and only then pay for the horizontal max and the rescale factor.
+  const __m256 smax = _mm256_max_ps(s0, s1);
+  const float m_old = t.m[r];
+  float m_new = m_old, alpha = 1.0f;
+  if (_mm256_movemask_ps(_mm256_cmp_ps(smax, _mm256_set1_ps(m_old), _CMP_GT_OQ)) != 0) {
+    m_new = avx2::hmax_ps(smax);
+    alpha = std::exp(m_old - m_new);  // 0 on the first chunk (m = -inf)
+    t.m[r] = m_new;
+  }
+  const __m256 vm = _mm256_set1_ps(m_new);
+  const __m256 p0 = avx2::exp_ps(_mm256_sub_ps(s0, vm));  // masked lanes: exp(-inf) = 0
+  const __m256 p1 = valid > 8 ? avx2::exp_ps(_mm256_sub_ps(s1, vm)) : _mm256_setzero_ps();
+  _mm256_store_ps(t.p[r], p0);
+  _mm256_store_ps(t.p[r] + 8, p1);
+  t.alpha[r] = alpha;
+  __m256 l = _mm256_load_ps(t.l[r]);
+  if (alpha != 1.0f) l = _mm256_mul_ps(l, _mm256_set1_ps(alpha));
+  _mm256_store_ps(t.l[r], _mm256_add_ps(l, _mm256_add_ps(p0, p1)));
+}
 
 // One tile: queries [i0, i1) x heads [h0, h0 + hg) of the item's KV head.
 template <int NV>
@@ -134,16 +202,13 @@ void run_tile(const AttentionShape& shape, const KvLayerView& kv, const Attentio
       _mm256_store_ps(t.o[r] + 8 * v, _mm256_setzero_ps());
     }
     t.m[r] = neg_inf;
-    t.l[r] = 0.0f;
+    _mm256_store_ps(t.l[r], _mm256_setzero_ps());
     t.qpos[r] = item.pos0 + i;
   }
 
   const int64_t kv_len = item.pos0 + i1;  // the last query sees positions 0 .. pos0 + i1 - 1
   const int64_t head_off = shape.kv_head_offset(item.kv_head);
   const int bs = shape.block_size;
-  const __m256 iota_lo = _mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7);
-  const __m256 iota_hi = _mm256_setr_ps(8, 9, 10, 11, 12, 13, 14, 15);
-  const __m256 vneg_inf = _mm256_set1_ps(neg_inf);
   const float* kp[kChunk];
   const float* vp[kChunk];
 
@@ -164,38 +229,41 @@ void run_tile(const AttentionShape& shape, const KvLayerView& kv, const Attentio
     }
     for (int j = nk; j < kChunk; ++j) kp[j] = kp[0];  // read but masked out
 
-    // Scores and the online-softmax update, row by row.
-    for (int r = 0; r < rows; ++r) {
-      const int valid = static_cast<int>(std::min<int64_t>(nk, t.qpos[r] - c0 + 1));
-      t.valid[r] = std::max(valid, 0);
-      if (valid <= 0) {  // the whole chunk is in this row's future
-        t.alpha[r] = 1.0f;
-        _mm256_store_ps(t.p[r], _mm256_setzero_ps());  // its PV partner row may use more keys
-        _mm256_store_ps(t.p[r] + 8, _mm256_setzero_ps());
+    // Scores, two rows at a time (the last one alone when rows is odd), then the online-softmax
+    // update of each row.
+    int r = 0;
+    for (; r + 2 <= rows; r += 2) {
+      const int va = valid_keys(t, r, c0, nk), vb = valid_keys(t, r + 1, c0, nk);
+      const int n = std::max(va, vb);
+      if (n <= 0) {
+        skip_chunk(t, r);
+        skip_chunk(t, r + 1);
         continue;
       }
-      const __m256 vvalid = _mm256_set1_ps(static_cast<float>(valid));
-      __m256 s0 = dot8<NV>(t.q[r], kp, nv);
-      s0 = _mm256_blendv_ps(vneg_inf, s0, _mm256_cmp_ps(iota_lo, vvalid, _CMP_LT_OQ));
-      __m256 s1 = vneg_inf;
-      if (valid > 8) {
-        s1 = dot8<NV>(t.q[r], kp + 8, nv);
-        s1 = _mm256_blendv_ps(vneg_inf, s1, _mm256_cmp_ps(iota_hi, vvalid, _CMP_LT_OQ));
+      __m256 g[4];  // key groups of 4, each [row a | row b]
+      for (int k = 0; k < 4; ++k) {
+        g[k] = 4 * k < n ? dot2x4<NV>(t.q[r], t.q[r + 1], kp + 4 * k, nv) : _mm256_setzero_ps();
       }
-      const float m_new = std::max(t.m[r], avx2::hmax_ps(_mm256_max_ps(s0, s1)));
-      const __m256 vm = _mm256_set1_ps(m_new);
-      const __m256 p0 = avx2::exp_ps(_mm256_sub_ps(s0, vm));  // masked lanes: exp(-inf) = 0
-      const __m256 p1 = avx2::exp_ps(_mm256_sub_ps(s1, vm));
-      _mm256_store_ps(t.p[r], p0);
-      _mm256_store_ps(t.p[r] + 8, p1);
-      t.alpha[r] = std::exp(t.m[r] - m_new);  // 0 on the first chunk (m = -inf)
-      t.l[r] = t.l[r] * t.alpha[r] + avx2::hsum_ps(_mm256_add_ps(p0, p1));
-      t.m[r] = m_new;
+      const __m256 a0 = _mm256_permute2f128_ps(g[0], g[1], 0x20);
+      const __m256 b0 = _mm256_permute2f128_ps(g[0], g[1], 0x31);
+      const __m256 a1 = _mm256_permute2f128_ps(g[2], g[3], 0x20);
+      const __m256 b1 = _mm256_permute2f128_ps(g[2], g[3], 0x31);
+      online_update(t, r, a0, a1, va);
+      online_update(t, r + 1, b0, b1, vb);
+    }
+    if (r < rows) {
+      const int va = valid_keys(t, r, c0, nk);
+      if (va <= 0) {
+        skip_chunk(t, r);
+      } else {
+        const __m256 s0 = dot8<NV>(t.q[r], kp, nv);
+        const __m256 s1 = va > 8 ? dot8<NV>(t.q[r], kp + 8, nv) : _mm256_setzero_ps();
+        online_update(t, r, s0, s1, va);
+      }
     }
 
     // o = o * alpha + P V, two rows at a time so each loaded V vector feeds two FMAs.
-    int r = 0;
-    for (; r + 2 <= rows; r += 2) {
+    for (r = 0; r + 2 <= rows; r += 2) {
       const int n = std::max(t.valid[r], t.valid[r + 1]);
       float* o[2] = {t.o[r], t.o[r + 1]};
       const float* p[2] = {t.p[r], t.p[r + 1]};
@@ -212,7 +280,7 @@ void run_tile(const AttentionShape& shape, const KvLayerView& kv, const Attentio
     const int64_t i = i0 + r / hg;
     const int head = item.kv_head * g + h0 + r % hg;
     float* dst = item.out + i * item.out_stride + static_cast<int64_t>(head) * hd;
-    const __m256 inv = _mm256_set1_ps(1.0f / t.l[r]);
+    const __m256 inv = _mm256_set1_ps(1.0f / avx2::hsum_ps(_mm256_load_ps(t.l[r])));
     for (int v = 0; v < nv; ++v)
       _mm256_storeu_ps(dst + 8 * v, _mm256_mul_ps(_mm256_load_ps(t.o[r] + 8 * v), inv));
   }
