@@ -27,6 +27,9 @@ constexpr int kChunk = 16;      // key positions per step (two 8-lane score vect
 constexpr int kMaxRows = 32;    // (query, head) rows per tile
 constexpr int kMaxQueries = 8;  // queries per tile; more rows would not stay in L1
 constexpr int kMaxHd = kAttentionMaxHeadDimAvx2;
+// From this many rows per tile on, transposing each key chunk once (shared by all rows) is
+// cheaper than the horizontal sums of direct dot products; decode tiles (g rows) stay direct.
+constexpr int kTransposeMinRows = 8;
 
 // Runtime or compile-time count of 8-float vectors per head (NV == 0: use the runtime value).
 template <int NV>
@@ -124,11 +127,70 @@ inline void pv_rows(float* const* o, const float* const* p, const float* alpha,
   }
 }
 
+// Transposes 8 rows of 8 floats in registers: out[i][k] = in[k][i].
+inline void transpose8(__m256 r[8]) {
+  __m256 t[8], u[8];
+  for (int i = 0; i < 4; ++i) {
+    t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  for (int i = 0; i < 2; ++i) {  // rows 0-3 (i = 0) and rows 4-7 (i = 1)
+    const __m256 lo_a = t[4 * i], hi_a = t[4 * i + 1], lo_b = t[4 * i + 2], hi_b = t[4 * i + 3];
+    u[4 * i + 0] = _mm256_shuffle_ps(lo_a, lo_b, 0x44);  // column 0 | column 4
+    u[4 * i + 1] = _mm256_shuffle_ps(lo_a, lo_b, 0xEE);  // column 1 | column 5
+    u[4 * i + 2] = _mm256_shuffle_ps(hi_a, hi_b, 0x44);  // column 2 | column 6
+    u[4 * i + 3] = _mm256_shuffle_ps(hi_a, hi_b, 0xEE);  // column 3 | column 7
+  }
+  for (int i = 0; i < 4; ++i) {
+    r[i] = _mm256_permute2f128_ps(u[i], u[4 + i], 0x20);
+    r[4 + i] = _mm256_permute2f128_ps(u[i], u[4 + i], 0x31);
+  }
+}
+
+// kt[d][j] = key j, dim d for the first `halves` * 8 keys of the chunk.
+template <int NV>
+inline void transpose_keys(const float* const* kp, int halves, int nv_rt, float (*kt)[kChunk]) {
+  const int nv = vecs<NV>(nv_rt);
+  for (int h = 0; h < halves; ++h) {
+    for (int v = 0; v < nv; ++v) {
+      __m256 r[8];
+      for (int k = 0; k < 8; ++k) r[k] = _mm256_loadu_ps(kp[8 * h + k] + 8 * v);
+      transpose8(r);
+      for (int i = 0; i < 8; ++i) _mm256_store_ps(kt[8 * v + i] + 8 * h, r[i]);
+    }
+  }
+}
+
+// Scores of NR (<= 4) query rows against the 16 transposed keys: s[r][0..1] = keys 0-7, 8-15.
+// Each key vector feeds NR FMAs and each query element is one broadcast, and no horizontal sums
+// are needed; the transpose is paid once per chunk for all rows of the tile.
+template <int NV, int NR>
+inline void scores_kt(const float* const* q, const float (*kt)[kChunk], int hd_rt, __m256 s[][2]) {
+  __m256 acc[NR][2];
+  for (int r = 0; r < NR; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+  const int hd = NV ? 8 * NV : hd_rt;
+#pragma GCC unroll 8
+  for (int d = 0; d < hd; ++d) {
+    const __m256 k0 = _mm256_load_ps(kt[d]);
+    const __m256 k1 = _mm256_load_ps(kt[d] + 8);
+    for (int r = 0; r < NR; ++r) {
+      const __m256 b = _mm256_broadcast_ss(q[r] + d);
+      acc[r][0] = _mm256_fmadd_ps(b, k0, acc[r][0]);
+      acc[r][1] = _mm256_fmadd_ps(b, k1, acc[r][1]);
+    }
+  }
+  for (int r = 0; r < NR; ++r) {
+    s[r][0] = acc[r][0];
+    s[r][1] = acc[r][1];
+  }
+}
+
 // Per-tile scratch, on the stack of the calling thread (about 70 KB at the largest head_dim).
 struct Tile {
   alignas(32) float q[kMaxRows][kMaxHd];  // query rows pre-multiplied by the scale
   alignas(32) float o[kMaxRows][kMaxHd];  // unnormalised output accumulators
   alignas(32) float p[kMaxRows][kChunk];  // probabilities of the current chunk
+  alignas(32) float kt[kMaxHd][kChunk];   // the chunk's keys transposed: kt[d][key]
   float m[kMaxRows];                      // running max of the scores
   alignas(32) float l[kMaxRows][8];  // running sum of exp(score - m), 8 lanes summed at the end
   float alpha[kMaxRows];             // rescale factor of the current chunk
@@ -229,36 +291,74 @@ void run_tile(const AttentionShape& shape, const KvLayerView& kv, const Attentio
     }
     for (int j = nk; j < kChunk; ++j) kp[j] = kp[0];  // read but masked out
 
-    // Scores, two rows at a time (the last one alone when rows is odd), then the online-softmax
-    // update of each row.
     int r = 0;
-    for (; r + 2 <= rows; r += 2) {
-      const int va = valid_keys(t, r, c0, nk), vb = valid_keys(t, r + 1, c0, nk);
-      const int n = std::max(va, vb);
-      if (n <= 0) {
-        skip_chunk(t, r);
-        skip_chunk(t, r + 1);
-        continue;
+    if (rows >= kTransposeMinRows) {
+      // Many rows: transpose the chunk's keys once, then 4 rows at a time without reductions.
+      transpose_keys<NV>(kp, nk > 8 ? 2 : 1, nv, t.kt);
+      for (; r < rows; r += 4) {
+        const int nr = std::min(4, rows - r);
+        int n = 0;
+        for (int i = 0; i < nr; ++i) n = std::max(n, valid_keys(t, r + i, c0, nk));
+        if (n <= 0) {
+          for (int i = 0; i < nr; ++i) skip_chunk(t, r + i);
+          continue;
+        }
+        const float* q[4] = {t.q[r], t.q[std::min(r + 1, rows - 1)], t.q[std::min(r + 2, rows - 1)],
+                             t.q[std::min(r + 3, rows - 1)]};
+        __m256 sc[4][2];
+        switch (nr) {
+          case 4:
+            scores_kt<NV, 4>(q, t.kt, hd, sc);
+            break;
+          case 3:
+            scores_kt<NV, 3>(q, t.kt, hd, sc);
+            break;
+          case 2:
+            scores_kt<NV, 2>(q, t.kt, hd, sc);
+            break;
+          default:
+            scores_kt<NV, 1>(q, t.kt, hd, sc);
+            break;
+        }
+        for (int i = 0; i < nr; ++i) {
+          if (t.valid[r + i] > 0) {
+            online_update(t, r + i, sc[i][0], sc[i][1], t.valid[r + i]);
+          } else {
+            skip_chunk(t, r + i);
+          }
+        }
       }
-      __m256 g[4];  // key groups of 4, each [row a | row b]
-      for (int k = 0; k < 4; ++k) {
-        g[k] = 4 * k < n ? dot2x4<NV>(t.q[r], t.q[r + 1], kp + 4 * k, nv) : _mm256_setzero_ps();
+    } else {
+      // Scores, two rows at a time (the last one alone when rows is odd), then the online-softmax
+      // update of each row.
+      for (; r + 2 <= rows; r += 2) {
+        const int va = valid_keys(t, r, c0, nk), vb = valid_keys(t, r + 1, c0, nk);
+        const int n = std::max(va, vb);
+        if (n <= 0) {
+          skip_chunk(t, r);
+          skip_chunk(t, r + 1);
+          continue;
+        }
+        __m256 g[4];  // key groups of 4, each [row a | row b]
+        for (int k = 0; k < 4; ++k) {
+          g[k] = 4 * k < n ? dot2x4<NV>(t.q[r], t.q[r + 1], kp + 4 * k, nv) : _mm256_setzero_ps();
+        }
+        const __m256 a0 = _mm256_permute2f128_ps(g[0], g[1], 0x20);
+        const __m256 b0 = _mm256_permute2f128_ps(g[0], g[1], 0x31);
+        const __m256 a1 = _mm256_permute2f128_ps(g[2], g[3], 0x20);
+        const __m256 b1 = _mm256_permute2f128_ps(g[2], g[3], 0x31);
+        online_update(t, r, a0, a1, va);
+        online_update(t, r + 1, b0, b1, vb);
       }
-      const __m256 a0 = _mm256_permute2f128_ps(g[0], g[1], 0x20);
-      const __m256 b0 = _mm256_permute2f128_ps(g[0], g[1], 0x31);
-      const __m256 a1 = _mm256_permute2f128_ps(g[2], g[3], 0x20);
-      const __m256 b1 = _mm256_permute2f128_ps(g[2], g[3], 0x31);
-      online_update(t, r, a0, a1, va);
-      online_update(t, r + 1, b0, b1, vb);
-    }
-    if (r < rows) {
-      const int va = valid_keys(t, r, c0, nk);
-      if (va <= 0) {
-        skip_chunk(t, r);
-      } else {
-        const __m256 s0 = dot8<NV>(t.q[r], kp, nv);
-        const __m256 s1 = va > 8 ? dot8<NV>(t.q[r], kp + 8, nv) : _mm256_setzero_ps();
-        online_update(t, r, s0, s1, va);
+      if (r < rows) {
+        const int va = valid_keys(t, r, c0, nk);
+        if (va <= 0) {
+          skip_chunk(t, r);
+        } else {
+          const __m256 s0 = dot8<NV>(t.q[r], kp, nv);
+          const __m256 s1 = va > 8 ? dot8<NV>(t.q[r], kp + 8, nv) : _mm256_setzero_ps();
+          online_update(t, r, s0, s1, va);
+        }
       }
     }
 
