@@ -244,6 +244,24 @@ inline void online_update(Tile& t, int r, __m256 s0, __m256 s1, int valid) {
   _mm256_store_ps(t.l[r], _mm256_add_ps(l, _mm256_add_ps(p0, p1)));
 }
 
+// Offsets (floats from the pool base) of the key/value rows of positions c0 .. c0 + n - 1 of the
+// item's KV head, n = min(kChunk, kv_len - c0) (may be <= 0: nothing to resolve). One division
+// per chunk, then slots step through the block table.
+inline int resolve_chunk(const AttentionItem& item, int64_t c0, int64_t kv_len, int bs,
+                         int64_t block_stride, int64_t head_off, int hd, int64_t* off) {
+  const int n = static_cast<int>(std::min<int64_t>(kChunk, kv_len - c0));
+  int64_t bi = c0 / bs;
+  int slot = static_cast<int>(c0 - bi * bs);
+  for (int j = 0; j < n; ++j) {
+    off[j] = item.block_table[bi] * block_stride + head_off + static_cast<int64_t>(slot) * hd;
+    if (++slot == bs) {
+      slot = 0;
+      ++bi;
+    }
+  }
+  return n;
+}
+
 // One tile: queries [i0, i1) x heads [h0, h0 + hg) of the item's KV head.
 template <int NV>
 void run_tile(const AttentionShape& shape, const KvLayerView& kv, const AttentionItem& item,
@@ -274,20 +292,24 @@ void run_tile(const AttentionShape& shape, const KvLayerView& kv, const Attentio
   const float* kp[kChunk];
   const float* vp[kChunk];
 
+  // Offsets of the current and next chunk's positions: the next chunk is resolved one step
+  // ahead so its K/V rows can be prefetched (blocks are scattered over the pool, which defeats
+  // the hardware prefetcher at every block boundary).
+  int64_t off[kChunk], off_next[kChunk];
+  int nk_next = resolve_chunk(item, 0, kv_len, bs, kv.block_stride, head_off, hd, off_next);
   for (int64_t c0 = 0; c0 < kv_len; c0 += kChunk) {
-    const int nk = static_cast<int>(std::min<int64_t>(kChunk, kv_len - c0));
-    // Resolve the chunk's positions through the block table (one division per chunk).
-    int64_t bi = c0 / bs;
-    int slot = static_cast<int>(c0 - bi * bs);
-    for (int j = 0; j < nk; ++j) {
-      const int64_t off =
-          item.block_table[bi] * kv.block_stride + head_off + static_cast<int64_t>(slot) * hd;
-      kp[j] = kv.k + off;
-      vp[j] = kv.v + off;
-      if (++slot == bs) {
-        slot = 0;
-        ++bi;
+    const int nk = nk_next;
+    std::copy(off_next, off_next + nk, off);
+    nk_next = resolve_chunk(item, c0 + kChunk, kv_len, bs, kv.block_stride, head_off, hd, off_next);
+    for (int j = 0; j < nk_next; ++j) {
+      for (int b = 0; b < hd; b += 16) {  // one 64-byte line per 16 floats
+        _mm_prefetch(reinterpret_cast<const char*>(kv.k + off_next[j] + b), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(kv.v + off_next[j] + b), _MM_HINT_T0);
       }
+    }
+    for (int j = 0; j < nk; ++j) {
+      kp[j] = kv.k + off[j];
+      vp[j] = kv.v + off[j];
     }
     for (int j = nk; j < kChunk; ++j) kp[j] = kp[0];  // read but masked out
 
