@@ -216,6 +216,18 @@ TEST(Attention, Avx2OtherHeadDims) {
   }
 }
 
+TEST(Attention, LargeAndOddBlockSizes) {
+  // Blocks larger than a 16-key chunk, and sizes that make chunks straddle block boundaries.
+  for (Kernel k : {attention_scalar, attention_avx2}) {
+    if (k == attention_avx2 && !have_avx2()) continue;
+    for (int bs : {5, 17, 37, 64}) {
+      SCOPED_TRACE(bs);
+      check(make(9, 3, 64, bs, mixed_seqs()), k, 40 + bs);
+      if (::testing::Test::HasFatalFailure()) return;
+    }
+  }
+}
+
 TEST(Attention, Avx2ManyHeadsPerKvHead) {
   if (!have_avx2()) GTEST_SKIP() << "no AVX2";
   // g = 40 is more than one tile of rows: heads are processed in groups.
