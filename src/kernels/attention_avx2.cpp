@@ -34,6 +34,9 @@ constexpr int kMaxHd = kAttentionMaxHeadDimAvx2;
 // From this many rows per tile on, transposing each key chunk once (shared by all rows) is
 // cheaper than the horizontal sums of direct dot products; decode tiles (g rows) stay direct.
 constexpr int kTransposeMinRows = 8;
+// Rows scored together against the transposed chunk: 6 rows x 2 key vectors = 12 accumulators,
+// plus 2 key vectors and a broadcast, fits the 16 ymm registers.
+constexpr int kScoreRows = 6;
 
 // Per-tile scratch, on the stack of the calling thread (about 82 KB: sized for head_dim 256).
 struct Tile {
@@ -165,20 +168,27 @@ void run_tile(const AttentionShape& shape, const KvLayerView& kv, const Attentio
 
     int r = 0;
     if (rows >= kTransposeMinRows) {
-      // Many rows: transpose the chunk's keys once, then 4 rows at a time without reductions.
+      // Many rows: transpose the chunk's keys once, then kScoreRows rows at a time without
+      // reductions.
       transpose_keys<NV>(kp, nk > 8 ? 2 : 1, nv, t.kt);
-      for (; r < rows; r += 4) {
-        const int nr = std::min(4, rows - r);
+      for (; r < rows; r += kScoreRows) {
+        const int nr = std::min(kScoreRows, rows - r);
         int n = 0;
         for (int i = 0; i < nr; ++i) n = std::max(n, valid_keys(t, r + i, c0, nk));
         if (n <= 0) {
           for (int i = 0; i < nr; ++i) skip_chunk(t, r + i);
           continue;
         }
-        const float* q[4] = {t.q[r], t.q[std::min(r + 1, rows - 1)], t.q[std::min(r + 2, rows - 1)],
-                             t.q[std::min(r + 3, rows - 1)]};
-        __m256 sc[4][2];
+        const float* q[kScoreRows];
+        for (int i = 0; i < kScoreRows; ++i) q[i] = t.q[std::min(r + i, rows - 1)];
+        __m256 sc[kScoreRows][2];
         switch (nr) {
+          case 6:
+            scores_kt<NV, 6>(q, t.kt, hd, sc);
+            break;
+          case 5:
+            scores_kt<NV, 5>(q, t.kt, hd, sc);
+            break;
           case 4:
             scores_kt<NV, 4>(q, t.kt, hd, sc);
             break;

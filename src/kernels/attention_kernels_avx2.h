@@ -138,7 +138,7 @@ inline void transpose_keys(const float* const* kp, int halves, int nv_rt, float 
   }
 }
 
-// Scores of NR (<= 4) query rows against the 16 transposed keys: s[r][0..1] = keys 0-7, 8-15.
+// Scores of NR (<= 6) query rows against the 16 transposed keys: s[r][0..1] = keys 0-7, 8-15.
 // Each key vector feeds NR FMAs and each query element is one broadcast, and no horizontal sums
 // are needed; the transpose is paid once per chunk for all rows of the tile.
 template <int NV, int NR>
