@@ -14,6 +14,7 @@
 
 #include "kernels/attention.h"
 #include "kernels/cpu_features.h"
+#include "util/thread_pool.h"
 
 namespace packinfer {
 namespace {
@@ -215,6 +216,18 @@ TEST(Attention, Avx2OtherHeadDims) {
   }
 }
 
+TEST(Attention, LargeAndOddBlockSizes) {
+  // Blocks larger than a 16-key chunk, and sizes that make chunks straddle block boundaries.
+  for (Kernel k : {attention_scalar, attention_avx2}) {
+    if (k == attention_avx2 && !have_avx2()) continue;
+    for (int bs : {5, 17, 37, 64}) {
+      SCOPED_TRACE(bs);
+      check(make(9, 3, 64, bs, mixed_seqs()), k, 40 + bs);
+      if (::testing::Test::HasFatalFailure()) return;
+    }
+  }
+}
+
 TEST(Attention, Avx2ManyHeadsPerKvHead) {
   if (!have_avx2()) GTEST_SKIP() << "no AVX2";
   // g = 40 is more than one tile of rows: heads are processed in groups.
@@ -246,6 +259,41 @@ TEST(Attention, LongChunkedPrefill) {
     if (k == attention_avx2 && !have_avx2()) continue;
     std::vector<Seq> seqs = {{0, 300, 0, 300, {}}, {700, 64, 3, 61, {}}};
     check(make(9, 3, 64, 16, seqs), k, 80);
+  }
+}
+
+// Items of one layer run concurrently on a pool (the engine's use): each thread's scratch is its
+// own, so results must equal the sequential run bit for bit.
+TEST(Attention, ConcurrentItemsMatchSequential) {
+  for (Kernel k : {attention_scalar, attention}) {
+    Problem pb = make(9, 3, 64, 16, {{40, 200, 0, 200, {}}});
+    std::mt19937 rng(90);
+    build_pool(pb, rng);
+    const Seq& sq = pb.seqs[0];
+    const int64_t row = 9 * 64;
+    std::vector<float> q(sq.n_new * row);
+    for (float& x : q) x = std::uniform_real_distribution<float>(-1, 1)(rng);
+    std::vector<AttentionItem> items;
+    for (int h = 0; h < 3; ++h) {
+      for (int64_t b = 0; b < sq.n_new; b += 25) {
+        items.push_back({q.data(), row, nullptr, row, b, b + 25, sq.pos0, h, sq.table.data()});
+      }
+    }
+    KvLayerView kv{pb.k.data(), pb.v.data(), pb.block_stride};
+    std::vector<float> seq_out(q.size()), par_out(q.size());
+    for (AttentionItem it : items) {
+      it.out = seq_out.data();
+      k(pb.shape, kv, it);
+    }
+    ThreadPool pool(4);
+    pool.parallel_for(static_cast<int64_t>(items.size()), 1, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) {
+        AttentionItem it = items[i];
+        it.out = par_out.data();
+        k(pb.shape, kv, it);
+      }
+    });
+    EXPECT_EQ(seq_out, par_out);
   }
 }
 

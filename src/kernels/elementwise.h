@@ -35,9 +35,9 @@ void add_inplace(float* y, const float* x, int64_t n);
 void add_inplace_scalar(float* y, const float* x, int64_t n);
 
 // AVX2 implementations behind the dispatchers above; call only when use_avx2(). Exposed so tests
-// can compare them with the scalar references. rms_norm_avx2 and rope_avx2 match the scalar
-// results bit for bit (same float operations, only the double sum order differs); swiglu_avx2
-// uses a polynomial exp (relative error < 1e-6, see exp_avx2.h).
+// can compare them with the scalar references. rope_avx2 matches rope_scalar bit for bit (same
+// float operations, no FMA); rms_norm_avx2 differs only in the order of its double sum;
+// swiglu_avx2 uses a polynomial exp (relative error < 1e-6, see exp_avx2.h).
 void rms_norm_avx2(const float* x, const float* w, float* y, int64_t n_rows, int64_t n, float eps);
 void rope_avx2(float* x, int64_t n_tokens, int64_t stride, int32_t n_heads, int32_t head_dim,
                const int32_t* pos, float freq_base, RopeStyle style);
