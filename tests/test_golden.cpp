@@ -195,7 +195,7 @@ TEST(Golden, PackedBatchEqualsOneAtATime) {
       for (size_t pos = 0; pos < prompts[i].size(); ++pos, ++row) {
         double max_diff = 0, max_abs = 0;
         for (int64_t v = 0; v < vocab; ++v) {
-          max_diff = std::max(max_diff, std::fabs(packed[row * vocab + v] - alone[pos][v]));
+          max_diff = std::max(max_diff, static_cast<double>(std::fabs(packed[row * vocab + v] - alone[pos][v])));
           max_abs = std::max(max_abs, std::fabs(static_cast<double>(alone[pos][v])));
         }
         ASSERT_LE(max_diff, 1e-5 * std::max(1.0, max_abs)) << model << " prompt " << i << " pos " << pos;

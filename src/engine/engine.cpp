@@ -34,7 +34,7 @@ struct Engine::Impl {
   std::unique_ptr<ThreadPool> pool;
   std::unique_ptr<Transformer> transformer;
   std::unique_ptr<KvCache> kv;
-  ChatTemplate chat_template;
+  ChatTemplate chat_template = ChatTemplate::by_name("chatml");
   ModelInfo info;
   std::vector<float> logits;
 
@@ -155,7 +155,7 @@ GenerationResult Engine::generate(const GenerationRequest& req, const TextCallba
     }
     res.prompt_ids = req.prompt_ids;
   } else {
-    std::string text = utf8_sanitize(req.prompt);
+    std::string text = utf8::sanitize(req.prompt);
     res.prompt_ids = tok.encode(text, req.add_special, req.parse_special);
   }
   const int64_t n_prompt = static_cast<int64_t>(res.prompt_ids.size());

@@ -2,6 +2,7 @@
 // Allocation of fixed-size KV blocks. Blocks are reference counted so that later a block can be
 // shared read-only by several sequences (prefix reuse); a block returns to the free list when its
 // last reference is released. used + free == total always holds.
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 

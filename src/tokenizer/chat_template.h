@@ -6,12 +6,9 @@
 #include <string_view>
 #include <vector>
 
-namespace packinfer {
+#include "packinfer/chat.h"  // ChatMessage
 
-struct ChatMessage {
-  std::string role;  // "system", "user", "assistant"
-  std::string content;
-};
+namespace packinfer {
 
 class ChatTemplate {
  public:
