@@ -413,3 +413,45 @@ TEST(Tokenizer, LongTextRoundTrips) {
 
 }  // namespace
 }  // namespace packinfer
+
+namespace packinfer {
+namespace {
+
+TEST(Tokenizer, RandomBytesNeverCrash) {
+  // Deterministic pseudo-random byte strings, biased towards UTF-8 lead/continuation bytes,
+  // spaces, digits and pieces of special-token text.
+  uint64_t state = 0x9E3779B97F4A7C15ull;
+  auto next = [&] {
+    state ^= state << 13, state ^= state >> 7, state ^= state << 17;
+    return state;
+  };
+  const std::vector<std::string> atoms = {" ",     "  ",   "\n",   "7",    "a",  "<|im_start|>",
+                                          "<|im_", "\xF0", "\x9F", "\xC3", "'s", "\xE2\x96\x81"};
+  const std::vector<const Tokenizer*> toks = {&tok_at(vocab_path("llama-spm")),
+                                              &tok_at(vocab_path("gpt-2")), &tiny()};
+  for (int i = 0; i < 3000; ++i) {
+    std::string s;
+    const size_t len = next() % 24;
+    for (size_t k = 0; k < len; ++k) {
+      const uint64_t r = next();
+      if (r % 3 == 0) {
+        s += atoms[(r >> 8) % atoms.size()];
+      } else {
+        s += static_cast<char>(r >> 16);
+      }
+    }
+    for (const Tokenizer* tok : toks) {
+      std::vector<int32_t> ids;
+      ASSERT_NO_THROW(ids = tok->encode(s, true, (i & 1) != 0));
+      for (int32_t id : ids) ASSERT_TRUE(id >= 0 && id < tok->vocab_size());
+      StreamingDetokenizer sd(*tok, true);
+      std::string streamed;
+      for (int32_t id : ids) streamed += sd.push(id);
+      streamed += sd.flush();
+      EXPECT_TRUE(utf8::is_valid(streamed));
+    }
+  }
+}
+
+}  // namespace
+}  // namespace packinfer
