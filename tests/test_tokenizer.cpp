@@ -455,3 +455,15 @@ TEST(Tokenizer, RandomBytesNeverCrash) {
 
 }  // namespace
 }  // namespace packinfer
+
+namespace packinfer {
+namespace {
+
+TEST(PreTokenizer, WhitespaceIsLlamaCppsTable) {
+  // U+0085 (NEL) is whitespace for llama.cpp, U+001C is not.
+  EXPECT_EQ(split("gpt-2", "a\xC2\x85\xC2\x85 b"), (Words{"a", "\xC2\x85\xC2\x85", " b"}));
+  EXPECT_EQ(split("gpt-2", "a \x1C"), (Words{"a", " \x1C"}));
+}
+
+}  // namespace
+}  // namespace packinfer
