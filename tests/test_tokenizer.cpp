@@ -306,32 +306,53 @@ TEST(ChatTemplate, SmolLM2TemplateFromTheModel) {
 }
 
 TEST(ChatTemplate, KnownRenderings) {
+  // The conversation and expected strings of llama.cpp's tests/test-chat-template.cpp.
   const std::vector<ChatMessage> chat = {{"system", "You are a helpful assistant"},
                                          {"user", "Hello"},
                                          {"assistant", "Hi there"},
-                                         {"user", "Who are you"}};
-  EXPECT_EQ(ChatTemplate::by_name("chatml").render(chat, true),
+                                         {"user", "Who are you"},
+                                         {"assistant", "   I am an assistant   "},
+                                         {"user", "Another question"}};
+  auto render = [&](const char* name) { return ChatTemplate::by_name(name).render(chat, true); };
+  EXPECT_EQ(render("chatml"),
             "<|im_start|>system\nYou are a helpful assistant<|im_end|>\n<|im_start|>user\nHello"
             "<|im_end|>\n<|im_start|>assistant\nHi there<|im_end|>\n<|im_start|>user\nWho are "
-            "you<|im_end|>\n<|im_start|>assistant\n");
-  EXPECT_EQ(ChatTemplate::by_name("llama3").render(chat, true),
-            "<|start_header_id|>system<|end_header_id|>\n\nYou are a helpful "
-            "assistant<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nHello<|eot_id|><|"
-            "start_header_id|>assistant<|end_header_id|>\n\nHi there<|eot_id|><|start_header_id|>"
-            "user<|end_header_id|>\n\nWho are you<|eot_id|><|start_header_id|>assistant<|end_"
-            "header_id|>\n\n");
-  EXPECT_EQ(ChatTemplate::by_name("llama2-sys").render(chat, true),
-            "[INST] <<SYS>>\nYou are a helpful assistant\n<</SYS>>\n\nHello [/INST]Hi "
-            "there</s>[INST] Who are you [/INST]");
-  EXPECT_EQ(ChatTemplate::by_name("llama2").render(chat, true),
-            "[INST] You are a helpful assistant\nHello [/INST]Hi there</s>[INST] Who are you "
+            "you<|im_end|>\n<|im_start|>assistant\n   I am an assistant   <|im_end|>\n<|im_start|>"
+            "user\nAnother question<|im_end|>\n<|im_start|>assistant\n");
+  EXPECT_EQ(render("llama3"),
+            "<|start_header_id|>system<|end_header_id|>\n\nYou are a helpful assistant<|eot_id|>"
+            "<|start_header_id|>user<|end_header_id|>\n\nHello<|eot_id|><|start_header_id|>"
+            "assistant<|end_header_id|>\n\nHi there<|eot_id|><|start_header_id|>user<|end_header_"
+            "id|>\n\nWho are you<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\nI am an "
+            "assistant<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nAnother question<|eot_"
+            "id|><|start_header_id|>assistant<|end_header_id|>\n\n");
+  EXPECT_EQ(render("llama2-sys"),
+            "[INST] <<SYS>>\nYou are a helpful assistant\n<</SYS>>\n\nHello [/INST]Hi there</s>"
+            "[INST] Who are you [/INST]   I am an assistant   </s>[INST] Another question [/INST]");
+  EXPECT_EQ(render("llama2-sys-bos"),
+            "[INST] <<SYS>>\nYou are a helpful assistant\n<</SYS>>\n\nHello [/INST]Hi there</s>"
+            "<s>[INST] Who are you [/INST]   I am an assistant   </s><s>[INST] Another question "
             "[/INST]");
-  EXPECT_EQ(ChatTemplate::by_name("mistral").render(chat, true),
+  EXPECT_EQ(render("llama2-sys-strip"),
+            "[INST] <<SYS>>\nYou are a helpful assistant\n<</SYS>>\n\nHello [/INST]Hi there</s>"
+            "[INST] Who are you [/INST]I am an assistant</s>[INST] Another question [/INST]");
+  EXPECT_EQ(render("llama2"),
+            "[INST] You are a helpful assistant\nHello [/INST]Hi there</s>[INST] Who are you "
+            "[/INST]   I am an assistant   </s>[INST] Another question [/INST]");
+  EXPECT_EQ(render("mistral"), render("llama2"));
+  EXPECT_EQ(render("mistral-v1"),
+            " [INST] You are a helpful assistant\n\nHello [/INST] Hi there</s> [INST] Who are you "
+            "[/INST]    I am an assistant   </s> [INST] Another question [/INST]");
+  EXPECT_EQ(render("mistral-v3"),
             "[INST] You are a helpful assistant\n\nHello[/INST] Hi there</s>[INST] Who are "
-            "you[/INST]");
-  EXPECT_EQ(ChatTemplate::by_name("mistral-v1").render(chat, true),
-            " [INST] You are a helpful assistant\n\nHello [/INST] Hi there</s> [INST] Who are "
-            "you [/INST]");
+            "you[/INST] I am an assistant</s>[INST] Another question[/INST]");
+  EXPECT_EQ(render("mistral-v3-tekken"),
+            "[INST]You are a helpful assistant\n\nHello[/INST]Hi there</s>[INST]Who are "
+            "you[/INST]   I am an assistant   </s>[INST]Another question[/INST]");
+  EXPECT_EQ(render("mistral-v7"),
+            "[SYSTEM_PROMPT] You are a helpful assistant[/SYSTEM_PROMPT][INST] Hello[/INST] Hi "
+            "there</s>[INST] Who are you[/INST]    I am an assistant   </s>[INST] Another "
+            "question[/INST]");
   EXPECT_THROW(ChatTemplate::by_name("nope"), InvalidArgument);
 }
 

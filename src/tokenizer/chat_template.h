@@ -32,7 +32,8 @@ class ChatTemplate {
   // ChatML with is_fallback() true, so the caller can warn.
   static ChatTemplate detect(std::string_view jinja_text);
   // "chatml", "smollm2", "llama3", "llama2", "llama2-sys", "llama2-sys-bos", "llama2-sys-strip",
-  // "mistral" (= "mistral-v3"), "mistral-v1", "mistral-v3-tekken", "mistral-v7".
+  // "mistral" (pre-v1 Mistral-Instruct: rendered like "llama2", as llama.cpp does),
+  // "mistral-v1", "mistral-v3", "mistral-v3-tekken", "mistral-v7".
   // Throws packinfer::InvalidArgument for other names.
   static ChatTemplate by_name(std::string_view name);
 
