@@ -488,3 +488,18 @@ TEST(PreTokenizer, WhitespaceIsLlamaCppsTable) {
 
 }  // namespace
 }  // namespace packinfer
+
+namespace packinfer {
+namespace {
+
+TEST(Tokenizer, Gpt2DecodeCleansSpacesLikeLlamaCpp) {
+  const Tokenizer& tok = tok_at(vocab_path("gpt-2"));
+  auto rt = [&](const char* s) { return tok.decode(tok.encode(s, false, false), false); };
+  EXPECT_EQ(rt("Hello , world . It 's we 're I 'd"), "Hello, world. It's we're I 'd");
+  EXPECT_EQ(rt("a ' ' b"), "a'' b");
+  // SmolLM2 does not clean up.
+  EXPECT_EQ(tiny().decode(tiny().encode("Hello , world", false, false), false), "Hello , world");
+}
+
+}  // namespace
+}  // namespace packinfer
