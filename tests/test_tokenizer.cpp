@@ -284,6 +284,8 @@ TEST(ChatTemplate, SmolLM2TemplateFromTheModel) {
   const std::optional<std::string> jinja = f.get_string("tokenizer.chat_template");
   ASSERT_TRUE(jinja.has_value());
   const ChatTemplate t = ChatTemplate::detect(*jinja);
+  EXPECT_EQ(ChatTemplate::from_gguf(f).name(), "smollm2");
+  EXPECT_TRUE(ChatTemplate::from_gguf(*load(vocab_path("gpt-2")).file).is_fallback());
   EXPECT_EQ(t.name(), "smollm2");
   EXPECT_FALSE(t.is_fallback());
   EXPECT_EQ(t.default_system(), ChatTemplate::by_name("smollm2").default_system());

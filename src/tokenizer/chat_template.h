@@ -7,6 +7,9 @@
 #include <vector>
 
 namespace packinfer {
+namespace gguf {
+class File;
+}
 
 struct ChatMessage {
   std::string role;  // "system", "user", "assistant"
@@ -36,6 +39,9 @@ class ChatTemplate {
   // "mistral-v1", "mistral-v3", "mistral-v3-tekken", "mistral-v7".
   // Throws packinfer::InvalidArgument for other names.
   static ChatTemplate by_name(std::string_view name);
+  // detect() on the model's tokenizer.chat_template; a model without one gets ChatML with
+  // is_fallback() true (llama.cpp's default as well).
+  static ChatTemplate from_gguf(const gguf::File& file);
 
   std::string render(const std::vector<ChatMessage>& messages, bool add_generation_prompt) const;
 

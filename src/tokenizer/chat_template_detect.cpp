@@ -1,5 +1,6 @@
 // ChatTemplate::detect and by_name: which family a template belongs to, following the substring
 // tests of llama.cpp's llm_chat_detect_template.
+#include "gguf/gguf_file.h"
 #include "packinfer/error.h"
 #include "tokenizer/chat_template.h"
 
@@ -81,6 +82,13 @@ ChatTemplate ChatTemplate::detect(std::string_view t) {
     return by_name("llama2");
   }
   if (has("<|start_header_id|>") && has("<|end_header_id|>")) return by_name("llama3");
+  ChatTemplate ct(Kind::CHATML, "chatml");
+  ct.fallback_ = true;
+  return ct;
+}
+
+ChatTemplate ChatTemplate::from_gguf(const gguf::File& file) {
+  if (std::optional<std::string> t = file.get_string("tokenizer.chat_template")) return detect(*t);
   ChatTemplate ct(Kind::CHATML, "chatml");
   ct.fallback_ = true;
   return ct;
