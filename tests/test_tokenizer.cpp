@@ -9,7 +9,9 @@
 
 #include "gguf/gguf_file.h"
 #include "packinfer/error.h"
+#include "support/gguf_writer.h"
 #include "support/test_support.h"
+#include "tokenizer/byte_unicode.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/pretokenizer.h"
 #include "tokenizer/tokenizer.h"
@@ -504,6 +506,71 @@ TEST(Tokenizer, Gpt2DecodeCleansSpacesLikeLlamaCpp) {
   EXPECT_EQ(rt("a ' ' b"), "a'' b");
   // SmolLM2 does not clean up.
   EXPECT_EQ(tiny().decode(tiny().encode("Hello , world", false, false), false), "Hello , world");
+}
+
+}  // namespace
+}  // namespace packinfer
+
+namespace packinfer {
+namespace {
+
+// A small hand-made byte-level BPE vocabulary: the 256 byte tokens plus a few specials.
+struct MiniVocab {
+  std::vector<uint8_t> bytes;
+  std::unique_ptr<gguf::File> file;
+};
+
+MiniVocab mini_vocab(const std::string& pre, const std::vector<std::string>& extra, bool with_ids) {
+  std::vector<std::string> toks;
+  for (int b = 0; b < 256; ++b) toks.push_back(byte_unicode::encode_byte(static_cast<uint8_t>(b)));
+  std::vector<gguf::Value> types(256, test::gv::i32(1));
+  for (const std::string& e : extra) {
+    toks.push_back(e);
+    types.push_back(test::gv::i32(1));  // NORMAL: llama.cpp's text rules must promote them
+  }
+  test::GgufWriter w;
+  w.add("tokenizer.ggml.model", test::gv::str("gpt2"));
+  if (!pre.empty()) w.add("tokenizer.ggml.pre", test::gv::str(pre));
+  w.add("tokenizer.ggml.tokens", test::gv::strings(toks));
+  w.add("tokenizer.ggml.token_type", test::gv::array(gguf::ValueType::INT32, types));
+  w.add("tokenizer.ggml.merges", test::gv::strings({"h i"}));
+  if (with_ids) w.add("tokenizer.ggml.eos_token_id", test::gv::u32(256));
+  MiniVocab v;
+  v.bytes = w.bytes();
+  v.file = gguf::File::parse(v.bytes, "mini");
+  return v;
+}
+
+TEST(Tokenizer, LlamaCppVocabularyRules) {
+  MiniVocab v =
+      mini_vocab("gpt-2", {"<|im_end|>", "<|fim_pad|>", "<|file_sep|>", "<PRE>", "hi"}, false);
+  auto tok = Tokenizer::from_gguf(*v.file);
+  EXPECT_EQ(tok->bos_id(), 11);  // llama.cpp's defaults for gpt2 vocabularies without the keys
+  EXPECT_EQ(tok->eos_id(), 11);
+  EXPECT_FALSE(tok->add_bos());
+  const int32_t im_end = tok->find_token("<|im_end|>"), pad = tok->find_token("<|fim_pad|>");
+  const int32_t sep = tok->find_token("<|file_sep|>"), pre = tok->find_token("<PRE>");
+  EXPECT_EQ(tok->eot_id(), im_end);
+  EXPECT_TRUE(tok->is_eog(im_end) && tok->is_eog(pad) && tok->is_eog(sep) && tok->is_eog(11));
+  EXPECT_FALSE(tok->is_eog(pre));
+  // Promoted to CONTROL: parsed as special and hidden from output.
+  for (int32_t id : {im_end, pad, sep, pre}) EXPECT_EQ(tok->token_type(id), TokenType::CONTROL);
+  EXPECT_EQ(tok->encode("a<PRE>", false, true), (std::vector<int32_t>{'a', pre}));
+  EXPECT_EQ(tok->encode("<PRE>", false, true), std::vector<int32_t>{pre});
+  EXPECT_EQ(tok->decode(std::vector<int32_t>{pre}, false), "");
+  EXPECT_EQ(tok->decode(std::vector<int32_t>{pre}, true), "<PRE>");
+  // The one merge applies.
+  EXPECT_EQ(tok->encode("hi", false, false), std::vector<int32_t>{tok->find_token("hi")});
+}
+
+TEST(Tokenizer, UnsupportedVocabulariesAreNamed) {
+  MiniVocab v = mini_vocab("tekken-x", {}, true);
+  try {
+    Tokenizer::from_gguf(*v.file);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("tekken-x"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace
