@@ -9,7 +9,9 @@
 
 #include "gguf/gguf_file.h"
 #include "packinfer/error.h"
+#include "support/gguf_writer.h"
 #include "support/test_support.h"
+#include "tokenizer/byte_unicode.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/pretokenizer.h"
 #include "tokenizer/tokenizer.h"
@@ -50,7 +52,10 @@ const Tokenizer& stories() {
 
 std::string ids_str(const std::vector<int32_t>& ids) {
   std::string s;
-  for (int32_t id : ids) s += " " + std::to_string(id);
+  for (int32_t id : ids) {
+    s += ' ';
+    s += std::to_string(id);
+  }
   return s;
 }
 
@@ -284,6 +289,8 @@ TEST(ChatTemplate, SmolLM2TemplateFromTheModel) {
   const std::optional<std::string> jinja = f.get_string("tokenizer.chat_template");
   ASSERT_TRUE(jinja.has_value());
   const ChatTemplate t = ChatTemplate::detect(*jinja);
+  EXPECT_EQ(ChatTemplate::from_gguf(f).name(), "smollm2");
+  EXPECT_TRUE(ChatTemplate::from_gguf(*load(vocab_path("gpt-2")).file).is_fallback());
   EXPECT_EQ(t.name(), "smollm2");
   EXPECT_FALSE(t.is_fallback());
   EXPECT_EQ(t.default_system(), ChatTemplate::by_name("smollm2").default_system());
@@ -306,32 +313,53 @@ TEST(ChatTemplate, SmolLM2TemplateFromTheModel) {
 }
 
 TEST(ChatTemplate, KnownRenderings) {
+  // The conversation and expected strings of llama.cpp's tests/test-chat-template.cpp.
   const std::vector<ChatMessage> chat = {{"system", "You are a helpful assistant"},
                                          {"user", "Hello"},
                                          {"assistant", "Hi there"},
-                                         {"user", "Who are you"}};
-  EXPECT_EQ(ChatTemplate::by_name("chatml").render(chat, true),
+                                         {"user", "Who are you"},
+                                         {"assistant", "   I am an assistant   "},
+                                         {"user", "Another question"}};
+  auto render = [&](const char* name) { return ChatTemplate::by_name(name).render(chat, true); };
+  EXPECT_EQ(render("chatml"),
             "<|im_start|>system\nYou are a helpful assistant<|im_end|>\n<|im_start|>user\nHello"
             "<|im_end|>\n<|im_start|>assistant\nHi there<|im_end|>\n<|im_start|>user\nWho are "
-            "you<|im_end|>\n<|im_start|>assistant\n");
-  EXPECT_EQ(ChatTemplate::by_name("llama3").render(chat, true),
-            "<|start_header_id|>system<|end_header_id|>\n\nYou are a helpful "
-            "assistant<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nHello<|eot_id|><|"
-            "start_header_id|>assistant<|end_header_id|>\n\nHi there<|eot_id|><|start_header_id|>"
-            "user<|end_header_id|>\n\nWho are you<|eot_id|><|start_header_id|>assistant<|end_"
-            "header_id|>\n\n");
-  EXPECT_EQ(ChatTemplate::by_name("llama2-sys").render(chat, true),
-            "[INST] <<SYS>>\nYou are a helpful assistant\n<</SYS>>\n\nHello [/INST]Hi "
-            "there</s>[INST] Who are you [/INST]");
-  EXPECT_EQ(ChatTemplate::by_name("llama2").render(chat, true),
-            "[INST] You are a helpful assistant\nHello [/INST]Hi there</s>[INST] Who are you "
+            "you<|im_end|>\n<|im_start|>assistant\n   I am an assistant   <|im_end|>\n<|im_start|>"
+            "user\nAnother question<|im_end|>\n<|im_start|>assistant\n");
+  EXPECT_EQ(render("llama3"),
+            "<|start_header_id|>system<|end_header_id|>\n\nYou are a helpful assistant<|eot_id|>"
+            "<|start_header_id|>user<|end_header_id|>\n\nHello<|eot_id|><|start_header_id|>"
+            "assistant<|end_header_id|>\n\nHi there<|eot_id|><|start_header_id|>user<|end_header_"
+            "id|>\n\nWho are you<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\nI am an "
+            "assistant<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nAnother question<|eot_"
+            "id|><|start_header_id|>assistant<|end_header_id|>\n\n");
+  EXPECT_EQ(render("llama2-sys"),
+            "[INST] <<SYS>>\nYou are a helpful assistant\n<</SYS>>\n\nHello [/INST]Hi there</s>"
+            "[INST] Who are you [/INST]   I am an assistant   </s>[INST] Another question [/INST]");
+  EXPECT_EQ(render("llama2-sys-bos"),
+            "[INST] <<SYS>>\nYou are a helpful assistant\n<</SYS>>\n\nHello [/INST]Hi there</s>"
+            "<s>[INST] Who are you [/INST]   I am an assistant   </s><s>[INST] Another question "
             "[/INST]");
-  EXPECT_EQ(ChatTemplate::by_name("mistral").render(chat, true),
+  EXPECT_EQ(render("llama2-sys-strip"),
+            "[INST] <<SYS>>\nYou are a helpful assistant\n<</SYS>>\n\nHello [/INST]Hi there</s>"
+            "[INST] Who are you [/INST]I am an assistant</s>[INST] Another question [/INST]");
+  EXPECT_EQ(render("llama2"),
+            "[INST] You are a helpful assistant\nHello [/INST]Hi there</s>[INST] Who are you "
+            "[/INST]   I am an assistant   </s>[INST] Another question [/INST]");
+  EXPECT_EQ(render("mistral"), render("llama2"));
+  EXPECT_EQ(render("mistral-v1"),
+            " [INST] You are a helpful assistant\n\nHello [/INST] Hi there</s> [INST] Who are you "
+            "[/INST]    I am an assistant   </s> [INST] Another question [/INST]");
+  EXPECT_EQ(render("mistral-v3"),
             "[INST] You are a helpful assistant\n\nHello[/INST] Hi there</s>[INST] Who are "
-            "you[/INST]");
-  EXPECT_EQ(ChatTemplate::by_name("mistral-v1").render(chat, true),
-            " [INST] You are a helpful assistant\n\nHello [/INST] Hi there</s> [INST] Who are "
-            "you [/INST]");
+            "you[/INST] I am an assistant</s>[INST] Another question[/INST]");
+  EXPECT_EQ(render("mistral-v3-tekken"),
+            "[INST]You are a helpful assistant\n\nHello[/INST]Hi there</s>[INST]Who are "
+            "you[/INST]   I am an assistant   </s>[INST]Another question[/INST]");
+  EXPECT_EQ(render("mistral-v7"),
+            "[SYSTEM_PROMPT] You are a helpful assistant[/SYSTEM_PROMPT][INST] Hello[/INST] Hi "
+            "there</s>[INST] Who are you[/INST]    I am an assistant   </s>[INST] Another "
+            "question[/INST]");
   EXPECT_THROW(ChatTemplate::by_name("nope"), InvalidArgument);
 }
 
@@ -408,6 +436,140 @@ TEST(Tokenizer, LongTextRoundTrips) {
     const auto ids = tok.encode(text, false, false);
     EXPECT_GT(ids.size(), text.size() / 8);
     EXPECT_EQ(tok.decode(ids, false), text) << path;
+  }
+}
+
+}  // namespace
+}  // namespace packinfer
+
+namespace packinfer {
+namespace {
+
+TEST(Tokenizer, RandomBytesNeverCrash) {
+  // Deterministic pseudo-random byte strings, biased towards UTF-8 lead/continuation bytes,
+  // spaces, digits and pieces of special-token text.
+  uint64_t state = 0x9E3779B97F4A7C15ull;
+  auto next = [&] {
+    state ^= state << 13, state ^= state >> 7, state ^= state << 17;
+    return state;
+  };
+  const std::vector<std::string> atoms = {" ",     "  ",   "\n",   "7",    "a",  "<|im_start|>",
+                                          "<|im_", "\xF0", "\x9F", "\xC3", "'s", "\xE2\x96\x81"};
+  const std::vector<const Tokenizer*> toks = {&tok_at(vocab_path("llama-spm")),
+                                              &tok_at(vocab_path("gpt-2")), &tiny()};
+  for (int i = 0; i < 3000; ++i) {
+    std::string s;
+    const size_t len = next() % 24;
+    for (size_t k = 0; k < len; ++k) {
+      const uint64_t r = next();
+      if (r % 3 == 0) {
+        s += atoms[(r >> 8) % atoms.size()];
+      } else {
+        s += static_cast<char>(r >> 16);
+      }
+    }
+    for (const Tokenizer* tok : toks) {
+      std::vector<int32_t> ids;
+      ASSERT_NO_THROW(ids = tok->encode(s, true, (i & 1) != 0));
+      for (int32_t id : ids) ASSERT_TRUE(id >= 0 && id < tok->vocab_size());
+      StreamingDetokenizer sd(*tok, true);
+      std::string streamed;
+      for (int32_t id : ids) streamed += sd.push(id);
+      streamed += sd.flush();
+      EXPECT_TRUE(utf8::is_valid(streamed));
+    }
+  }
+}
+
+}  // namespace
+}  // namespace packinfer
+
+namespace packinfer {
+namespace {
+
+TEST(PreTokenizer, WhitespaceIsLlamaCppsTable) {
+  // U+0085 (NEL) is whitespace for llama.cpp, U+001C is not.
+  EXPECT_EQ(split("gpt-2", "a\xC2\x85\xC2\x85 b"), (Words{"a", "\xC2\x85\xC2\x85", " b"}));
+  EXPECT_EQ(split("gpt-2", "a \x1C"), (Words{"a", " \x1C"}));
+}
+
+}  // namespace
+}  // namespace packinfer
+
+namespace packinfer {
+namespace {
+
+TEST(Tokenizer, Gpt2DecodeCleansSpacesLikeLlamaCpp) {
+  const Tokenizer& tok = tok_at(vocab_path("gpt-2"));
+  auto rt = [&](const char* s) { return tok.decode(tok.encode(s, false, false), false); };
+  EXPECT_EQ(rt("Hello , world . It 's we 're I 'd"), "Hello, world. It's we're I 'd");
+  EXPECT_EQ(rt("a ' ' b"), "a'' b");
+  // SmolLM2 does not clean up.
+  EXPECT_EQ(tiny().decode(tiny().encode("Hello , world", false, false), false), "Hello , world");
+}
+
+}  // namespace
+}  // namespace packinfer
+
+namespace packinfer {
+namespace {
+
+// A small hand-made byte-level BPE vocabulary: the 256 byte tokens plus a few specials.
+struct MiniVocab {
+  std::vector<uint8_t> bytes;
+  std::unique_ptr<gguf::File> file;
+};
+
+MiniVocab mini_vocab(const std::string& pre, const std::vector<std::string>& extra, bool with_ids) {
+  std::vector<std::string> toks;
+  for (int b = 0; b < 256; ++b) toks.push_back(byte_unicode::encode_byte(static_cast<uint8_t>(b)));
+  std::vector<gguf::Value> types(256, test::gv::i32(1));
+  for (const std::string& e : extra) {
+    toks.push_back(e);
+    types.push_back(test::gv::i32(1));  // NORMAL: llama.cpp's text rules must promote them
+  }
+  test::GgufWriter w;
+  w.add("tokenizer.ggml.model", test::gv::str("gpt2"));
+  if (!pre.empty()) w.add("tokenizer.ggml.pre", test::gv::str(pre));
+  w.add("tokenizer.ggml.tokens", test::gv::strings(toks));
+  w.add("tokenizer.ggml.token_type", test::gv::array(gguf::ValueType::INT32, types));
+  w.add("tokenizer.ggml.merges", test::gv::strings({"h i"}));
+  if (with_ids) w.add("tokenizer.ggml.eos_token_id", test::gv::u32(256));
+  MiniVocab v;
+  v.bytes = w.bytes();
+  v.file = gguf::File::parse(v.bytes, "mini");
+  return v;
+}
+
+TEST(Tokenizer, LlamaCppVocabularyRules) {
+  MiniVocab v =
+      mini_vocab("gpt-2", {"<|im_end|>", "<|fim_pad|>", "<|file_sep|>", "<PRE>", "hi"}, false);
+  auto tok = Tokenizer::from_gguf(*v.file);
+  EXPECT_EQ(tok->bos_id(), 11);  // llama.cpp's defaults for gpt2 vocabularies without the keys
+  EXPECT_EQ(tok->eos_id(), 11);
+  EXPECT_FALSE(tok->add_bos());
+  const int32_t im_end = tok->find_token("<|im_end|>"), pad = tok->find_token("<|fim_pad|>");
+  const int32_t sep = tok->find_token("<|file_sep|>"), pre = tok->find_token("<PRE>");
+  EXPECT_EQ(tok->eot_id(), im_end);
+  EXPECT_TRUE(tok->is_eog(im_end) && tok->is_eog(pad) && tok->is_eog(sep) && tok->is_eog(11));
+  EXPECT_FALSE(tok->is_eog(pre));
+  // Promoted to CONTROL: parsed as special and hidden from output.
+  for (int32_t id : {im_end, pad, sep, pre}) EXPECT_EQ(tok->token_type(id), TokenType::CONTROL);
+  EXPECT_EQ(tok->encode("a<PRE>", false, true), (std::vector<int32_t>{'a', pre}));
+  EXPECT_EQ(tok->encode("<PRE>", false, true), std::vector<int32_t>{pre});
+  EXPECT_EQ(tok->decode(std::vector<int32_t>{pre}, false), "");
+  EXPECT_EQ(tok->decode(std::vector<int32_t>{pre}, true), "<PRE>");
+  // The one merge applies.
+  EXPECT_EQ(tok->encode("hi", false, false), std::vector<int32_t>{tok->find_token("hi")});
+}
+
+TEST(Tokenizer, UnsupportedVocabulariesAreNamed) {
+  MiniVocab v = mini_vocab("tekken-x", {}, true);
+  try {
+    Tokenizer::from_gguf(*v.file);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("tekken-x"), std::string::npos) << e.what();
   }
 }
 

@@ -9,6 +9,12 @@
 #include "packinfer/chat.h"  // ChatMessage
 
 namespace packinfer {
+namespace gguf {
+class File;
+}
+}  // namespace packinfer
+
+namespace packinfer {
 
 class ChatTemplate {
  public:
@@ -29,9 +35,13 @@ class ChatTemplate {
   // ChatML with is_fallback() true, so the caller can warn.
   static ChatTemplate detect(std::string_view jinja_text);
   // "chatml", "smollm2", "llama3", "llama2", "llama2-sys", "llama2-sys-bos", "llama2-sys-strip",
-  // "mistral" (= "mistral-v3"), "mistral-v1", "mistral-v3-tekken", "mistral-v7".
+  // "mistral" (pre-v1 Mistral-Instruct: rendered like "llama2", as llama.cpp does),
+  // "mistral-v1", "mistral-v3", "mistral-v3-tekken", "mistral-v7".
   // Throws packinfer::InvalidArgument for other names.
   static ChatTemplate by_name(std::string_view name);
+  // detect() on the model's tokenizer.chat_template; a model without one gets ChatML with
+  // is_fallback() true (llama.cpp's default as well).
+  static ChatTemplate from_gguf(const gguf::File& file);
 
   std::string render(const std::vector<ChatMessage>& messages, bool add_generation_prompt) const;
 

@@ -1,5 +1,6 @@
 // ChatTemplate::detect and by_name: which family a template belongs to, following the substring
 // tests of llama.cpp's llm_chat_detect_template.
+#include "gguf/gguf_file.h"
 #include "packinfer/error.h"
 #include "tokenizer/chat_template.h"
 
@@ -46,7 +47,10 @@ ChatTemplate ChatTemplate::by_name(std::string_view n) {
   if (n == "llama2-sys") return {K::LLAMA2_SYS, "llama2-sys"};
   if (n == "llama2-sys-bos") return {K::LLAMA2_SYS_BOS, "llama2-sys-bos"};
   if (n == "llama2-sys-strip") return {K::LLAMA2_SYS_STRIP, "llama2-sys-strip"};
-  if (n == "mistral" || n == "mistral-v3") return {K::MISTRAL_V3, "mistral-v3"};
+  // Plain "mistral" is the pre-v1 Mistral-Instruct format, which llama.cpp renders as Llama-2
+  // without <<SYS>> (its name only reaches the [INST] branch of the detection).
+  if (n == "mistral") return {K::LLAMA2, "mistral"};
+  if (n == "mistral-v3") return {K::MISTRAL_V3, "mistral-v3"};
   if (n == "mistral-v1") return {K::MISTRAL_V1, "mistral-v1"};
   if (n == "mistral-v3-tekken") return {K::MISTRAL_V3_TEKKEN, "mistral-v3-tekken"};
   if (n == "mistral-v7") return {K::MISTRAL_V7, "mistral-v7"};
@@ -78,6 +82,13 @@ ChatTemplate ChatTemplate::detect(std::string_view t) {
     return by_name("llama2");
   }
   if (has("<|start_header_id|>") && has("<|end_header_id|>")) return by_name("llama3");
+  ChatTemplate ct(Kind::CHATML, "chatml");
+  ct.fallback_ = true;
+  return ct;
+}
+
+ChatTemplate ChatTemplate::from_gguf(const gguf::File& file) {
+  if (std::optional<std::string> t = file.get_string("tokenizer.chat_template")) return detect(*t);
   ChatTemplate ct(Kind::CHATML, "chatml");
   ct.fallback_ = true;
   return ct;

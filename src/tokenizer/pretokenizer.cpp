@@ -12,14 +12,11 @@
 namespace packinfer {
 namespace {
 
-// llama.cpp runs the GPT-2 and Llama-3 expressions through hand-written matchers whose notion of
-// whitespace is its own table (Python's str.isspace(): includes U+001C..U+001F and U+0085).
-// Other expressions go through std::regex, where \s is ASCII whitespace plus every non-ASCII
-// whitespace code point. PCRE2's \s differs from both, so the classes are spelled out.
-constexpr std::string_view kWsCustom =
-    "\\t-\\r\\x{1C}-\\x{20}\\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}"
-    "\\x{202F}\\x{205F}\\x{3000}";
-constexpr std::string_view kWsStl =
+// llama.cpp's whitespace is its own table (unicode_set_whitespace: U+0009..U+000D, U+0020,
+// U+0085, U+00A0, U+1680, U+2000..U+200A, U+2028, U+2029, U+202F, U+205F, U+3000), used both by
+// its hand-written GPT-2/Llama-3 matchers and, through category collapsing, by its std::regex
+// path. PCRE2's \s (even with UCP) leaves out U+0085, so the class is spelled out.
+constexpr std::string_view kWs =
     "\\t-\\r\\x{20}\\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}"
     "\\x{202F}\\x{205F}\\x{3000}";
 
@@ -58,12 +55,6 @@ constexpr std::string_view kQwen2 =
     "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|"
     "\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 
-// An expression with the whitespace flavour of the llama.cpp matcher that runs it.
-struct Spec {
-  std::string_view re;
-  bool custom;
-};
-
 }  // namespace
 
 struct PreTokenizer::Regex {
@@ -72,33 +63,30 @@ struct PreTokenizer::Regex {
 };
 
 PreTokenizer::PreTokenizer(std::string_view pre) {
-  std::vector<Spec> specs;
+  std::vector<std::string_view> specs;
   if (pre.empty() || pre == "default") {
     // llama.cpp's fallback set for LLAMA_VOCAB_PRE_TYPE_DEFAULT (not the plain GPT-2 expression).
-    specs = {{"[\\p{P}\\$\\+<=>\\^~\\|]+", false},
-             {kGpt2, true},
-             {"\\p{N}+", false},
-             {"[0-9][0-9][0-9]", false}};
+    specs = {"[\\p{P}\\$\\+<=>\\^~\\|]+", kGpt2, "\\p{N}+", "[0-9][0-9][0-9]"};
   } else if (pre == "gpt-2" || pre == "phi-2" || pre == "roberta-bpe" || pre == "mpt" ||
              pre == "olmo" || pre == "jais") {
-    specs = {{kGpt2, true}};
+    specs = {kGpt2};
   } else if (pre == "llama3" || pre == "llama-v3" || pre == "llama-bpe" || pre == "falcon3") {
-    specs = {{kLlama3, true}};
+    specs = {kLlama3};
     ignore_merges_ = true;
     default_add_bos_ = true;
   } else if (pre == "qwen2" || pre == "deepseek-r1-qwen") {
-    specs = {{kQwen2, false}};
+    specs = {kQwen2};
     clean_spaces_ = false;
   } else if (pre == "smollm" || pre == "starcoder" || pre == "refact" || pre == "codeshell") {
     // Every digit becomes its own piece first, then the GPT-2 expression runs on the rest.
-    specs = {{"\\p{N}", false}, {kGpt2, true}};
+    specs = {"\\p{N}", kGpt2};
     clean_spaces_ = pre != "smollm";
   } else {
     throw Error("unsupported tokenizer.ggml.pre '" + std::string(pre) +
                 "' (supported: default, gpt-2, llama3/llama-bpe, qwen2, smollm, starcoder)");
   }
-  for (const Spec& s : specs) {
-    const std::string re = expand_ws(s.re, s.custom ? kWsCustom : kWsStl);
+  for (std::string_view spec : specs) {
+    const std::string re = expand_ws(spec, kWs);
     int err = 0;
     PCRE2_SIZE off = 0;
     auto r = std::make_unique<Regex>();

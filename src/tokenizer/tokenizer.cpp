@@ -31,36 +31,47 @@ int32_t Tokenizer::find_token(std::string_view text) const {
 
 namespace {
 
-// llama.cpp's clean_up_tokenization_spaces, three passes over the bytes: drop the space before
-// ? ! . , ; turn " ' " into "'"; drop the space before 's 'm 're 've.
-std::string clean_spaces(const std::string& in) {
-  std::string a;
-  for (size_t i = 0; i < in.size(); ++i) {
-    const char x = in[i];
-    if (i > 0 && in[i - 1] == ' ' && (x == '?' || x == '!' || x == '.' || x == ',')) a.pop_back();
-    a += x;
-  }
-  std::string b;
-  for (size_t i = 0; i < a.size(); ++i) {
-    const char x = a[i];
-    if (i > 0 && x == '\'' && i + 1 < a.size() && a[i - 1] == ' ' && a[i + 1] == ' ') {
-      b.pop_back();
-      ++i;  // the following space goes too
+// llama.cpp's clean_up_tokenization_spaces: three passes that compact the bytes in place. Each
+// pass looks at the *original* neighbours of a byte (in-place compaction never overwrites them
+// before they are read), and the second pass blanks the space it swallows, so its successor no
+// longer sees a space before it. Passes: drop the space before ? ! . , ; turn " ' " into "'";
+// drop the space before 's 'm 're 've.
+std::string clean_spaces(std::string t) {
+  auto pass = [&t](auto&& keep_prev_space) {
+    size_t total = t.empty() ? 0 : 1;
+    for (size_t i = 1; i < t.size(); ++i) {
+      const char x = t[i];
+      if (!keep_prev_space(i) && total > 0) --total;
+      t[total++] = x;
     }
-    b += x;
-  }
-  std::string c;
-  for (size_t i = 0; i < b.size(); ++i) {
-    const char x = b[i];
-    if (i > 0 && b[i - 1] == ' ' && x == '\'' && i + 1 < b.size()) {
-      const char x1 = b[i + 1];
-      const char x2 = i + 2 < b.size() ? b[i + 2] : '\0';
-      if (x1 == 's' || x1 == 'm' || (x1 == 'r' && x2 == 'e') || (x1 == 'v' && x2 == 'e'))
-        c.pop_back();
+    t.resize(total);
+  };
+  pass([&](size_t i) {
+    const char x = t[i];
+    return !(t[i - 1] == ' ' && (x == '?' || x == '!' || x == '.' || x == ','));
+  });
+  {
+    size_t total = t.empty() ? 0 : 1;
+    const size_t n = t.size();
+    for (size_t i = 1; i < n; ++i) {
+      const char x = t[i];
+      if (x == '\'' && i + 1 < n && t[i - 1] == ' ' && t[i + 1] == ' ') {
+        --total;
+        t[++i] = '\0';  // the following space goes too
+      }
+      t[total++] = x;
     }
-    c += x;
+    t.resize(total);
   }
-  return c;
+  pass([&](size_t i) {
+    if (t[i - 1] != ' ' || t[i] != '\'' || i + 1 >= t.size()) return true;
+    const char x1 = t[i + 1];
+    const char x2 = i + 2 < t.size() ? t[i + 2] : '\0';
+    if (x1 == 's' || x1 == 'm') return false;
+    if (i + 2 < t.size() && ((x1 == 'r' && x2 == 'e') || (x1 == 'v' && x2 == 'e'))) return false;
+    return true;
+  });
+  return t;
 }
 
 }  // namespace

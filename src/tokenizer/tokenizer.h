@@ -26,6 +26,7 @@ enum class TokenType : int32_t {
   BYTE = 6,
 };
 
+// Immutable after from_gguf(): every const member may be called from several threads at once.
 class Tokenizer {
  public:
   virtual ~Tokenizer() = default;

@@ -25,10 +25,38 @@ constexpr std::array<std::string_view, 7> kEotTexts = {
     "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>"};  // DeepSeek
 constexpr std::array<std::string_view, 7> kEogTexts = {
     "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|eom_id|>", "<EOT>"};
-// FIM pad / repo / file-separator tokens also end generation in llama.cpp.
-constexpr std::array<std::string_view, 7> kFimEogTexts = {
-    "<|fim_pad|>", "<fim-pad>", "<PAD>", "<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>"};
-constexpr std::string_view kFileSep = "<|file_sep|>";
+// Fill-in-the-middle tokens: llama.cpp finds each kind by text when its key is absent, forces it
+// to CONTROL, and ends generation on the pad, repo and file-separator ones.
+struct FimKind {
+  std::string_view key;
+  std::array<std::string_view, 4> texts;  // empty entries unused
+  bool eog;
+};
+constexpr std::array<FimKind, 6> kFimKinds = {{
+    {"fim_pre_token_id",
+     {"<|fim_prefix|>", "<fim-prefix>",
+      "<\xef\xbd\x9c"
+      "fim\xe2\x96\x81"
+      "begin\xef\xbd\x9c>",
+      "<PRE>"},
+     false},
+    {"fim_suf_token_id",
+     {"<|fim_suffix|>", "<fim-suffix>",
+      "<\xef\xbd\x9c"
+      "fim\xe2\x96\x81hole\xef\xbd\x9c>",
+      "<SUF>"},
+     false},
+    {"fim_mid_token_id",
+     {"<|fim_middle|>", "<fim-middle>",
+      "<\xef\xbd\x9c"
+      "fim\xe2\x96\x81"
+      "end\xef\xbd\x9c>",
+      "<MID>"},
+     false},
+    {"fim_pad_token_id", {"<|fim_pad|>", "<fim-pad>", "<PAD>", ""}, true},
+    {"fim_rep_token_id", {"<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>"}, true},
+    {"fim_sep_token_id", {"<|file_sep|>", "", "", ""}, true},
+}};
 
 TokenType type_from_int(int64_t v) {
   return (v >= 1 && v <= 6) ? static_cast<TokenType>(v) : TokenType::UNDEFINED;
@@ -99,16 +127,21 @@ void Tokenizer::load_vocab(const gguf::File& file, const Defaults& d) {
     }
   }
   std::vector<int32_t> eog;
+  for (const FimKind& kind : kFimKinds) {
+    int32_t id = -1;
+    read_id(kind.key, id);
+    for (size_t i = 0; id < 0 && i < n; ++i) {
+      if (std::find(kind.texts.begin(), kind.texts.end(), tokens_[i]) != kind.texts.end()) {
+        id = static_cast<int32_t>(i);
+        force_control(id);
+      }
+    }
+    if (kind.eog && id >= 0) eog.push_back(id);
+  }
   for (size_t i = 0; i < n; ++i) {
-    const std::string& t = tokens_[i];
-    const auto id = static_cast<int32_t>(i);
-    if (std::find(kEogTexts.begin(), kEogTexts.end(), t) != kEogTexts.end()) {
-      eog.push_back(id);
-      force_control(id);
-    } else if (t == kFileSep ||
-               std::find(kFimEogTexts.begin(), kFimEogTexts.end(), t) != kFimEogTexts.end()) {
-      eog.push_back(id);
-      force_control(id);
+    if (std::find(kEogTexts.begin(), kEogTexts.end(), tokens_[i]) != kEogTexts.end()) {
+      eog.push_back(static_cast<int32_t>(i));
+      force_control(static_cast<int32_t>(i));
     }
   }
   for (int32_t id : {eos_, eot_, eom_})
