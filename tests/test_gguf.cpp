@@ -286,6 +286,8 @@ TEST(GgufErrors, TensorShapes) {
                "element count overflows");
   expect_error(one_tensor({"t", 0, {int64_t{1} << 40, int64_t{1} << 40, 0}, {}, std::nullopt}),
                "element count overflows");
+  // Found by the fuzzer: a first dimension near 2^62 overflowed the byte size computation.
+  expect_error(one_tensor({"t", 0, {int64_t{1} << 62}, {}, std::nullopt}), "byte size overflows");
   expect_error(one_tensor({"t", 99, {4}, {}, std::nullopt}), "unknown tensor type 99");
   expect_error(one_tensor({"t", static_cast<uint32_t>(GgmlType::Q4_K), {128}, {}, std::nullopt}),
                "not a multiple of the Q4_K block size 256");

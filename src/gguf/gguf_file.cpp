@@ -255,12 +255,14 @@ class Parser {
         fail(where + "first dimension " + std::to_string(t.ne[0]) + " is not a multiple of the " +
              std::string(traits->name) + " block size " + std::to_string(traits->block_size));
       }
-      uint64_t row_bytes = static_cast<uint64_t>(ggml_row_size(*traits, t.ne[0]));
-      uint64_t rows = t.ne[0] == 0 ? 0 : n_elements / static_cast<uint64_t>(t.ne[0]);
-      if (rows != 0 && row_bytes > std::numeric_limits<uint64_t>::max() / rows) {
+      // Sized in unsigned arithmetic with explicit checks (ggml_row_size works in int64 and
+      // would overflow for a huge first dimension).
+      const uint64_t blocks = n_elements / static_cast<uint64_t>(traits->block_size);
+      const uint64_t type_size = static_cast<uint64_t>(traits->type_size);
+      if (blocks > std::numeric_limits<uint64_t>::max() / type_size) {
         fail(where + "byte size overflows");
       }
-      t.nbytes = row_bytes * rows;
+      t.nbytes = blocks * type_size;
       t.offset = read<uint64_t>("tensor offset");
       if (t.offset % f_.alignment_ != 0) {
         fail(where + "offset " + std::to_string(t.offset) + " is not a multiple of the alignment " +
