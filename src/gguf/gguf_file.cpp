@@ -15,6 +15,10 @@ namespace {
 constexpr uint32_t kMagic = 0x46554747;  // "GGUF" read as a little-endian uint32
 constexpr int kMaxArrayDepth = 16;       // real files nest at most 2 levels; bounds recursion
 constexpr int kMaxDims = 4;
+// A parsed value takes ~50 bytes of memory however small its encoding (1 byte for a UINT8), so
+// the total count is capped too: a hostile file must not turn N bytes into 50*N of allocations.
+// The largest real vocabularies hold well under 2M values (tokens, scores, types, merges).
+constexpr uint64_t kMaxMetadataValues = uint64_t{1} << 24;
 
 // Smallest number of bytes one value of a type can take in the file. An array claiming N
 // elements needs at least N times this, which is checked before anything is reserved.
@@ -126,6 +130,9 @@ class Parser {
   }
 
   Value read_value(ValueType type, int depth) {
+    if (++n_values_ > kMaxMetadataValues) {
+      fail("more than " + std::to_string(kMaxMetadataValues) + " metadata values");
+    }
     Value v;
     v.type = type;
     switch (type) {
@@ -187,6 +194,10 @@ class Parser {
     if (n > remaining() / min_value_size(a.element_type)) {
       fail("array of " + std::to_string(n) + " " + std::string(value_type_name(a.element_type)) +
            " elements is larger than the rest of the file");
+    }
+    if (n > kMaxMetadataValues - n_values_) {
+      fail("array of " + std::to_string(n) + " elements exceeds the limit of " +
+           std::to_string(kMaxMetadataValues) + " metadata values");
     }
     a.items.reserve(n);
     for (uint64_t i = 0; i < n; ++i) a.items.push_back(read_value(a.element_type, depth));
@@ -296,6 +307,7 @@ class Parser {
   uint64_t pos_ = 0;
   uint64_t n_tensors_ = 0;
   uint64_t n_kv_ = 0;
+  uint64_t n_values_ = 0;  // metadata values read so far, nested ones included
 };
 
 std::unique_ptr<File> File::open(const std::string& path) {
