@@ -254,6 +254,20 @@ TEST(GgufErrors, HugeCounts) {
   expect_error(b, "larger than the rest of the file");
 }
 
+TEST(GgufErrors, TooManyMetadataValues) {
+  // 2^24 + 1 one-byte values fit in the bytes but would take ~50x that in memory.
+  std::vector<uint8_t> b = {'G', 'G', 'U', 'F'};
+  put_u32(b, 3);
+  put_u64(b, 0);
+  put_u64(b, 1);
+  put_string(b, "k");
+  put_u32(b, static_cast<uint32_t>(ValueType::ARRAY));
+  put_u32(b, static_cast<uint32_t>(ValueType::UINT8));
+  put_u64(b, (uint64_t{1} << 24) + 1);
+  b.resize(b.size() + (size_t{1} << 24) + 1, 0);
+  expect_error(b, "exceeds the limit");
+}
+
 TEST(GgufErrors, DeepNestingAndUnknownTypes) {
   gguf::Value v = gguf::Value{};
   v = gv::array(ValueType::UINT8, {});
@@ -286,6 +300,8 @@ TEST(GgufErrors, TensorShapes) {
                "element count overflows");
   expect_error(one_tensor({"t", 0, {int64_t{1} << 40, int64_t{1} << 40, 0}, {}, std::nullopt}),
                "element count overflows");
+  // Found by the fuzzer: a first dimension near 2^62 overflowed the byte size computation.
+  expect_error(one_tensor({"t", 0, {int64_t{1} << 62}, {}, std::nullopt}), "byte size overflows");
   expect_error(one_tensor({"t", 99, {4}, {}, std::nullopt}), "unknown tensor type 99");
   expect_error(one_tensor({"t", static_cast<uint32_t>(GgmlType::Q4_K), {128}, {}, std::nullopt}),
                "not a multiple of the Q4_K block size 256");

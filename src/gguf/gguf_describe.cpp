@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <map>
+#include <string_view>
 
 namespace packinfer::gguf {
 
@@ -13,10 +15,9 @@ constexpr size_t kMaxArrayItems = 5;
 
 // Strings are raw bytes (vocabularies hold partial UTF-8 tokens); escape control bytes and
 // quotes so the summary stays one line per key and printable.
-std::string quote(const std::string& s) {
-  std::string out = "\"";
-  size_t n = std::min(s.size(), kMaxStringChars);
-  for (size_t i = 0; i < n; ++i) {
+std::string escape(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
     unsigned char c = static_cast<unsigned char>(s[i]);
     if (c == '"' || c == '\\') {
       out += '\\';
@@ -27,6 +28,13 @@ std::string quote(const std::string& s) {
       out += static_cast<char>(c);
     }
   }
+  return out;
+}
+
+std::string quote(const std::string& s) {
+  size_t n = std::min(s.size(), kMaxStringChars);
+  std::string out = "\"";
+  out += escape(std::string_view(s).substr(0, n));
   out += '"';
   if (s.size() > n) out += fmt::format("...({} bytes)", s.size());
   return out;
@@ -49,6 +57,12 @@ std::string format_array(const Array& a) {
 }
 
 std::string format_value(const Value& v) {
+  // FLOAT32 is stored widened to double; print it as the float it was (1e-05, not 9.99...e-06).
+  if (v.type == ValueType::FLOAT32) {
+    if (const auto* d = std::get_if<double>(&v.data)) {
+      return fmt::format("{}", static_cast<float>(*d));
+    }
+  }
   return std::visit(
       [&](const auto& x) -> std::string {
         using T = std::decay_t<decltype(x)>;
@@ -80,9 +94,9 @@ std::string describe_gguf(const File& file, bool all_metadata) {
   for (const KeyValue& kv : file.metadata()) {
     // Arrays print their element type inside format_array; other values show the type here.
     if (kv.value.type == ValueType::ARRAY) {
-      out += fmt::format("  {}: {}\n", kv.key, format_value(kv.value));
+      out += fmt::format("  {}: {}\n", escape(kv.key), format_value(kv.value));
     } else {
-      out += fmt::format("  {}: {} = {}\n", kv.key, value_type_name(kv.value.type),
+      out += fmt::format("  {}: {} = {}\n", escape(kv.key), value_type_name(kv.value.type),
                          format_value(kv.value));
     }
   }
@@ -102,7 +116,8 @@ std::string describe_gguf(const File& file, bool all_metadata) {
   out += fmt::format("total parameters: {}\ntotal bytes: {}\n", params, bytes);
   if (all_metadata) {
     for (const TensorInfo& t : file.tensors()) {
-      out += fmt::format("  {} {} {}\n", t.name, ggml_type_name(t.type), format_shape(t.ne));
+      out +=
+          fmt::format("  {} {} {}\n", escape(t.name), ggml_type_name(t.type), format_shape(t.ne));
     }
   }
   return out;

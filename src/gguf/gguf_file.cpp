@@ -15,6 +15,10 @@ namespace {
 constexpr uint32_t kMagic = 0x46554747;  // "GGUF" read as a little-endian uint32
 constexpr int kMaxArrayDepth = 16;       // real files nest at most 2 levels; bounds recursion
 constexpr int kMaxDims = 4;
+// A parsed value takes ~50 bytes of memory however small its encoding (1 byte for a UINT8), so
+// the total count is capped too: a hostile file must not turn N bytes into 50*N of allocations.
+// The largest real vocabularies hold well under 2M values (tokens, scores, types, merges).
+constexpr uint64_t kMaxMetadataValues = uint64_t{1} << 24;
 
 // Smallest number of bytes one value of a type can take in the file. An array claiming N
 // elements needs at least N times this, which is checked before anything is reserved.
@@ -126,6 +130,9 @@ class Parser {
   }
 
   Value read_value(ValueType type, int depth) {
+    if (++n_values_ > kMaxMetadataValues) {
+      fail("more than " + std::to_string(kMaxMetadataValues) + " metadata values");
+    }
     Value v;
     v.type = type;
     switch (type) {
@@ -187,6 +194,10 @@ class Parser {
     if (n > remaining() / min_value_size(a.element_type)) {
       fail("array of " + std::to_string(n) + " " + std::string(value_type_name(a.element_type)) +
            " elements is larger than the rest of the file");
+    }
+    if (n > kMaxMetadataValues - n_values_) {
+      fail("array of " + std::to_string(n) + " elements exceeds the limit of " +
+           std::to_string(kMaxMetadataValues) + " metadata values");
     }
     a.items.reserve(n);
     for (uint64_t i = 0; i < n; ++i) a.items.push_back(read_value(a.element_type, depth));
@@ -255,12 +266,14 @@ class Parser {
         fail(where + "first dimension " + std::to_string(t.ne[0]) + " is not a multiple of the " +
              std::string(traits->name) + " block size " + std::to_string(traits->block_size));
       }
-      uint64_t row_bytes = static_cast<uint64_t>(ggml_row_size(*traits, t.ne[0]));
-      uint64_t rows = t.ne[0] == 0 ? 0 : n_elements / static_cast<uint64_t>(t.ne[0]);
-      if (rows != 0 && row_bytes > std::numeric_limits<uint64_t>::max() / rows) {
+      // Sized in unsigned arithmetic with explicit checks (ggml_row_size works in int64 and
+      // would overflow for a huge first dimension).
+      const uint64_t blocks = n_elements / static_cast<uint64_t>(traits->block_size);
+      const uint64_t type_size = static_cast<uint64_t>(traits->type_size);
+      if (blocks > std::numeric_limits<uint64_t>::max() / type_size) {
         fail(where + "byte size overflows");
       }
-      t.nbytes = row_bytes * rows;
+      t.nbytes = blocks * type_size;
       t.offset = read<uint64_t>("tensor offset");
       if (t.offset % f_.alignment_ != 0) {
         fail(where + "offset " + std::to_string(t.offset) + " is not a multiple of the alignment " +
@@ -294,6 +307,7 @@ class Parser {
   uint64_t pos_ = 0;
   uint64_t n_tensors_ = 0;
   uint64_t n_kv_ = 0;
+  uint64_t n_values_ = 0;  // metadata values read so far, nested ones included
 };
 
 std::unique_ptr<File> File::open(const std::string& path) {

@@ -2,6 +2,9 @@
 
 #include <atomic>
 #include <cstdlib>
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 
 namespace packinfer {
 namespace {
@@ -15,7 +18,9 @@ const CpuFeatures& cpu_features() {
     __builtin_cpu_init();
     c.avx2 = __builtin_cpu_supports("avx2");
     c.fma = __builtin_cpu_supports("fma");
-    c.f16c = __builtin_cpu_supports("f16c");
+    // clang 14 has no "f16c" for __builtin_cpu_supports, so read CPUID leaf 1 (ECX bit 29).
+    unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+    c.f16c = __get_cpuid(1, &eax, &ebx, &ecx, &edx) != 0 && (ecx & bit_F16C) != 0;
 #endif
     return c;
   }();
