@@ -121,7 +121,7 @@ TEST_P(MatmulTest, MatchesReferenceOverShapes) {
     for (int64_t N : {1, 7, 16, 33, 192, 576}) {
       Weights wt;
       if (!make_weights(t, N, K, rng, wt)) continue;
-      for (int64_t M : {1, 2, 3, 5, 8, 15, 16, 17, 64, 100, 512}) {
+      for (int64_t M : {1, 2, 3, 5, 8, 15, 16, 17, 32, 33, 64, 100, 512}) {
         std::vector<float> x(static_cast<size_t>(M * K));
         for (float& v : x) v = uni(rng);
         std::vector<float> ref(static_cast<size_t>(M * N));

@@ -29,7 +29,7 @@ void matmul_ex(const WeightMatrix& w, const float* x, int64_t ldx, int64_t M, fl
     for (int64_t m = 0; m < M; ++m) std::memset(y + m * ldy, 0, static_cast<size_t>(w.rows) * sizeof(float));
     return;
   }
-  if (M <= gemm::kGemvMaxM) {
+  if (M <= gemm::gemv_max_m(w.type, avx2)) {
     gemm::gemv(tk, avx2, w, x, ldx, M, y, ldy, pool);
   } else {
     gemm::gemm_blocked(avx2 ? gemm::avx2_kernels() : gemm::scalar_kernels(), tk, w, x, ldx, M, y,
