@@ -78,7 +78,8 @@ std::vector<GgmlType> testable_types() {
     if (!ggml_type_traits(id)) continue;
     const GgmlType t = static_cast<GgmlType>(id);
     Weights probe;
-    if (type_kernels(t, false) != nullptr && make_weights(t, 1, 256, rng, probe)) types.push_back(t);
+    if (type_kernels(t, false) != nullptr && make_weights(t, 1, 256, rng, probe))
+      types.push_back(t);
   }
   return types;
 }
@@ -98,7 +99,8 @@ std::vector<double> error_scale(const WeightMatrix& w, const std::vector<float>&
     tk->dequant(w.row(n), row.data(), w.cols);
     for (int64_t m = 0; m < M; ++m) {
       double s = 0;
-      for (int64_t k = 0; k < w.cols; ++k) s += std::fabs(static_cast<double>(row[k]) * x[m * w.cols + k]);
+      for (int64_t k = 0; k < w.cols; ++k)
+        s += std::fabs(static_cast<double>(row[k]) * x[m * w.cols + k]);
       scale[m * w.rows + n] = s;
     }
   }
@@ -141,8 +143,8 @@ TEST_P(MatmulTest, MatchesReferenceOverShapes) {
             }
             EXPECT_EQ(bad, 0) << "M=" << M << " N=" << N << " K=" << K << " threads=" << threads
                               << " scalar=" << scalar << " first bad [" << first / N << ","
-                              << first % N << "] got " << (first >= 0 ? y[first] : 0.f)
-                              << " want " << (first >= 0 ? ref[first] : 0.f);
+                              << first % N << "] got " << (first >= 0 ? y[first] : 0.f) << " want "
+                              << (first >= 0 ? ref[first] : 0.f);
             ++checked;
           }
         }

@@ -40,7 +40,8 @@ void micro_scalar(int64_t kc, const float* a, int64_t lda, const float* b, float
     }
   }
   for (int i = 0; i < kMR; ++i) {
-    for (int j = 0; j < kNR; ++j) c[i * ldc + j] = accumulate ? c[i * ldc + j] + acc[i][j] : acc[i][j];
+    for (int j = 0; j < kNR; ++j)
+      c[i * ldc + j] = accumulate ? c[i * ldc + j] + acc[i][j] : acc[i][j];
   }
 }
 
@@ -151,7 +152,8 @@ void gemm_tile(const Kernels& kern, const TypeKernels* tk, int64_t block, int64_
             kern.micro(kc, a, lda, bp, c_edge, kNR, false);
             for (int64_t i = 0; i < mr; ++i) {
               for (int64_t j = 0; j < nr; ++j) {
-                c[i * ldy + j] = accumulate ? c[i * ldy + j] + c_edge[i * kNR + j] : c_edge[i * kNR + j];
+                c[i * ldy + j] =
+                    accumulate ? c[i * ldy + j] + c_edge[i * kNR + j] : c_edge[i * kNR + j];
               }
             }
           }
@@ -168,8 +170,8 @@ const Kernels& scalar_kernels() {
   return k;
 }
 
-void gemm_blocked(const Kernels& kern, const TypeKernels* tk, const WeightMatrix& w,
-                  const float* x, int64_t ldx, int64_t M, float* y, int64_t ldy, ThreadPool& pool) {
+void gemm_blocked(const Kernels& kern, const TypeKernels* tk, const WeightMatrix& w, const float* x,
+                  int64_t ldx, int64_t M, float* y, int64_t ldy, ThreadPool& pool) {
   const auto traits = ggml_type_traits(static_cast<uint32_t>(w.type));
   if (!traits) throw Error("matmul: unknown weight type");
   const int64_t block = traits->block_size;

@@ -1,5 +1,6 @@
-// Decode path (small M, see gemv_max_m): threads take chunks of weight rows, and each weight row is read
-// from memory once for all M rows of x, so batched decode costs about one pass over the weights.
+// Decode path (small M, see gemv_max_m): threads take chunks of weight rows, and each weight row is
+// read from memory once for all M rows of x, so batched decode costs about one pass over the
+// weights.
 #include <algorithm>
 
 #include "kernels/matmul_internal.h"

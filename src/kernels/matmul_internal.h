@@ -29,8 +29,8 @@ const Kernels& avx2_kernels();  // defined in gemm_avx2.cpp
 
 // Blocked GEMM over any weight type: weight panels are dequantized with tk->dequant once per
 // (panel, K block) and reused for every row of x.
-void gemm_blocked(const Kernels& kern, const TypeKernels* tk, const WeightMatrix& w,
-                  const float* x, int64_t ldx, int64_t M, float* y, int64_t ldy, ThreadPool& pool);
+void gemm_blocked(const Kernels& kern, const TypeKernels* tk, const WeightMatrix& w, const float* x,
+                  int64_t ldx, int64_t M, float* y, int64_t ldy, ThreadPool& pool);
 
 // Small-M path: every weight row is streamed from memory once for all M rows of x, which the
 // kernels take in groups of up to kGemvTileM vectors.
