@@ -15,7 +15,8 @@ namespace {
 //  - a B micro-panel, kNR x kc floats, stays in L1 while the micro-kernel walks down the rows
 //    of x: kc around 256-320 gives 16-20 KB;
 //  - the x block, kMC rows x kc, stays in L2 (144 x 288 x 4 = 166 KB);
-//  - the packed B block, kNC x kc, is reused for every x block from L2/L3.
+//  - the packed B block, kNC x kc, is reused for every x block from L2/L3 (with several threads
+//    tiles are only kTileN columns wide, so it is smaller still).
 constexpr int64_t kTargetKC = 320;
 constexpr int64_t kMC = 24 * kMR;
 constexpr int64_t kNC = 48 * kNR;
