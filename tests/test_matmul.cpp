@@ -195,6 +195,35 @@ TEST_P(MatmulTest, LeadingDimensionsAndColumnSlices) {
   }
 }
 
+// F32 has no block structure, so rows of any length are valid: K tails that are not a multiple of
+// the SIMD width (or of the GEMM's K block) must be handled too.
+TEST(Matmul, F32RowsOfAnyLength) {
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> uni(-1.f, 1.f);
+  for (int64_t K : {1, 13, 37, 300, 700}) {
+    for (int64_t N : {5, 17, 40}) {
+      Weights wt;
+      ASSERT_TRUE(make_weights(GgmlType::F32, N, K, rng, wt));
+      for (int64_t M : {1, 3, 8, 9, 20, 40}) {
+        std::vector<float> x(static_cast<size_t>(M * K));
+        for (float& v : x) v = uni(rng);
+        std::vector<float> ref(static_cast<size_t>(M * N)), y(static_cast<size_t>(M * N), NAN);
+        matmul_reference(wt.w, x.data(), M, ref.data());
+        const std::vector<double> scale = error_scale(wt.w, x, M);
+        for (bool scalar : {false, true}) {
+          set_force_scalar(scalar);
+          matmul(wt.w, x.data(), M, y.data(), pool_of(2));
+          set_force_scalar(false);
+          for (int64_t i = 0; i < M * N; ++i) {
+            ASSERT_LE(std::fabs(y[i] - ref[i]), kRelTol * scale[i] + 1e-30)
+                << "K=" << K << " N=" << N << " M=" << M << " scalar=" << scalar << " i=" << i;
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST(Matmul, RejectsBadLeadingDimensions) {
   std::vector<float> w(4 * 32, 0.f), x(32, 0.f), y(4, 0.f);
   const WeightMatrix wm{GgmlType::F32, w.data(), 4, 32, 32 * 4};
