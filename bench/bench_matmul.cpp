@@ -69,10 +69,11 @@ void BM_Matmul(benchmark::State& state, bool decode) {
     benchmark::DoNotOptimize(y.data());
     benchmark::ClobberMemory();
   }
-  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * M * s.N * s.K * 1e-9,
-                                                 benchmark::Counter::kIsIterationInvariantRate);
-  state.counters["weight_GB/s"] = benchmark::Counter(
-      static_cast<double>(s.N * wt.w.row_bytes) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * M * s.N * s.K * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["weight_GB/s"] =
+      benchmark::Counter(static_cast<double>(s.N * wt.w.row_bytes) * 1e-9,
+                         benchmark::Counter::kIsIterationInvariantRate);
   state.SetLabel(std::string(t == GgmlType::F32 ? "F32" : "F16") + " K=" + std::to_string(s.K) +
                  " N=" + std::to_string(s.N));
 }
@@ -102,13 +103,13 @@ void BM_OpenBlasSgemm(benchmark::State& state) {
   std::vector<float> y(static_cast<size_t>(M * s.N));
   openblas_set_num_threads(threads);
   for (auto _ : state) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, s.N, s.K, 1.f, x.data(), s.K,
-                w.data(), s.K, 0.f, y.data(), s.N);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, s.N, s.K, 1.f, x.data(), s.K, w.data(),
+                s.K, 0.f, y.data(), s.N);
     benchmark::DoNotOptimize(y.data());
     benchmark::ClobberMemory();
   }
-  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * M * s.N * s.K * 1e-9,
-                                                 benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * M * s.N * s.K * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
   state.SetLabel("K=" + std::to_string(s.K) + " N=" + std::to_string(s.N));
 }
 BENCHMARK(BM_OpenBlasSgemm)

@@ -78,7 +78,8 @@ std::vector<GgmlType> testable_types() {
     if (!ggml_type_traits(id)) continue;
     const GgmlType t = static_cast<GgmlType>(id);
     Weights probe;
-    if (type_kernels(t, false) != nullptr && make_weights(t, 1, 256, rng, probe)) types.push_back(t);
+    if (type_kernels(t, false) != nullptr && make_weights(t, 1, 256, rng, probe))
+      types.push_back(t);
   }
   return types;
 }
@@ -98,7 +99,8 @@ std::vector<double> error_scale(const WeightMatrix& w, const std::vector<float>&
     tk->dequant(w.row(n), row.data(), w.cols);
     for (int64_t m = 0; m < M; ++m) {
       double s = 0;
-      for (int64_t k = 0; k < w.cols; ++k) s += std::fabs(static_cast<double>(row[k]) * x[m * w.cols + k]);
+      for (int64_t k = 0; k < w.cols; ++k)
+        s += std::fabs(static_cast<double>(row[k]) * x[m * w.cols + k]);
       scale[m * w.rows + n] = s;
     }
   }
@@ -121,7 +123,7 @@ TEST_P(MatmulTest, MatchesReferenceOverShapes) {
     for (int64_t N : {1, 7, 16, 33, 192, 576}) {
       Weights wt;
       if (!make_weights(t, N, K, rng, wt)) continue;
-      for (int64_t M : {1, 2, 3, 5, 8, 15, 16, 17, 64, 100, 512}) {
+      for (int64_t M : {1, 2, 3, 5, 8, 15, 16, 17, 32, 33, 64, 100, 512}) {
         std::vector<float> x(static_cast<size_t>(M * K));
         for (float& v : x) v = uni(rng);
         std::vector<float> ref(static_cast<size_t>(M * N));
@@ -141,8 +143,8 @@ TEST_P(MatmulTest, MatchesReferenceOverShapes) {
             }
             EXPECT_EQ(bad, 0) << "M=" << M << " N=" << N << " K=" << K << " threads=" << threads
                               << " scalar=" << scalar << " first bad [" << first / N << ","
-                              << first % N << "] got " << (first >= 0 ? y[first] : 0.f)
-                              << " want " << (first >= 0 ? ref[first] : 0.f);
+                              << first % N << "] got " << (first >= 0 ? y[first] : 0.f) << " want "
+                              << (first >= 0 ? ref[first] : 0.f);
             ++checked;
           }
         }
@@ -186,6 +188,35 @@ TEST_P(MatmulTest, LeadingDimensionsAndColumnSlices) {
                   << "M=" << M << " m=" << m << " n=" << c - col0 << " scalar=" << scalar
                   << " threads=" << threads;
             }
+          }
+        }
+      }
+    }
+  }
+}
+
+// F32 has no block structure, so rows of any length are valid: K tails that are not a multiple of
+// the SIMD width (or of the GEMM's K block) must be handled too.
+TEST(Matmul, F32RowsOfAnyLength) {
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> uni(-1.f, 1.f);
+  for (int64_t K : {1, 13, 37, 300, 700}) {
+    for (int64_t N : {5, 17, 40}) {
+      Weights wt;
+      ASSERT_TRUE(make_weights(GgmlType::F32, N, K, rng, wt));
+      for (int64_t M : {1, 3, 8, 9, 20, 40}) {
+        std::vector<float> x(static_cast<size_t>(M * K));
+        for (float& v : x) v = uni(rng);
+        std::vector<float> ref(static_cast<size_t>(M * N)), y(static_cast<size_t>(M * N), NAN);
+        matmul_reference(wt.w, x.data(), M, ref.data());
+        const std::vector<double> scale = error_scale(wt.w, x, M);
+        for (bool scalar : {false, true}) {
+          set_force_scalar(scalar);
+          matmul(wt.w, x.data(), M, y.data(), pool_of(2));
+          set_force_scalar(false);
+          for (int64_t i = 0; i < M * N; ++i) {
+            ASSERT_LE(std::fabs(y[i] - ref[i]), kRelTol * scale[i] + 1e-30)
+                << "K=" << K << " N=" << N << " M=" << M << " scalar=" << scalar << " i=" << i;
           }
         }
       }

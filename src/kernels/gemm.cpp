@@ -1,6 +1,7 @@
 // Blocked GEMM driver (loops, cache blocking, threading, edges) shared by the scalar and AVX2
 // kernels, plus the scalar kernels themselves.
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 
 #include "kernels/matmul_internal.h"
@@ -14,7 +15,8 @@ namespace {
 //  - a B micro-panel, kNR x kc floats, stays in L1 while the micro-kernel walks down the rows
 //    of x: kc around 256-320 gives 16-20 KB;
 //  - the x block, kMC rows x kc, stays in L2 (144 x 288 x 4 = 166 KB);
-//  - the packed B block, kNC x kc, is reused for every x block from L2/L3.
+//  - the packed B block, kNC x kc, is reused for every x block from L2/L3 (with several threads
+//    tiles are only kTileN columns wide, so it is smaller still).
 constexpr int64_t kTargetKC = 320;
 constexpr int64_t kMC = 24 * kMR;
 constexpr int64_t kNC = 48 * kNR;
@@ -39,7 +41,8 @@ void micro_scalar(int64_t kc, const float* a, int64_t lda, const float* b, float
     }
   }
   for (int i = 0; i < kMR; ++i) {
-    for (int j = 0; j < kNR; ++j) c[i * ldc + j] = accumulate ? c[i * ldc + j] + acc[i][j] : acc[i][j];
+    for (int j = 0; j < kNR; ++j)
+      c[i * ldc + j] = accumulate ? c[i * ldc + j] + acc[i][j] : acc[i][j];
   }
 }
 
@@ -49,26 +52,38 @@ void pack_b_scalar(const float* const* rows, int64_t kc, float* dst) {
   }
 }
 
-// The part of the output one thread computes: rows [m0, m1) of x, columns [n0, n1) of y.
+// A piece of the output: rows [m0, m1) of x, columns [n0, n1) of y.
 struct Tile {
   int64_t m0, m1, n0, n1;
 };
 
-// Splits the output over the threads. Splitting N first means each weight panel is dequantized
-// by exactly one thread; M is split only when N has too few panels to keep every thread busy.
-Tile thread_tile(int t, int T, int64_t M, int64_t N) {
-  const int64_t n_panels = ceil_div(N, kNR);
-  const int64_t m_panels = ceil_div(M, kMR);
-  int tn = static_cast<int>(std::clamp<int64_t>(n_panels / 2, 1, T));
-  while (T % tn != 0) --tn;  // an exact grid: no idle threads
-  const int tm = T / tn;
-  const int ti = t % tn, tj = t / tn;
-  Tile tile;
-  tile.n0 = std::min(N, n_panels * ti / tn * kNR);
-  tile.n1 = std::min(N, n_panels * (ti + 1) / tn * kNR);
-  tile.m0 = std::min(M, m_panels * tj / tm * kMR);
-  tile.m1 = std::min(M, m_panels * (tj + 1) / tm * kMR);
-  return tile;
+// Threads claim tiles from a shared counter instead of owning a fixed half of the output: on a
+// machine shared with other work one core is often busy elsewhere for milliseconds, and a static
+// split would make the whole call wait for it. Tiles are kTileN columns wide, so each weight
+// panel is still dequantized once per (tile, K block); M is split only as far as needed to make
+// about kTilesPerThread tiles per thread.
+constexpr int64_t kTileN = 4 * kNR;
+constexpr int64_t kTilesPerThread = 8;
+
+struct TileGrid {
+  int64_t n_tiles, m_tiles, m_step;
+  int64_t count() const { return n_tiles * m_tiles; }
+  Tile tile(int64_t i, int64_t M, int64_t N) const {
+    const int64_t tn = i % n_tiles, tm = i / n_tiles;
+    return Tile{tm * m_step, std::min(M, (tm + 1) * m_step), tn * kTileN,
+                std::min(N, (tn + 1) * kTileN)};
+  }
+};
+
+TileGrid make_grid(int T, int64_t M, int64_t N) {
+  TileGrid g;
+  g.n_tiles = ceil_div(N, kTileN);
+  const int64_t want_m = ceil_div(kTilesPerThread * T, g.n_tiles);
+  const int64_t max_m = ceil_div(M, kMR * 4);  // keep at least 4 register rows per tile
+  g.m_tiles = std::clamp<int64_t>(want_m, 1, std::max<int64_t>(1, max_m));
+  g.m_step = ceil_div(ceil_div(M, g.m_tiles), kMR) * kMR;
+  g.m_tiles = ceil_div(M, g.m_step);
+  return g;
 }
 
 thread_local Scratch t_bpack, t_rows, t_aedge;
@@ -138,7 +153,8 @@ void gemm_tile(const Kernels& kern, const TypeKernels* tk, int64_t block, int64_
             kern.micro(kc, a, lda, bp, c_edge, kNR, false);
             for (int64_t i = 0; i < mr; ++i) {
               for (int64_t j = 0; j < nr; ++j) {
-                c[i * ldy + j] = accumulate ? c[i * ldy + j] + c_edge[i * kNR + j] : c_edge[i * kNR + j];
+                c[i * ldy + j] =
+                    accumulate ? c[i * ldy + j] + c_edge[i * kNR + j] : c_edge[i * kNR + j];
               }
             }
           }
@@ -155,17 +171,23 @@ const Kernels& scalar_kernels() {
   return k;
 }
 
-void gemm_blocked(const Kernels& kern, const TypeKernels* tk, const WeightMatrix& w,
-                  const float* x, int64_t ldx, int64_t M, float* y, int64_t ldy, ThreadPool& pool) {
+void gemm_blocked(const Kernels& kern, const TypeKernels* tk, const WeightMatrix& w, const float* x,
+                  int64_t ldx, int64_t M, float* y, int64_t ldy, ThreadPool& pool) {
   const auto traits = ggml_type_traits(static_cast<uint32_t>(w.type));
   if (!traits) throw Error("matmul: unknown weight type");
   const int64_t block = traits->block_size;
   const int64_t block_bytes = traits->type_size;
   if (w.cols % block != 0) throw Error("matmul: row length is not a multiple of the block size");
-  pool.run([&](int t, int T) {
-    const Tile tile = thread_tile(t, T, M, w.rows);
-    if (tile.m0 < tile.m1 && tile.n0 < tile.n1) {
-      gemm_tile(kern, tk, block, block_bytes, w, x, ldx, y, ldy, tile);
+  if (pool.size() == 1) {
+    // One tile: no panel is packed twice.
+    gemm_tile(kern, tk, block, block_bytes, w, x, ldx, y, ldy, Tile{0, M, 0, w.rows});
+    return;
+  }
+  const TileGrid grid = make_grid(pool.size(), M, w.rows);
+  std::atomic<int64_t> next{0};
+  pool.run([&](int, int) {
+    for (int64_t i; (i = next.fetch_add(1, std::memory_order_relaxed)) < grid.count();) {
+      gemm_tile(kern, tk, block, block_bytes, w, x, ldx, y, ldy, grid.tile(i, M, w.rows));
     }
   });
 }

@@ -35,12 +35,14 @@ void tile(const W* w, int64_t ldw, const float* x, int64_t ldx, int64_t K, float
   int64_t k = 0;
   for (; k + 8 <= K; k += 8) {
     if (pf != nullptr && k % (64 / sizeof(W)) == 0) {
-      for (int r = 0; r < R; ++r) _mm_prefetch(reinterpret_cast<const char*>(pf + r * ldw + k), _MM_HINT_T0);
+      for (int r = 0; r < R; ++r)
+        _mm_prefetch(reinterpret_cast<const char*>(pf + r * ldw + k), _MM_HINT_T0);
     }
     if constexpr (MB == 1) {
       // One x vector, R streams of weights: no need to keep the weight vectors live.
       const __m256 xv = _mm256_loadu_ps(x + k);
-      for (int r = 0; r < R; ++r) acc[r][0] = _mm256_fmadd_ps(load8(w + r * ldw + k), xv, acc[r][0]);
+      for (int r = 0; r < R; ++r)
+        acc[r][0] = _mm256_fmadd_ps(load8(w + r * ldw + k), xv, acc[r][0]);
     } else {
       __m256 wv[R];
       for (int r = 0; r < R; ++r) wv[r] = load8(w + r * ldw + k);
@@ -83,14 +85,22 @@ template <class W>
 void gemv_any(const W* w, int64_t ldw, int64_t n_rows, const float* x, int64_t ldx, int64_t M,
               int64_t K, float* y, int64_t ldy) {
   switch (M) {
-    case 1: return rows_split<8, 1, 0>(w, ldw, n_rows, x, ldx, K, y, ldy);
-    case 2: return rows_split<4, 2, 0>(w, ldw, n_rows, x, ldx, K, y, ldy);
-    case 3: return rows_split<3, 3, 0>(w, ldw, n_rows, x, ldx, K, y, ldy);
-    case 4: return rows_split<3, 4, 0>(w, ldw, n_rows, x, ldx, K, y, ldy);
-    case 5: return rows_split<3, 3, 2>(w, ldw, n_rows, x, ldx, K, y, ldy);
-    case 6: return rows_split<3, 3, 3>(w, ldw, n_rows, x, ldx, K, y, ldy);
-    case 7: return rows_split<3, 4, 3>(w, ldw, n_rows, x, ldx, K, y, ldy);
-    default: return rows_split<3, 4, 4>(w, ldw, n_rows, x, ldx, K, y, ldy);
+    case 1:
+      return rows_split<8, 1, 0>(w, ldw, n_rows, x, ldx, K, y, ldy);
+    case 2:
+      return rows_split<4, 2, 0>(w, ldw, n_rows, x, ldx, K, y, ldy);
+    case 3:
+      return rows_split<3, 3, 0>(w, ldw, n_rows, x, ldx, K, y, ldy);
+    case 4:
+      return rows_split<3, 4, 0>(w, ldw, n_rows, x, ldx, K, y, ldy);
+    case 5:
+      return rows_split<3, 3, 2>(w, ldw, n_rows, x, ldx, K, y, ldy);
+    case 6:
+      return rows_split<3, 3, 3>(w, ldw, n_rows, x, ldx, K, y, ldy);
+    case 7:
+      return rows_split<3, 4, 3>(w, ldw, n_rows, x, ldx, K, y, ldy);
+    default:
+      return rows_split<3, 4, 4>(w, ldw, n_rows, x, ldx, K, y, ldy);
   }
 }
 

@@ -13,23 +13,25 @@ namespace {
 
 const TypeKernels* kernels_or_throw(GgmlType t, bool avx2) {
   const TypeKernels* k = type_kernels(t, avx2);
-  if (k == nullptr) throw Error("no kernel for tensor type " + ggml_type_name(static_cast<uint32_t>(t)));
+  if (k == nullptr)
+    throw Error("no kernel for tensor type " + ggml_type_name(static_cast<uint32_t>(t)));
   return k;
 }
 
 }  // namespace
 
-void matmul_ex(const WeightMatrix& w, const float* x, int64_t ldx, int64_t M, float* y,
-               int64_t ldy, ThreadPool& pool) {
+void matmul_ex(const WeightMatrix& w, const float* x, int64_t ldx, int64_t M, float* y, int64_t ldy,
+               ThreadPool& pool) {
   const bool avx2 = use_avx2();
   const TypeKernels* tk = kernels_or_throw(w.type, avx2);
   if (M < 0 || ldx < w.cols || ldy < w.rows) throw Error("matmul: bad shape or leading dimension");
   if (M == 0 || w.rows == 0) return;
   if (w.cols == 0) {
-    for (int64_t m = 0; m < M; ++m) std::memset(y + m * ldy, 0, static_cast<size_t>(w.rows) * sizeof(float));
+    for (int64_t m = 0; m < M; ++m)
+      std::memset(y + m * ldy, 0, static_cast<size_t>(w.rows) * sizeof(float));
     return;
   }
-  if (M <= gemm::kGemvMaxM) {
+  if (M <= gemm::gemv_max_m(w.type, avx2)) {
     gemm::gemv(tk, avx2, w, x, ldx, M, y, ldy, pool);
   } else {
     gemm::gemm_blocked(avx2 ? gemm::avx2_kernels() : gemm::scalar_kernels(), tk, w, x, ldx, M, y,

@@ -28,8 +28,8 @@ void matmul(const WeightMatrix& w, const float* x, int64_t M, float* y, ThreadPo
 // row m of y at y + m * ldy (ldy >= rows), so a layer can read strided activations and write
 // straight into a column slice of a wider output. Elements of y outside [0, rows) are untouched.
 // Runs the AVX2 kernels when use_avx2(), else the scalar ones, on the threads of `pool`.
-void matmul_ex(const WeightMatrix& w, const float* x, int64_t ldx, int64_t M, float* y,
-               int64_t ldy, ThreadPool& pool);
+void matmul_ex(const WeightMatrix& w, const float* x, int64_t ldx, int64_t M, float* y, int64_t ldy,
+               ThreadPool& pool);
 
 // Plain reference: dequantize each row with the scalar kernels and accumulate in double.
 void matmul_reference(const WeightMatrix& w, const float* x, int64_t M, float* y);

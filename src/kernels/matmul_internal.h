@@ -29,15 +29,18 @@ const Kernels& avx2_kernels();  // defined in gemm_avx2.cpp
 
 // Blocked GEMM over any weight type: weight panels are dequantized with tk->dequant once per
 // (panel, K block) and reused for every row of x.
-void gemm_blocked(const Kernels& kern, const TypeKernels* tk, const WeightMatrix& w,
-                  const float* x, int64_t ldx, int64_t M, float* y, int64_t ldy, ThreadPool& pool);
+void gemm_blocked(const Kernels& kern, const TypeKernels* tk, const WeightMatrix& w, const float* x,
+                  int64_t ldx, int64_t M, float* y, int64_t ldy, ThreadPool& pool);
 
-// Small-M path: every weight row is streamed from memory once for all M (<= kGemvMaxM) rows of x.
-constexpr int64_t kGemvMaxM = 8;
+// Small-M path: every weight row is streamed from memory once for all M rows of x, which the
+// kernels take in groups of up to kGemvTileM vectors.
+constexpr int64_t kGemvTileM = 8;
+// Largest M for which matmul uses the GEMV rather than the blocked GEMM.
+int64_t gemv_max_m(GgmlType t, bool avx2);
 void gemv(const TypeKernels* tk, bool avx2, const WeightMatrix& w, const float* x, int64_t ldx,
           int64_t M, float* y, int64_t ldy, ThreadPool& pool);
 
-// y[m*ldy + r] = dot(w row r, x row m) for r < n_rows, m < M (M <= kGemvMaxM); w rows are
+// y[m*ldy + r] = dot(w row r, x row m) for r < n_rows, m < M (M <= kGemvTileM); w rows are
 // ldw elements apart. In gemv_avx2.cpp.
 void gemv_f32_avx2(const float* w, int64_t ldw, int64_t n_rows, const float* x, int64_t ldx,
                    int64_t M, int64_t K, float* y, int64_t ldy);

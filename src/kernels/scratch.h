@@ -17,7 +17,7 @@ class Scratch {
   float* floats(size_t n) {
     if (n > size_) {
       release();
-      data_ = static_cast<float*>(::operator new(n * sizeof(float), std::align_val_t{64}));
+      data_ = static_cast<float*>(::operator new (n * sizeof(float), std::align_val_t{64}));
       size_ = n;
     }
     return data_;
@@ -25,7 +25,7 @@ class Scratch {
 
  private:
   void release() {
-    if (data_ != nullptr) ::operator delete(data_, std::align_val_t{64});
+    if (data_ != nullptr) ::operator delete (data_, std::align_val_t{64});
     data_ = nullptr;
     size_ = 0;
   }
