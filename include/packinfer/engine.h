@@ -18,12 +18,20 @@
 
 namespace packinfer {
 
+// Defined in packinfer/batch.h.
+struct BatchOptions;
+struct BatchItemResult;
+struct BatchProgress;
+struct BatchStats;
+
 struct EngineOptions {
   std::string model_path;
   int32_t n_threads = 0;           // 0 = every core
   int64_t n_ctx = 0;               // max positions per sequence; 0 = the model's, at most 8192
   int32_t kv_block_size = 16;      // positions per KV block
   int64_t max_batch_tokens = 512;  // tokens per forward pass (longer prompts run in chunks)
+  int64_t kv_mem_bytes = 0;        // KV cache budget; 0 = room for 4 full contexts. Memory is
+                                   // reserved virtually and committed only as blocks are used.
 };
 
 struct GenerationRequest {
@@ -79,6 +87,14 @@ class Engine {
   // predict the token after that position).
   void prompt_logits(std::span<const int32_t> ids,
                      const std::function<void(int64_t, std::span<const float>)>& fn);
+
+  // Runs many requests together (see packinfer/batch.h). Never throws for a bad request: its
+  // result carries the error. Results are indexed like `requests`.
+  std::vector<BatchItemResult> generate_batch(
+      const std::vector<GenerationRequest>& requests, const BatchOptions& options,
+      BatchStats* stats = nullptr,
+      const std::function<void(size_t, const BatchItemResult&)>& on_done = {},
+      const std::function<void(const BatchProgress&)>& on_progress = {});
 
   const ModelInfo& model_info() const;
   bool is_end_of_generation(int32_t id) const;

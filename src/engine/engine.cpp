@@ -2,6 +2,8 @@
 // time. (Many sequences at once go through the scheduler.)
 #include "packinfer/engine.h"
 
+#include "packinfer/batch.h"
+
 #include <algorithm>
 #include <chrono>
 #include <thread>
@@ -234,6 +236,60 @@ GenerationResult Engine::generate(const GenerationRequest& req, const TextCallba
   if (cancelled) res.finish_reason = "cancelled";
   res.generate_seconds = seconds_since(t1);
   return res;
+}
+
+}  // namespace packinfer
+
+// --- batch API ------------------------------------------------------------------------------
+namespace packinfer {
+
+const char* prefill_mode_name(PrefillMode mode) {
+  switch (mode) {
+    case PrefillMode::Packed: return "packed";
+    case PrefillMode::Padded: return "padded";
+    case PrefillMode::Single: return "single";
+  }
+  return "?";
+}
+
+PrefillMode parse_prefill_mode(const std::string& name) {
+  if (name == "packed") return PrefillMode::Packed;
+  if (name == "padded") return PrefillMode::Padded;
+  if (name == "single") return PrefillMode::Single;
+  throw InvalidArgument("unknown prefill mode '" + name + "' (use packed, padded or single)");
+}
+
+// Provisional: one request at a time through generate(). Replaced by the batch scheduler.
+std::vector<BatchItemResult> Engine::generate_batch(
+    const std::vector<GenerationRequest>& requests, const BatchOptions& options, BatchStats* stats,
+    const std::function<void(size_t, const BatchItemResult&)>& on_done,
+    const std::function<void(const BatchProgress&)>& on_progress) {
+  auto t0 = Clock::now();
+  std::vector<BatchItemResult> out(requests.size());
+  BatchProgress progress;
+  progress.total = static_cast<int64_t>(requests.size());
+  for (size_t i = 0; i < requests.size(); ++i) {
+    try {
+      out[i].result = generate(requests[i]);
+      out[i].ttft_seconds = seconds_since(t0) - out[i].result.generate_seconds;
+    } catch (const std::exception& e) {
+      out[i].error = e.what();
+    }
+    out[i].finish_seconds = seconds_since(t0);
+    progress.done++;
+    progress.prompt_tokens += static_cast<int64_t>(out[i].result.prompt_ids.size());
+    progress.generated_tokens += static_cast<int64_t>(out[i].result.output_ids.size());
+    progress.elapsed_seconds = seconds_since(t0);
+    if (on_done) on_done(i, out[i]);
+    if (on_progress) on_progress(progress);
+  }
+  if (stats != nullptr) {
+    *stats = BatchStats{};
+    stats->makespan_seconds = seconds_since(t0);
+    stats->prompt_tokens = progress.prompt_tokens;
+    stats->generated_tokens = progress.generated_tokens;
+  }
+  return out;
 }
 
 }  // namespace packinfer
