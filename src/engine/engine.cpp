@@ -13,6 +13,8 @@
 #include "model/model.h"
 #include "model/transformer.h"
 #include "sample/sampler.h"
+#include "sched/batch_scheduler.h"
+#include "sched/sequence.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/utf8.h"
@@ -81,7 +83,16 @@ Engine::Engine(const EngineOptions& options) : impl_(std::make_unique<Impl>()) {
   m.pool = std::make_unique<ThreadPool>(threads);
   m.transformer = std::make_unique<Transformer>(c, m.model->weights(), *m.pool);
   m.transformer->set_mlp_chunk(options.max_batch_tokens);
-  int64_t blocks = KvCache::blocks_for(n_ctx, options.kv_block_size);
+  // KV budget: --kv-mem bytes, else room for 4 full contexts. The memory is only reserved
+  // (demand paged), so an unused budget costs no RSS.
+  const int64_t block_bytes = KvCache::block_bytes(c, options.kv_block_size);
+  int64_t blocks = options.kv_mem_bytes > 0 ? options.kv_mem_bytes / block_bytes
+                                            : 4 * KvCache::blocks_for(n_ctx, options.kv_block_size);
+  if (blocks < KvCache::blocks_for(n_ctx, options.kv_block_size)) {
+    throw InvalidArgument("KV memory " + std::to_string(options.kv_mem_bytes >> 20) +
+                          " MiB holds fewer positions than one context of " + std::to_string(n_ctx));
+  }
+  if (blocks > (int64_t{1} << 30)) throw InvalidArgument("KV memory budget is too large");
   m.kv = std::make_unique<KvCache>(c, static_cast<int32_t>(blocks), options.kv_block_size);
   m.chat_template = ChatTemplate::detect(m.model->chat_template());
   ModelInfo& i = m.info;
@@ -146,96 +157,34 @@ void Engine::prompt_logits(std::span<const int32_t> ids,
 
 GenerationResult Engine::generate(const GenerationRequest& req, const TextCallback& on_text) {
   Impl& m = *impl_;
-  const Tokenizer& tok = m.model->tokenizer();
-  req.sampling.validate();
-  GenerationResult res;
-  if (!req.prompt_ids.empty()) {
-    for (int32_t id : req.prompt_ids) {
-      if (id < 0 || id >= tok.vocab_size()) {
-        throw InvalidArgument("prompt token id " + std::to_string(id) + " is outside the vocabulary");
-      }
-    }
-    res.prompt_ids = req.prompt_ids;
-  } else {
-    std::string text = utf8::sanitize(req.prompt);
-    res.prompt_ids = tok.encode(text, req.add_special, req.parse_special);
-  }
-  const int64_t n_prompt = static_cast<int64_t>(res.prompt_ids.size());
-  if (n_prompt == 0) throw InvalidArgument("the prompt is empty (it has no tokens)");
-  if (n_prompt >= m.options.n_ctx) {
-    throw InvalidArgument("prompt has " + std::to_string(n_prompt) +
-                          " tokens but the context size is " + std::to_string(m.options.n_ctx) +
-                          " (at least one position must remain for generation)");
-  }
-  int64_t max_new = m.options.n_ctx - n_prompt;
-  if (req.sampling.max_tokens >= 0) max_new = std::min<int64_t>(max_new, req.sampling.max_tokens);
-
-  SequenceKv seq;
+  PreparedRequest p = prepare_request(m.model->tokenizer(), req, m.options.n_ctx);
+  Sequence seq(m.model->tokenizer(), req.sampling, std::move(p.prompt_ids), p.max_new,
+               m.model->config().n_vocab);
   struct Release {
     KvCache& kv;
     SequenceKv& seq;
     ~Release() { kv.release(seq); }
-  } release{*m.kv, seq};
-
-  Sampler sampler(req.sampling, m.model->config().n_vocab);
-  StreamingDetokenizer detok(tok, /*render_special=*/false);
-  StopStringMatcher stops(req.sampling.stop);
-  std::vector<int32_t> history = res.prompt_ids;
-  std::vector<float> last(static_cast<size_t>(m.model->config().n_vocab));
+  } release{*m.kv, seq.kv};
 
   auto t0 = Clock::now();
-  m.prefill(seq, res.prompt_ids, /*all=*/false, [&](int64_t, std::span<const float> l) {
-    std::copy(l.begin(), l.end(), last.begin());
+  std::vector<float> last;
+  m.prefill(seq.kv, seq.prompt(), /*all=*/false, [&](int64_t, std::span<const float> l) {
+    last.assign(l.begin(), l.end());
   });
-  res.prompt_seconds = seconds_since(t0);
+  seq.result().prompt_seconds = seconds_since(t0);
   auto t1 = Clock::now();
-
-  res.finish_reason = "length";
-  bool cancelled = false;
-  auto emit = [&](const std::string& text) {
-    if (text.empty()) return;
-    res.text += text;
-    if (on_text && !on_text(text)) cancelled = true;
-  };
+  bool going = seq.max_new() > 0 ? seq.accept_logits(last, on_text) : (seq.finish("length", on_text), false);
   TokenBatch batch;
-  for (int64_t step = 0; step < max_new; ++step) {
-    int32_t id = sampler.sample(last, history);
-    bool is_stop_token = (!req.sampling.ignore_eos && tok.is_eog(id)) ||
-                         std::find(req.sampling.stop_token_ids.begin(),
-                                   req.sampling.stop_token_ids.end(), id) != req.sampling.stop_token_ids.end();
-    if (is_stop_token) {
-      res.finish_reason = "stop";
-      break;
-    }
-    res.output_ids.push_back(id);
-    history.push_back(id);
-    StopStringMatcher::Result r = stops.push(detok.push(id));
-    emit(r.emit);
-    if (r.stopped) {
-      res.finish_reason = "stop";
-      break;
-    }
-    if (cancelled) break;
-    if (step + 1 == max_new) break;
-    if (!m.kv->reserve(seq, seq.n_tokens + 1)) throw Error("KV cache is full");
+  while (going) {
+    if (!m.kv->reserve(seq.kv, seq.kv.n_tokens + 1)) throw Error("KV cache is full");
+    int32_t id = seq.next_token();
     batch.clear();
-    batch.add(&seq, std::span<const int32_t>(&id, 1), LogitsWanted::Last);
+    batch.add(&seq.kv, std::span<const int32_t>(&id, 1), LogitsWanted::Last);
     m.transformer->forward(batch, *m.kv, m.logits);
-    std::copy(m.logits.begin(), m.logits.end(), last.begin());
+    going = seq.accept_logits(m.logits, on_text);
   }
-  if (!cancelled) {
-    // Release text held back for a possible stop string or an incomplete character.
-    StopStringMatcher::Result r = stops.push(detok.flush());
-    emit(r.emit);
-    if (r.stopped) {
-      res.finish_reason = "stop";
-    } else {
-      emit(stops.flush());
-    }
-  }
-  if (cancelled) res.finish_reason = "cancelled";
-  res.generate_seconds = seconds_since(t1);
-  return res;
+  seq.result().generate_seconds = seconds_since(t1);
+  return std::move(seq.result());
 }
 
 }  // namespace packinfer
@@ -259,37 +208,13 @@ PrefillMode parse_prefill_mode(const std::string& name) {
   throw InvalidArgument("unknown prefill mode '" + name + "' (use packed, padded or single)");
 }
 
-// Provisional: one request at a time through generate(). Replaced by the batch scheduler.
 std::vector<BatchItemResult> Engine::generate_batch(
     const std::vector<GenerationRequest>& requests, const BatchOptions& options, BatchStats* stats,
     const std::function<void(size_t, const BatchItemResult&)>& on_done,
     const std::function<void(const BatchProgress&)>& on_progress) {
-  auto t0 = Clock::now();
-  std::vector<BatchItemResult> out(requests.size());
-  BatchProgress progress;
-  progress.total = static_cast<int64_t>(requests.size());
-  for (size_t i = 0; i < requests.size(); ++i) {
-    try {
-      out[i].result = generate(requests[i]);
-      out[i].ttft_seconds = seconds_since(t0) - out[i].result.generate_seconds;
-    } catch (const std::exception& e) {
-      out[i].error = e.what();
-    }
-    out[i].finish_seconds = seconds_since(t0);
-    progress.done++;
-    progress.prompt_tokens += static_cast<int64_t>(out[i].result.prompt_ids.size());
-    progress.generated_tokens += static_cast<int64_t>(out[i].result.output_ids.size());
-    progress.elapsed_seconds = seconds_since(t0);
-    if (on_done) on_done(i, out[i]);
-    if (on_progress) on_progress(progress);
-  }
-  if (stats != nullptr) {
-    *stats = BatchStats{};
-    stats->makespan_seconds = seconds_since(t0);
-    stats->prompt_tokens = progress.prompt_tokens;
-    stats->generated_tokens = progress.generated_tokens;
-  }
-  return out;
+  Impl& m = *impl_;
+  BatchContext ctx{*m.model, *m.transformer, *m.kv, m.options.n_ctx, m.options.max_batch_tokens};
+  return run_batch(ctx, requests, options, stats, on_done, on_progress);
 }
 
 }  // namespace packinfer

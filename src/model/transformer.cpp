@@ -29,6 +29,12 @@ void add_bias_rows(float* y, const std::vector<float>& bias, int64_t rows, int64
 Transformer::Transformer(const ModelConfig& config, const ModelWeights& weights, ThreadPool& pool)
     : config_(config), weights_(weights), pool_(pool) {}
 
+int64_t Transformer::scratch_bytes() const {
+  size_t n = 0;
+  for (const auto* v : {&x_, &h_, &q_, &k_, &v_, &attn_, &gate_, &up_}) n += v->capacity();
+  return static_cast<int64_t>(n * sizeof(float));
+}
+
 void Transformer::forward(const TokenBatch& batch, KvCache& kv, std::vector<float>& logits) {
   const int64_t n = batch.size();
   const int64_t d = config_.n_embd;

@@ -26,6 +26,8 @@ class Transformer {
 
   const ModelConfig& config() const { return config_; }
   void set_mlp_chunk(int64_t tokens) { mlp_chunk_ = tokens; }
+  // Bytes of activation scratch held now (its high-water mark: buffers only grow).
+  int64_t scratch_bytes() const;
 
  private:
   void attention_layer(int32_t layer, const TokenBatch& batch, KvCache& kv);

@@ -39,7 +39,9 @@ void ThreadPool::run(const std::function<void(int, int)>& fn) {
   fn(0, n_threads_);
   int spins = 0;
   while (pending_.load(std::memory_order_acquire) != 0) {
-    if (++spins < kSpinIterations * 10) {
+    // Spin briefly, then yield: if a worker was descheduled (another process holds its core),
+    // yielding lets it run instead of burning the time slice it needs.
+    if (++spins < 2000) {
       PACKINFER_PAUSE();
     } else {
       std::this_thread::yield();

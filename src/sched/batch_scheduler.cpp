@@ -1,0 +1,288 @@
+#include "sched/batch_scheduler.h"
+
+#include <algorithm>
+#include <chrono>
+#include <deque>
+#include <memory>
+
+#include "batch/job_planner.h"
+#include "batch/packing_planner.h"
+#include "batch/token_batch.h"
+#include "sched/sequence.h"
+
+namespace packinfer {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Active {
+  size_t index = 0;
+  std::unique_ptr<Sequence> seq;
+};
+
+PackingMode packing_mode(PrefillMode m) {
+  switch (m) {
+    case PrefillMode::Packed: return PackingMode::Packed;
+    case PrefillMode::Padded: return PackingMode::Padded;
+    case PrefillMode::Single: return PackingMode::Single;
+  }
+  return PackingMode::Packed;
+}
+
+class BatchRun {
+ public:
+  BatchRun(BatchContext& ctx, const std::vector<GenerationRequest>& requests,
+           const BatchOptions& options, const BatchDoneCallback& on_done,
+           const BatchProgressCallback& on_progress)
+      : ctx_(ctx),
+        requests_(requests),
+        options_(options),
+        on_done_(on_done),
+        on_progress_(on_progress),
+        results_(requests.size()),
+        t0_(Clock::now()) {
+    budget_ = options.max_batch_tokens > 0 ? options.max_batch_tokens : ctx.default_budget;
+    max_seqs_ = options.mode == PrefillMode::Single ? 1 : std::max(1, options.max_seqs);
+    progress_.total = static_cast<int64_t>(requests.size());
+  }
+
+  std::vector<BatchItemResult> run(BatchStats* stats) {
+    prepare();
+    while (!waiting_.empty() || !running_.empty()) {
+      std::vector<Active*> admitted = admit();
+      if (!admitted.empty()) prefill(admitted);
+      decode_step();
+      retire();
+    }
+    stats_.makespan_seconds = elapsed();
+    stats_.packing_efficiency =
+        prefill_slots_ > 0 ? static_cast<double>(stats_.prompt_tokens) / prefill_slots_ : 0;
+    if (stats != nullptr) *stats = stats_;
+    return std::move(results_);
+  }
+
+ private:
+  double elapsed() const { return std::chrono::duration<double>(Clock::now() - t0_).count(); }
+
+  void finish_with_error(size_t i, const std::string& message) {
+    results_[i].error = message;
+    results_[i].finish_seconds = elapsed();
+    report_done(i);
+  }
+
+  void report_done(size_t i) {
+    progress_.done++;
+    progress_.elapsed_seconds = elapsed();
+    if (on_done_) on_done_(i, results_[i]);
+    if (on_progress_) on_progress_(progress_);
+  }
+
+  // Tokenizes and checks every request; orders the valid ones (offline job planning).
+  void prepare() {
+    std::vector<size_t> valid;
+    std::vector<JobRequest> jobs;
+    prepared_.resize(requests_.size());
+    for (size_t i = 0; i < requests_.size(); ++i) {
+      try {
+        prepared_[i] = prepare_request(ctx_.model.tokenizer(), requests_[i], ctx_.n_ctx);
+        valid.push_back(i);
+        jobs.push_back({prepared_[i].prompt_ids, prepared_[i].max_new});
+      } catch (const std::exception& e) {
+        finish_with_error(i, e.what());
+      }
+    }
+    if (options_.plan_order && options_.mode != PrefillMode::Single && !jobs.empty()) {
+      JobPlan plan = plan_jobs(jobs);
+      for (int64_t k : plan.order) waiting_.push_back(valid[static_cast<size_t>(k)]);
+    } else {
+      waiting_.assign(valid.begin(), valid.end());
+    }
+  }
+
+  // Admits waiting requests while a sequence slot is free and the KV cache can hold the
+  // request's prompt and its whole output (so a running request never runs out of KV).
+  std::vector<Active*> admit() {
+    std::vector<Active*> admitted;
+    const int32_t vocab = ctx_.model.config().n_vocab;
+    while (!waiting_.empty() && static_cast<int32_t>(running_.size()) < max_seqs_) {
+      size_t i = waiting_.front();
+      PreparedRequest& p = prepared_[i];
+      auto a = std::make_unique<Active>();
+      a->index = i;
+      a->seq = std::make_unique<Sequence>(ctx_.model.tokenizer(), requests_[i].sampling,
+                                          std::move(p.prompt_ids), p.max_new, vocab);
+      const int64_t need = a->seq->n_prompt() + a->seq->max_new();
+      if (!ctx_.kv.reserve(a->seq->kv, need)) {
+        if (running_.empty()) {
+          waiting_.pop_front();
+          finish_with_error(i, "request needs " + std::to_string(need) +
+                                   " KV positions but the KV cache holds only " +
+                                   std::to_string(ctx_.kv.capacity_tokens()));
+          continue;
+        }
+        p.prompt_ids = a->seq->prompt();  // keep it for the next attempt
+        break;
+      }
+      waiting_.pop_front();
+      running_.push_back(std::move(a));
+      admitted.push_back(running_.back().get());
+    }
+    track_kv();
+    return admitted;
+  }
+
+  void track_kv() {
+    int64_t used = static_cast<int64_t>(ctx_.kv.pool().n_used()) *
+                   KvCache::block_bytes(ctx_.model.config(), ctx_.kv.block_size());
+    stats_.peak_kv_bytes = std::max(stats_.peak_kv_bytes, used);
+  }
+
+  // Runs the prompts of newly admitted requests in the forwards the packing planner chooses, and
+  // samples each request's first token from its last prompt position.
+  void prefill(const std::vector<Active*>& admitted) {
+    std::vector<int64_t> lengths;
+    for (Active* a : admitted) lengths.push_back(a->seq->n_prompt());
+    PackingOptions po;
+    po.mode = packing_mode(options_.mode);
+    po.max_batch_tokens = budget_;
+    if (options_.mode == PrefillMode::Padded) {
+      // Hugging Face pads the whole batch (up to max_seqs prompts) to its longest prompt in
+      // one forward; the token budget does not apply to this baseline.
+      po.max_batch_tokens = std::numeric_limits<int64_t>::max() / 4;
+      po.max_seqs = max_seqs_;
+    }
+    PrefillPlan plan = plan_prefill(lengths, po);
+    const int64_t vocab = ctx_.model.config().n_vocab;
+    const int32_t pad = std::max(0, ctx_.model.tokenizer().eos_id());
+    for (const PlannedForward& fwd : plan.forwards) {
+      auto start = Clock::now();
+      int64_t longest = 0;
+      for (const PlanPiece& p : fwd.pieces) longest = std::max(longest, p.n_tokens);
+      batch_.clear();
+      std::vector<Active*> completing;
+      std::vector<std::pair<Active*, int64_t>> padded;  // sequence, real length after forward
+      for (const PlanPiece& p : fwd.pieces) {
+        Active* a = admitted[static_cast<size_t>(p.prompt)];
+        Sequence& s = *a->seq;
+        const bool last = p.offset + p.n_tokens == s.n_prompt();
+        std::span<const int32_t> toks(s.prompt().data() + p.offset, static_cast<size_t>(p.n_tokens));
+        if (options_.mode == PrefillMode::Padded && p.n_tokens < longest) {
+          // Pads go after the real tokens: causal attention keeps them out of every real
+          // token's view, and their KV slots are overwritten by later real tokens.
+          std::vector<int32_t> with_pads(toks.begin(), toks.end());
+          with_pads.resize(static_cast<size_t>(longest), pad);
+          if (!ctx_.kv.reserve(s.kv, p.offset + longest)) {
+            throw Error("KV cache too small for the padded baseline");
+          }
+          const int64_t begin = batch_.size();
+          batch_.add(&s.kv, with_pads, LogitsWanted::None);
+          if (last) batch_.logit_rows.push_back(begin + p.n_tokens - 1);
+          padded.emplace_back(a, p.offset + p.n_tokens);
+          stats_.padding_tokens += longest - p.n_tokens;
+        } else {
+          batch_.add(&s.kv, toks, last ? LogitsWanted::Last : LogitsWanted::None);
+        }
+        if (last) completing.push_back(a);
+      }
+      ctx_.transformer.forward(batch_, ctx_.kv, logits_);
+      for (auto& [a, real] : padded) a->seq->kv.n_tokens = real;
+      stats_.n_forwards++;
+      stats_.prompt_tokens += fwd.real_tokens;
+      progress_.prompt_tokens += fwd.real_tokens;
+      prefill_slots_ += options_.mode == PrefillMode::Padded ? fwd.slots : budget_;
+      stats_.peak_activation_bytes =
+          std::max(stats_.peak_activation_bytes, ctx_.transformer.scratch_bytes());
+      track_kv();
+      for (size_t r = 0; r < completing.size(); ++r) {
+        Active* a = completing[r];
+        a->seq->prefilled = a->seq->n_prompt();
+        results_[a->index].ttft_seconds = elapsed();
+        stats_.all_first_tokens_seconds =
+            std::max(stats_.all_first_tokens_seconds, results_[a->index].ttft_seconds);
+        accept(*a, std::span<const float>(logits_.data() + r * vocab, static_cast<size_t>(vocab)));
+      }
+      stats_.prefill_seconds += std::chrono::duration<double>(Clock::now() - start).count();
+    }
+  }
+
+  void accept(Active& a, std::span<const float> logits) {
+    if (a.seq->max_new() == 0) {
+      a.seq->finish("length", {});
+      return;
+    }
+    a.seq->accept_logits(logits, {});
+    stats_.generated_tokens++;
+    progress_.generated_tokens++;
+  }
+
+  // One decode step: the last sampled token of every running sequence, in one token batch.
+  void decode_step() {
+    batch_.clear();
+    std::vector<Active*> stepping;
+    for (auto& a : running_) {
+      Sequence& s = *a->seq;
+      if (s.finished() || s.prefilled < s.n_prompt()) continue;
+      int32_t tok = s.next_token();
+      batch_.add(&s.kv, std::span<const int32_t>(&tok, 1), LogitsWanted::Last);
+      stepping.push_back(a.get());
+    }
+    if (stepping.empty()) return;
+    ctx_.transformer.forward(batch_, ctx_.kv, logits_);
+    stats_.n_forwards++;
+    const int64_t vocab = ctx_.model.config().n_vocab;
+    for (size_t r = 0; r < stepping.size(); ++r) {
+      accept(*stepping[r], std::span<const float>(logits_.data() + r * vocab, static_cast<size_t>(vocab)));
+    }
+  }
+
+  // Frees the KV blocks of finished sequences and reports them.
+  void retire() {
+    for (auto it = running_.begin(); it != running_.end();) {
+      Active& a = **it;
+      if (!a.seq->finished()) {
+        ++it;
+        continue;
+      }
+      ctx_.kv.release(a.seq->kv);
+      BatchItemResult& r = results_[a.index];
+      r.result = std::move(a.seq->result());
+      r.finish_seconds = elapsed();
+      r.result.prompt_seconds = r.ttft_seconds;
+      r.result.generate_seconds = r.finish_seconds - r.ttft_seconds;
+      size_t index = a.index;
+      it = running_.erase(it);
+      report_done(index);
+    }
+  }
+
+  BatchContext& ctx_;
+  const std::vector<GenerationRequest>& requests_;
+  const BatchOptions& options_;
+  const BatchDoneCallback& on_done_;
+  const BatchProgressCallback& on_progress_;
+  std::vector<BatchItemResult> results_;
+  std::vector<PreparedRequest> prepared_;
+  std::deque<size_t> waiting_;
+  std::vector<std::unique_ptr<Active>> running_;
+  TokenBatch batch_;
+  std::vector<float> logits_;
+  BatchStats stats_;
+  BatchProgress progress_;
+  int64_t budget_ = 512;
+  int32_t max_seqs_ = 1;
+  int64_t prefill_slots_ = 0;
+  Clock::time_point t0_;
+};
+
+}  // namespace
+
+std::vector<BatchItemResult> run_batch(BatchContext& ctx,
+                                       const std::vector<GenerationRequest>& requests,
+                                       const BatchOptions& options, BatchStats* stats,
+                                       const BatchDoneCallback& on_done,
+                                       const BatchProgressCallback& on_progress) {
+  BatchRun run(ctx, requests, options, on_done, on_progress);
+  return run.run(stats);
+}
+
+}  // namespace packinfer
