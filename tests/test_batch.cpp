@@ -40,7 +40,8 @@ TEST(Batch, PaddedForwardEqualsAloneAtEveryPosition) {
     auto prompts = golden_prompts(model);
     // Logits of every padded slot are kept: limit the 49152-token vocabulary model to its
     // prompts of at most 200 tokens (the 512-token stories260K vocabulary takes them all).
-    std::erase_if(prompts, [&](const auto& p) { return runner.config().n_vocab > 1000 && p.size() > 200; });
+    std::erase_if(prompts,
+                  [&](const auto& p) { return runner.config().n_vocab > 1000 && p.size() > 200; });
     size_t longest = 0;
     for (auto& p : prompts) longest = std::max(longest, p.size());
     std::vector<SequenceKv> seqs(prompts.size());
@@ -59,7 +60,8 @@ TEST(Batch, PaddedForwardEqualsAloneAtEveryPosition) {
       auto alone = runner.all_logits(prompts[i]);
       for (size_t pos = 0; pos < prompts[i].size(); ++pos) {
         std::span<const float> row(logits.data() + (i * longest + pos) * vocab, vocab);
-        ASSERT_LE(max_rel_diff(row, alone[pos]), 1e-5) << model << " prompt " << i << " pos " << pos;
+        ASSERT_LE(max_rel_diff(row, alone[pos]), 1e-5)
+            << model << " prompt " << i << " pos " << pos;
       }
     }
   }
@@ -71,7 +73,8 @@ TEST(Batch, PaddedForwardEqualsAloneAtEveryPosition) {
 // continued positions amount to) give different logits for the second copy.
 TEST(Batch, PackedMaskAndPositionsAreRight) {
   ModelRunner runner(stories());
-  std::vector<int32_t> p = runner.model().tokenizer().encode("Once upon a time there was a cat", true, false);
+  std::vector<int32_t> p =
+      runner.model().tokenizer().encode("Once upon a time there was a cat", true, false);
   auto alone = runner.all_logits(p);
   SequenceKv a, b;
   ASSERT_TRUE(runner.kv().reserve(a, static_cast<int64_t>(p.size())));
@@ -129,11 +132,13 @@ TEST(Batch, ModesGiveSameGreedyOutputsAsAlone) {
       bo.mode = mode;
       BatchStats stats;
       size_t done = 0;
-      auto results = engine.generate_batch(reqs, bo, &stats, [&](size_t, const BatchItemResult&) { ++done; });
+      auto results =
+          engine.generate_batch(reqs, bo, &stats, [&](size_t, const BatchItemResult&) { ++done; });
       ASSERT_EQ(done, reqs.size());
       for (size_t i = 0; i < reqs.size(); ++i) {
         ASSERT_TRUE(results[i].error.empty()) << results[i].error;
-        EXPECT_EQ(results[i].result.output_ids, alone[i]) << model << " " << prefill_mode_name(mode) << " request " << i;
+        EXPECT_EQ(results[i].result.output_ids, alone[i])
+            << model << " " << prefill_mode_name(mode) << " request " << i;
         EXPECT_EQ(results[i].result.prompt_ids, reqs[i].prompt_ids);
       }
       EXPECT_GT(stats.n_forwards, 0);
@@ -152,14 +157,18 @@ TEST(Batch, ContinuousBatchingAdmitsAsRequestsFinish) {
   eo.n_threads = 2;
   Engine engine(eo);
   std::vector<std::vector<int32_t>> prompts;
-  for (int i = 0; i < 8; ++i) prompts.push_back(engine.tokenize("Once upon a time, " + std::string(static_cast<size_t>(i), 'a')));
+  for (int i = 0; i < 8; ++i)
+    prompts.push_back(
+        engine.tokenize("Once upon a time, " + std::string(static_cast<size_t>(i), 'a')));
   auto reqs = greedy_requests(prompts, 0);
-  for (size_t i = 0; i < reqs.size(); ++i) reqs[i].sampling.max_tokens = 3 + static_cast<int32_t>(i % 4) * 5;
+  for (size_t i = 0; i < reqs.size(); ++i)
+    reqs[i].sampling.max_tokens = 3 + static_cast<int32_t>(i % 4) * 5;
   BatchOptions wide, narrow;
   narrow.max_seqs = 2;
   auto a = engine.generate_batch(reqs, wide);
   std::vector<size_t> order;
-  auto b = engine.generate_batch(reqs, narrow, nullptr, [&](size_t i, const BatchItemResult&) { order.push_back(i); });
+  auto b = engine.generate_batch(reqs, narrow, nullptr,
+                                 [&](size_t i, const BatchItemResult&) { order.push_back(i); });
   ASSERT_EQ(order.size(), reqs.size());
   for (size_t i = 0; i < reqs.size(); ++i) {
     EXPECT_EQ(a[i].result.output_ids, b[i].result.output_ids);

@@ -54,8 +54,8 @@ TEST(Cli, InfoDescribesModel) {
 }
 
 TEST(Cli, BenchJson) {
-  CommandResult r = run_command("'" + cli_path() + "' bench -m '" + stories() +
-                                "' -p 32 -n 8 -r 2 -t 1 --json");
+  CommandResult r =
+      run_command("'" + cli_path() + "' bench -m '" + stories() + "' -p 32 -n 8 -r 2 -t 1 --json");
   ASSERT_EQ(r.status, 0) << r.out;
   auto j = nlohmann::json::parse(r.out);
   ASSERT_EQ(j.size(), 2u);
@@ -65,8 +65,9 @@ TEST(Cli, BenchJson) {
 }
 
 TEST(Cli, MalformedGgufIsAClearError) {
-  for (const std::string& bytes : {std::string("GGUF"), std::string("not a gguf file at all"),
-                                   std::string("GGUF\x03\0\0\0\xff\xff\xff\xff\xff\xff\xff\x7f", 16)}) {
+  for (const std::string& bytes :
+       {std::string("GGUF"), std::string("not a gguf file at all"),
+        std::string("GGUF\x03\0\0\0\xff\xff\xff\xff\xff\xff\xff\x7f", 16)}) {
     std::string path = temp_file("bad.gguf", bytes);
     CommandResult r = cli("run -m '" + path + "' -p hi -n 1");
     EXPECT_EQ(r.status, 1) << r.out;

@@ -58,8 +58,9 @@ void check_top10(const nlohmann::json& gold_top, std::span<const float> ours, do
   }
   std::vector<int32_t> order(ours.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int32_t>(i);
-  std::partial_sort(order.begin(), order.begin() + static_cast<long>(g.size()), order.end(),
-                    [&](int32_t a, int32_t b) { return ours[a] > ours[b] || (ours[a] == ours[b] && a < b); });
+  std::partial_sort(
+      order.begin(), order.begin() + static_cast<long>(g.size()), order.end(),
+      [&](int32_t a, int32_t b) { return ours[a] > ours[b] || (ours[a] == ours[b] && a < b); });
   for (size_t k = 1; k < g.size(); ++k) {
     if (g[k - 1].second - g[k].second <= 2 * tol) continue;
     std::set<int32_t> want, got;
@@ -121,7 +122,8 @@ TEST_P(GoldenTest, MatchesLlamaCpp) {
   bool ids_comparable = true;
   for (size_t step = 0; step < greedy_ids.size(); ++step) {
     const auto& gt = greedy_top[step];
-    if (gt.at(0).at(1).get<double>() - gt.at(1).at(1).get<double>() <= 2 * tol) ids_comparable = false;
+    if (gt.at(0).at(1).get<double>() - gt.at(1).at(1).get<double>() <= 2 * tol)
+      ids_comparable = false;
     if (!ids_comparable) break;  // llama.cpp's choice there is within our tolerance: stop
     check_top10(gt, logits, tol, "greedy step " + std::to_string(step));
     if (HasFatalFailure()) return;
@@ -195,10 +197,12 @@ TEST(Golden, PackedBatchEqualsOneAtATime) {
       for (size_t pos = 0; pos < prompts[i].size(); ++pos, ++row) {
         double max_diff = 0, max_abs = 0;
         for (int64_t v = 0; v < vocab; ++v) {
-          max_diff = std::max(max_diff, static_cast<double>(std::fabs(packed[row * vocab + v] - alone[pos][v])));
+          max_diff = std::max(
+              max_diff, static_cast<double>(std::fabs(packed[row * vocab + v] - alone[pos][v])));
           max_abs = std::max(max_abs, std::fabs(static_cast<double>(alone[pos][v])));
         }
-        ASSERT_LE(max_diff, 1e-5 * std::max(1.0, max_abs)) << model << " prompt " << i << " pos " << pos;
+        ASSERT_LE(max_diff, 1e-5 * std::max(1.0, max_abs))
+            << model << " prompt " << i << " pos " << pos;
       }
     }
     EXPECT_EQ(runner.kv().pool().n_free(), runner.kv().pool().n_total());

@@ -31,8 +31,8 @@ struct BatchOptions {
 struct BatchItemResult {
   std::string error;  // non-empty: this request failed (bad parameters, too long, ...)
   GenerationResult result;
-  double ttft_seconds = 0;      // from the start of the batch to this request's first token
-  double finish_seconds = 0;    // from the start of the batch to its last token
+  double ttft_seconds = 0;    // from the start of the batch to this request's first token
+  double finish_seconds = 0;  // from the start of the batch to its last token
 };
 
 struct BatchProgress {
@@ -43,16 +43,16 @@ struct BatchProgress {
 };
 
 struct BatchStats {
-  double makespan_seconds = 0;   // whole job
+  double makespan_seconds = 0;          // whole job
   double all_first_tokens_seconds = 0;  // until every request had its first token (batch TTFT)
-  double prefill_seconds = 0;    // time spent in forwards that carried prompt tokens
+  double prefill_seconds = 0;           // time spent in forwards that carried prompt tokens
   int64_t prompt_tokens = 0;
   int64_t generated_tokens = 0;
-  int64_t padding_tokens = 0;    // computed for nothing (padded mode)
+  int64_t padding_tokens = 0;  // computed for nothing (padded mode)
   int64_t n_forwards = 0;
-  double packing_efficiency = 0; // real prompt tokens / (prefill forwards * token budget)
-  int64_t peak_activation_bytes = 0;  // largest scratch memory of the forward pass
-  int64_t peak_kv_bytes = 0;          // largest KV memory in use
+  double packing_efficiency = 0;          // real prompt tokens / (prefill forwards * token budget)
+  int64_t peak_activation_bytes = 0;      // largest scratch memory of the forward pass
+  int64_t peak_kv_bytes = 0;              // largest KV memory in use
   double estimated_makespan_seconds = 0;  // offline planner's estimate for the chosen order
   double lower_bound_seconds = 0;         // total FLOPs / measured peak FLOP/s
 };

@@ -9,19 +9,20 @@
 namespace packinfer {
 
 struct SamplingParams {
-  float temperature = 0.8f;        // 0 = greedy (argmax, lowest id on ties)
-  int32_t top_k = 40;              // 0 = off
-  float top_p = 0.95f;             // 1 = off
-  float min_p = 0.05f;             // 0 = off; relative to the most likely token
+  float temperature = 0.8f;         // 0 = greedy (argmax, lowest id on ties)
+  int32_t top_k = 40;               // 0 = off
+  float top_p = 0.95f;              // 1 = off
+  float min_p = 0.05f;              // 0 = off; relative to the most likely token
   float repetition_penalty = 1.0f;  // 1 = off (llama.cpp's repeat_penalty, CTRL-style)
   int32_t repetition_window = 64;   // last N tokens the penalties look at (-1 = all, 0 = off)
-  float presence_penalty = 0.0f;   // OpenAI semantics, -2..2
-  float frequency_penalty = 0.0f;  // OpenAI semantics, -2..2
-  std::optional<uint64_t> seed;    // same seed -> same text; unset = random
-  int32_t max_tokens = 128;        // tokens to generate at most (-1 = until the context is full)
-  std::vector<std::string> stop;   // stop strings (not included in the output)
-  std::vector<int32_t> stop_token_ids;  // extra stop tokens besides the model's end-of-generation ones
-  bool ignore_eos = false;         // keep going past end-of-generation tokens
+  float presence_penalty = 0.0f;    // OpenAI semantics, -2..2
+  float frequency_penalty = 0.0f;   // OpenAI semantics, -2..2
+  std::optional<uint64_t> seed;     // same seed -> same text; unset = random
+  int32_t max_tokens = 128;         // tokens to generate at most (-1 = until the context is full)
+  std::vector<std::string> stop;    // stop strings (not included in the output)
+  std::vector<int32_t>
+      stop_token_ids;       // extra stop tokens besides the model's end-of-generation ones
+  bool ignore_eos = false;  // keep going past end-of-generation tokens
 
   // Throws packinfer::InvalidArgument naming the field and the accepted range.
   void validate() const;

@@ -18,7 +18,8 @@ void TokenBatch::add(SequenceKv* kv, std::span<const int32_t> toks, LogitsWanted
   for (size_t i = 0; i < toks.size(); ++i) {
     tokens.push_back(toks[i]);
     positions.push_back(static_cast<int32_t>(s.pos0 + static_cast<int64_t>(i)));
-    bool want = logits == LogitsWanted::All || (logits == LogitsWanted::Last && i + 1 == toks.size());
+    bool want =
+        logits == LogitsWanted::All || (logits == LogitsWanted::Last && i + 1 == toks.size());
     if (want) logit_rows.push_back(s.begin + static_cast<int64_t>(i));
   }
 }

@@ -17,7 +17,7 @@ struct BatchSequence {
   SequenceKv* kv = nullptr;  // the sequence's cache; kv->n_tokens == pos0 before the forward
   int64_t begin = 0;         // index of its first token in the batch
   int64_t n_tokens = 0;
-  int64_t pos0 = 0;          // position of its first token in the batch
+  int64_t pos0 = 0;  // position of its first token in the batch
 };
 
 class TokenBatch {

@@ -12,9 +12,12 @@ namespace fs = std::filesystem;
 namespace packinfer::cli {
 
 void add_model_options(CLI::App& app, ModelOptions& o) {
-  app.add_option("-m,--model", o.model, "GGUF model file (default: $PACKINFER_MODEL or stories260K)");
-  app.add_option("-t,--threads", o.threads, "threads (default: all cores)")->check(CLI::Range(0, 1024));
-  app.add_option("-c,--ctx-size", o.ctx_size, "max positions per sequence (default: model's, <= 8192)")
+  app.add_option("-m,--model", o.model,
+                 "GGUF model file (default: $PACKINFER_MODEL or stories260K)");
+  app.add_option("-t,--threads", o.threads, "threads (default: all cores)")
+      ->check(CLI::Range(0, 1024));
+  app.add_option("-c,--ctx-size", o.ctx_size,
+                 "max positions per sequence (default: model's, <= 8192)")
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 22));
   app.add_option("-b,--batch-size", o.batch_size, "max tokens per forward pass")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
@@ -52,12 +55,14 @@ void add_sampling_options(CLI::App& app, SamplingParams& p) {
   app.add_option("--top-p", p.top_p, "top-p / nucleus (1 = off)");
   app.add_option("--min-p", p.min_p, "min-p (0 = off)");
   app.add_option("--repeat-penalty", p.repetition_penalty, "repetition penalty (1 = off)");
-  app.add_option("--repeat-last-n", p.repetition_window, "tokens the penalties look back (-1 = all)");
+  app.add_option("--repeat-last-n", p.repetition_window,
+                 "tokens the penalties look back (-1 = all)");
   app.add_option("--presence-penalty", p.presence_penalty, "presence penalty (-2..2)");
   app.add_option("--frequency-penalty", p.frequency_penalty, "frequency penalty (-2..2)");
-  app.add_option_function<uint64_t>("-s,--seed", [&p](const uint64_t& s) { p.seed = s; },
-                                    "random seed (same seed, same text)");
-  app.add_option("-n,--max-tokens", p.max_tokens, "tokens to generate (-1 = until the context is full)");
+  app.add_option_function<uint64_t>(
+      "-s,--seed", [&p](const uint64_t& s) { p.seed = s; }, "random seed (same seed, same text)");
+  app.add_option("-n,--max-tokens", p.max_tokens,
+                 "tokens to generate (-1 = until the context is full)");
   app.add_option("--stop", p.stop, "stop string (repeatable)");
   app.add_option("--stop-token", p.stop_token_ids, "stop token id (repeatable)");
   app.add_flag("--ignore-eos", p.ignore_eos, "keep generating past end-of-generation tokens");

@@ -78,7 +78,8 @@ void add_bench_command(CLI::App& app, int& exit_code) {
     std::unique_ptr<Model> model = Model::load(eo.model_path);
     double load_s = std::chrono::duration<double>(Clock::now() - t0).count();
     const ModelConfig& c = model->config();
-    int threads = eo.n_threads > 0 ? eo.n_threads : static_cast<int>(std::thread::hardware_concurrency());
+    int threads =
+        eo.n_threads > 0 ? eo.n_threads : static_cast<int>(std::thread::hardware_concurrency());
     ThreadPool pool(threads);
     Transformer tf(c, model->weights(), pool);
     int64_t max_len = 1;
@@ -138,7 +139,8 @@ void add_bench_command(CLI::App& app, int& exit_code) {
       std::vector<double> tps;
       for (int r = 0; r < o->reps; ++r) tps.push_back(p / run_prompt(p));
       Stats s = stats(tps);
-      double flops = layer_flops_per_token(c) * p + attention_flops(c, p) + 2.0 * c.n_vocab * c.n_embd;
+      double flops =
+          layer_flops_per_token(c) * p + attention_flops(c, p) + 2.0 * c.n_vocab * c.n_embd;
       rows.push_back({"pp" + std::to_string(p), s, flops * s.median / p / 1e9});
     }
     for (int64_t g : o->gen_lens) {
@@ -170,13 +172,16 @@ void add_bench_command(CLI::App& app, int& exit_code) {
       std::printf("model: %s (%s, %s)  params: %.1f M  weights: %.1f MiB  threads: %d\n",
                   c.name.c_str(), c.arch.c_str(), eo.model_path.c_str(), model->n_params() / 1e6,
                   model->weight_bytes() / 1048576.0, threads);
-      std::printf("load: %.3f s (mmap)   peak RSS: %.1f MiB   repetitions: %d\n", load_s, rss, o->reps);
-      std::printf("| %-7s | %12s | %12s | %12s | %18s |\n", "test", "t/s median", "t/s min", "t/s max",
-                  "GFLOP/s | GB/s");
-      std::printf("|---------|--------------|--------------|--------------|--------------------|\n");
+      std::printf("load: %.3f s (mmap)   peak RSS: %.1f MiB   repetitions: %d\n", load_s, rss,
+                  o->reps);
+      std::printf("| %-7s | %12s | %12s | %12s | %18s |\n", "test", "t/s median", "t/s min",
+                  "t/s max", "GFLOP/s | GB/s");
+      std::printf(
+          "|---------|--------------|--------------|--------------|--------------------|\n");
       for (const Row& r : rows) {
-        std::printf("| %-7s | %12.2f | %12.2f | %12.2f | %13.1f %s |\n", r.test.c_str(), r.tps.median,
-                    r.tps.min, r.tps.max, r.work_rate, r.test[0] == 'p' ? "GF/s" : "GB/s");
+        std::printf("| %-7s | %12.2f | %12.2f | %12.2f | %13.1f %s |\n", r.test.c_str(),
+                    r.tps.median, r.tps.min, r.tps.max, r.work_rate,
+                    r.test[0] == 'p' ? "GF/s" : "GB/s");
       }
     }
     exit_code = 0;

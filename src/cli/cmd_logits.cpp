@@ -16,7 +16,9 @@ nlohmann::json top_k(std::span<const float> logits, int k) {
   std::vector<int32_t> ids(logits.size());
   for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int32_t>(i);
   k = std::min<int>(k, static_cast<int>(ids.size()));
-  auto better = [&](int32_t a, int32_t b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); };
+  auto better = [&](int32_t a, int32_t b) {
+    return logits[a] > logits[b] || (logits[a] == logits[b] && a < b);
+  };
   std::partial_sort(ids.begin(), ids.begin() + k, ids.end(), better);
   nlohmann::json out = nlohmann::json::array();
   for (int i = 0; i < k; ++i) out.push_back({ids[i], logits[ids[i]]});
@@ -34,7 +36,8 @@ void add_logits_command(CLI::App& app, int& exit_code) {
     bool no_special = false;
   };
   auto o = std::make_shared<Opts>();
-  CLI::App* sub = app.add_subcommand("logits", "print prompt ids, top-K logits per position and the last logits");
+  CLI::App* sub = app.add_subcommand(
+      "logits", "print prompt ids, top-K logits per position and the last logits");
   add_model_options(*sub, o->model);
   sub->add_option("-p,--prompt", o->prompt, "prompt text");
   sub->add_option("-f,--file", o->prompt_file, "read the prompt from a file");

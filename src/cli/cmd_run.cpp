@@ -22,7 +22,8 @@ void add_run_command(CLI::App& app, int& exit_code) {
   add_sampling_options(*sub, o->sampling);
   sub->add_option("-p,--prompt", o->prompt, "prompt text");
   sub->add_option("-f,--file", o->prompt_file, "read the prompt from a file");
-  sub->add_flag("--no-parse-special", o->no_special, "treat special-token text in the prompt as plain text");
+  sub->add_flag("--no-parse-special", o->no_special,
+                "treat special-token text in the prompt as plain text");
   sub->add_flag("--timings", o->timings, "print prompt and generation speed to stderr");
   sub->callback([o, &exit_code] {
     Engine engine(engine_options(o->model));
@@ -41,7 +42,8 @@ void add_run_command(CLI::App& app, int& exit_code) {
                    r.prompt_seconds, r.prompt_ids.size() / std::max(1e-9, r.prompt_seconds));
       std::fprintf(stderr, "generated: %zu tokens in %.3f s (%.1f tokens/s), finish: %s\n",
                    r.output_ids.size(), r.generate_seconds,
-                   r.output_ids.size() / std::max(1e-9, r.generate_seconds), r.finish_reason.c_str());
+                   r.output_ids.size() / std::max(1e-9, r.generate_seconds),
+                   r.finish_reason.c_str());
     }
     exit_code = 0;
   });

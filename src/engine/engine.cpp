@@ -2,8 +2,6 @@
 // time. (Many sequences at once go through the scheduler.)
 #include "packinfer/engine.h"
 
-#include "packinfer/batch.h"
-
 #include <algorithm>
 #include <chrono>
 #include <thread>
@@ -12,6 +10,7 @@
 #include "kv/kv_cache.h"
 #include "model/model.h"
 #include "model/transformer.h"
+#include "packinfer/batch.h"
 #include "sample/sampler.h"
 #include "sched/batch_scheduler.h"
 #include "sched/sequence.h"
@@ -49,7 +48,8 @@ struct Engine::Impl {
     const int64_t vocab = model->config().n_vocab;
     TokenBatch batch;
     for (int64_t start = 0; start < static_cast<int64_t>(ids.size());) {
-      int64_t n = std::min<int64_t>(options.max_batch_tokens, static_cast<int64_t>(ids.size()) - start);
+      int64_t n =
+          std::min<int64_t>(options.max_batch_tokens, static_cast<int64_t>(ids.size()) - start);
       bool last_chunk = start + n == static_cast<int64_t>(ids.size());
       if (!kv->reserve(seq, seq.n_tokens + n)) throw Error("KV cache is full");
       batch.clear();
@@ -77,8 +77,9 @@ Engine::Engine(const EngineOptions& options) : impl_(std::make_unique<Impl>()) {
   const ModelConfig& c = m.model->config();
   int64_t n_ctx = options.n_ctx > 0 ? options.n_ctx : std::min(c.n_ctx_train, kDefaultMaxContext);
   if (n_ctx > (int64_t{1} << 22)) throw InvalidArgument("context size is too large");
-  int32_t threads = options.n_threads > 0 ? options.n_threads
-                                          : static_cast<int32_t>(std::max(1u, std::thread::hardware_concurrency()));
+  int32_t threads = options.n_threads > 0
+                        ? options.n_threads
+                        : static_cast<int32_t>(std::max(1u, std::thread::hardware_concurrency()));
   m.options.n_ctx = n_ctx;
   m.pool = std::make_unique<ThreadPool>(threads);
   m.transformer = std::make_unique<Transformer>(c, m.model->weights(), *m.pool);
@@ -90,7 +91,8 @@ Engine::Engine(const EngineOptions& options) : impl_(std::make_unique<Impl>()) {
                                             : 4 * KvCache::blocks_for(n_ctx, options.kv_block_size);
   if (blocks < KvCache::blocks_for(n_ctx, options.kv_block_size)) {
     throw InvalidArgument("KV memory " + std::to_string(options.kv_mem_bytes >> 20) +
-                          " MiB holds fewer positions than one context of " + std::to_string(n_ctx));
+                          " MiB holds fewer positions than one context of " +
+                          std::to_string(n_ctx));
   }
   if (blocks > (int64_t{1} << 30)) throw InvalidArgument("KV memory budget is too large");
   m.kv = std::make_unique<KvCache>(c, static_cast<int32_t>(blocks), options.kv_block_size);
@@ -127,7 +129,8 @@ std::vector<int32_t> Engine::tokenize(std::string_view text, bool add_special,
 std::string Engine::detokenize(std::span<const int32_t> ids, bool render_special) const {
   const Tokenizer& tok = impl_->model->tokenizer();
   for (int32_t id : ids) {
-    if (id < 0 || id >= tok.vocab_size()) throw InvalidArgument("token id " + std::to_string(id) + " is outside the vocabulary");
+    if (id < 0 || id >= tok.vocab_size())
+      throw InvalidArgument("token id " + std::to_string(id) + " is outside the vocabulary");
   }
   return tok.decode(ids, render_special);
 }
@@ -168,12 +171,12 @@ GenerationResult Engine::generate(const GenerationRequest& req, const TextCallba
 
   auto t0 = Clock::now();
   std::vector<float> last;
-  m.prefill(seq.kv, seq.prompt(), /*all=*/false, [&](int64_t, std::span<const float> l) {
-    last.assign(l.begin(), l.end());
-  });
+  m.prefill(seq.kv, seq.prompt(), /*all=*/false,
+            [&](int64_t, std::span<const float> l) { last.assign(l.begin(), l.end()); });
   seq.result().prompt_seconds = seconds_since(t0);
   auto t1 = Clock::now();
-  bool going = seq.max_new() > 0 ? seq.accept_logits(last, on_text) : (seq.finish("length", on_text), false);
+  bool going =
+      seq.max_new() > 0 ? seq.accept_logits(last, on_text) : (seq.finish("length", on_text), false);
   TokenBatch batch;
   while (going) {
     if (!m.kv->reserve(seq.kv, seq.kv.n_tokens + 1)) throw Error("KV cache is full");
@@ -194,9 +197,12 @@ namespace packinfer {
 
 const char* prefill_mode_name(PrefillMode mode) {
   switch (mode) {
-    case PrefillMode::Packed: return "packed";
-    case PrefillMode::Padded: return "padded";
-    case PrefillMode::Single: return "single";
+    case PrefillMode::Packed:
+      return "packed";
+    case PrefillMode::Padded:
+      return "padded";
+    case PrefillMode::Single:
+      return "single";
   }
   return "?";
 }

@@ -20,7 +20,8 @@ KvCache::KvCache(const ModelConfig& c, int32_t n_blocks, int32_t block_size)
       block_stride_(static_cast<int64_t>(c.kv_dim()) * block_size),
       layer_stride_(block_stride_ * n_blocks),
       pool_(n_blocks) {
-  if (block_size <= 0 || n_blocks <= 0) throw Error("KV cache needs a positive block size and count");
+  if (block_size <= 0 || n_blocks <= 0)
+    throw Error("KV cache needs a positive block size and count");
   bytes_ = block_bytes(c, block_size) * n_blocks;
   void* p = ::mmap(nullptr, static_cast<size_t>(bytes_), PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);

@@ -46,7 +46,8 @@ std::vector<float> vector_f32(const gguf::File& f, const std::string& name, int6
                 std::to_string(n) + "]");
   }
   if (!is_supported_weight_type(t.ggml_type())) {
-    throw Error(f.name() + ": tensor '" + name + "' has unsupported type " + ggml_type_name(t.type));
+    throw Error(f.name() + ": tensor '" + name + "' has unsupported type " +
+                ggml_type_name(t.type));
   }
   std::vector<float> out(static_cast<size_t>(n));
   dequantize_row(t.ggml_type(), t.data, out.data(), n);

@@ -21,7 +21,7 @@ struct LayerWeights {
 struct ModelWeights {
   WeightMatrix tok_embd;  // [n_vocab, n_embd]
   std::vector<float> output_norm;
-  WeightMatrix output;    // [n_vocab, n_embd]; the embedding matrix when tied
+  WeightMatrix output;  // [n_vocab, n_embd]; the embedding matrix when tied
   bool tied_output = false;
   std::vector<LayerWeights> layers;
 

@@ -58,7 +58,8 @@ void Transformer::forward(const TokenBatch& batch, KvCache& kv, std::vector<floa
   const WeightMatrix& embd = weights_.tok_embd;
   pool_.parallel_for(n, 16, [&](int64_t b, int64_t e) {
     for (int64_t t = b; t < e; ++t) {
-      dequantize_row(embd.type, embd.row(batch.tokens[static_cast<size_t>(t)]), x_.data() + t * d, d);
+      dequantize_row(embd.type, embd.row(batch.tokens[static_cast<size_t>(t)]), x_.data() + t * d,
+                     d);
     }
   });
   for (int32_t l = 0; l < config_.n_layer; ++l) {

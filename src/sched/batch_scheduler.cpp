@@ -22,9 +22,12 @@ struct Active {
 
 PackingMode packing_mode(PrefillMode m) {
   switch (m) {
-    case PrefillMode::Packed: return PackingMode::Packed;
-    case PrefillMode::Padded: return PackingMode::Padded;
-    case PrefillMode::Single: return PackingMode::Single;
+    case PrefillMode::Packed:
+      return PackingMode::Packed;
+    case PrefillMode::Padded:
+      return PackingMode::Padded;
+    case PrefillMode::Single:
+      return PackingMode::Single;
   }
   return PackingMode::Packed;
 }
@@ -165,7 +168,8 @@ class BatchRun {
         Active* a = admitted[static_cast<size_t>(p.prompt)];
         Sequence& s = *a->seq;
         const bool last = p.offset + p.n_tokens == s.n_prompt();
-        std::span<const int32_t> toks(s.prompt().data() + p.offset, static_cast<size_t>(p.n_tokens));
+        std::span<const int32_t> toks(s.prompt().data() + p.offset,
+                                      static_cast<size_t>(p.n_tokens));
         if (options_.mode == PrefillMode::Padded && p.n_tokens < longest) {
           // Pads go after the real tokens: causal attention keeps them out of every real
           // token's view, and their KV slots are overwritten by later real tokens.
@@ -231,7 +235,8 @@ class BatchRun {
     stats_.n_forwards++;
     const int64_t vocab = ctx_.model.config().n_vocab;
     for (size_t r = 0; r < stepping.size(); ++r) {
-      accept(*stepping[r], std::span<const float>(logits_.data() + r * vocab, static_cast<size_t>(vocab)));
+      accept(*stepping[r],
+             std::span<const float>(logits_.data() + r * vocab, static_cast<size_t>(vocab)));
     }
   }
 

@@ -84,7 +84,8 @@ PreparedRequest prepare_request(const Tokenizer& tok, const GenerationRequest& r
     for (int32_t id : req.prompt_ids) {
       if (id < 0 || id >= tok.vocab_size()) {
         throw InvalidArgument("prompt token id " + std::to_string(id) +
-                              " is outside the vocabulary (size " + std::to_string(tok.vocab_size()) + ")");
+                              " is outside the vocabulary (size " +
+                              std::to_string(tok.vocab_size()) + ")");
       }
     }
     p.prompt_ids = req.prompt_ids;
@@ -100,7 +101,8 @@ PreparedRequest prepare_request(const Tokenizer& tok, const GenerationRequest& r
   }
   // max_tokens past the context is clamped to what fits (finish_reason "length").
   p.max_new = n_ctx - n_prompt;
-  if (req.sampling.max_tokens >= 0) p.max_new = std::min<int64_t>(p.max_new, req.sampling.max_tokens);
+  if (req.sampling.max_tokens >= 0)
+    p.max_new = std::min<int64_t>(p.max_new, req.sampling.max_tokens);
   return p;
 }
 

@@ -4,7 +4,8 @@
 
 namespace packinfer::test {
 
-ModelRunner::ModelRunner(const std::string& path, int threads, int64_t kv_tokens, int32_t block_size)
+ModelRunner::ModelRunner(const std::string& path, int threads, int64_t kv_tokens,
+                         int32_t block_size)
     : model_(Model::load(path)), pool_(std::make_unique<ThreadPool>(threads)) {
   tf_ = std::make_unique<Transformer>(model_->config(), model_->weights(), *pool_);
   kv_ = std::make_unique<KvCache>(model_->config(),
@@ -30,7 +31,8 @@ void ModelRunner::prefill(SequenceKv& seq, std::span<const int32_t> ids, int64_t
   }
 }
 
-std::vector<std::vector<float>> ModelRunner::all_logits(std::span<const int32_t> ids, int64_t chunk) {
+std::vector<std::vector<float>> ModelRunner::all_logits(std::span<const int32_t> ids,
+                                                        int64_t chunk) {
   std::vector<std::vector<float>> out(ids.size());
   SequenceKv seq;
   prefill(seq, ids, chunk, [&](int64_t pos, std::span<const float> l) {

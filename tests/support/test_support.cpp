@@ -90,7 +90,8 @@ std::vector<std::string> golden_models() {
 std::vector<std::string> golden_cases(const std::string& golden_model) {
   nlohmann::json idx = read_json(shared_dir() + "/golden/" + golden_model + "/index.json");
   std::vector<std::string> out;
-  for (auto& c : idx.at("cases")) out.push_back(c.is_string() ? c.get<std::string>() : c.at("case").get<std::string>());
+  for (auto& c : idx.at("cases"))
+    out.push_back(c.is_string() ? c.get<std::string>() : c.at("case").get<std::string>());
   return out;
 }
 

@@ -9,7 +9,7 @@ namespace packinfer::test {
 
 std::string shared_dir();  // absolute path of ../shared (or $PACKINFER_SHARED)
 std::string build_dir();
-std::string cli_path();    // the packinfer executable
+std::string cli_path();  // the packinfer executable
 
 // Path of a synthetic model (preset e.g. "tiny", dtype "f32"), generated with
 // shared/tools/synth_gguf.py into <build>/models on first use. Safe when tests run in parallel.
