@@ -53,8 +53,9 @@ struct BatchStats {
   double packing_efficiency = 0;          // real prompt tokens / (prefill forwards * token budget)
   int64_t peak_activation_bytes = 0;      // largest scratch memory of the forward pass
   int64_t peak_kv_bytes = 0;              // largest KV memory in use
-  double estimated_makespan_seconds = 0;  // offline planner's estimate for the chosen order
-  double lower_bound_seconds = 0;         // total FLOPs / measured peak FLOP/s
+  double estimated_makespan_seconds = 0;  // offline planner's estimate (0 = not computed)
+  // Compute lower bound: the job's total FLOPs at the best FLOP/s any of its forwards reached.
+  double lower_bound_seconds = 0;
 };
 
 // Called (on the calling thread) when a request finishes, in completion order.

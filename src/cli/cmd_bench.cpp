@@ -13,6 +13,7 @@
 #include "cli/cli_common.h"
 #include "cli/commands.h"
 #include "kv/kv_cache.h"
+#include "model/flops.h"
 #include "model/model.h"
 #include "model/transformer.h"
 #include "util/thread_pool.h"
@@ -32,18 +33,6 @@ Stats stats(std::vector<double> v) {
   s.max = v.back();
   s.median = v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
   return s;
-}
-
-// Multiply-adds of the layer matrices per token (the LM head runs once per forward here).
-double layer_flops_per_token(const ModelConfig& c) {
-  double per_layer = static_cast<double>(c.n_embd) * (2.0 * c.q_dim() + 2.0 * c.kv_dim()) +
-                     3.0 * c.n_embd * c.n_ff;
-  return 2.0 * per_layer * c.n_layer;
-}
-
-double attention_flops(const ModelConfig& c, double n_tokens) {
-  // Causal: token i attends to i+1 positions; QK and PV each 2*head_dim flops per pair per head.
-  return 4.0 * c.head_dim * c.n_head * c.n_layer * n_tokens * (n_tokens + 1) / 2;
 }
 
 int64_t decode_weight_bytes(const Model& m) {
@@ -139,8 +128,7 @@ void add_bench_command(CLI::App& app, int& exit_code) {
       std::vector<double> tps;
       for (int r = 0; r < o->reps; ++r) tps.push_back(p / run_prompt(p));
       Stats s = stats(tps);
-      double flops =
-          layer_flops_per_token(c) * p + attention_flops(c, p) + 2.0 * c.n_vocab * c.n_embd;
+      double flops = layer_flops_per_token(c) * p + attention_flops(c, 0, p) + lm_head_flops(c);
       rows.push_back({"pp" + std::to_string(p), s, flops * s.median / p / 1e9});
     }
     for (int64_t g : o->gen_lens) {

@@ -8,6 +8,7 @@
 #include "batch/job_planner.h"
 #include "batch/packing_planner.h"
 #include "batch/token_batch.h"
+#include "model/flops.h"
 #include "sched/sequence.h"
 
 namespace packinfer {
@@ -60,6 +61,7 @@ class BatchRun {
     stats_.makespan_seconds = elapsed();
     stats_.packing_efficiency =
         prefill_slots_ > 0 ? static_cast<double>(stats_.prompt_tokens) / prefill_slots_ : 0;
+    if (peak_flops_per_s_ > 0) stats_.lower_bound_seconds = total_flops_ / peak_flops_per_s_;
     if (stats != nullptr) *stats = stats_;
     return std::move(results_);
   }
@@ -188,9 +190,8 @@ class BatchRun {
         }
         if (last) completing.push_back(a);
       }
-      ctx_.transformer.forward(batch_, ctx_.kv, logits_);
+      run_forward();
       for (auto& [a, real] : padded) a->seq->kv.n_tokens = real;
-      stats_.n_forwards++;
       stats_.prompt_tokens += fwd.real_tokens;
       progress_.prompt_tokens += fwd.real_tokens;
       prefill_slots_ += options_.mode == PrefillMode::Padded ? fwd.slots : budget_;
@@ -207,6 +208,18 @@ class BatchRun {
       }
       stats_.prefill_seconds += std::chrono::duration<double>(Clock::now() - start).count();
     }
+  }
+
+  // One forward of batch_, counting its FLOPs and the best rate seen (the "measured peak" the
+  // makespan lower bound divides by).
+  void run_forward() {
+    const double flops = forward_flops(ctx_.model.config(), batch_);
+    auto start = Clock::now();
+    ctx_.transformer.forward(batch_, ctx_.kv, logits_);
+    const double s = std::chrono::duration<double>(Clock::now() - start).count();
+    stats_.n_forwards++;
+    total_flops_ += flops;
+    if (s > 0) peak_flops_per_s_ = std::max(peak_flops_per_s_, flops / s);
   }
 
   void accept(Active& a, std::span<const float> logits) {
@@ -231,8 +244,7 @@ class BatchRun {
       stepping.push_back(a.get());
     }
     if (stepping.empty()) return;
-    ctx_.transformer.forward(batch_, ctx_.kv, logits_);
-    stats_.n_forwards++;
+    run_forward();
     const int64_t vocab = ctx_.model.config().n_vocab;
     for (size_t r = 0; r < stepping.size(); ++r) {
       accept(*stepping[r],
@@ -276,6 +288,8 @@ class BatchRun {
   int64_t budget_ = 512;
   int32_t max_seqs_ = 1;
   int64_t prefill_slots_ = 0;
+  double total_flops_ = 0;
+  double peak_flops_per_s_ = 0;
   Clock::time_point t0_;
 };
 
