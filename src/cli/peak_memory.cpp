@@ -1,0 +1,36 @@
+#include "cli/peak_memory.h"
+
+#include <malloc.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+
+namespace packinfer::cli {
+
+bool reset_peak_rss(std::string* why) {
+#ifdef __GLIBC__
+  // Without this, heap pages freed by the previous mode stay resident, and the next mode's
+  // high-water mark starts above its own needs.
+  malloc_trim(0);
+#endif
+  std::ofstream f("/proc/self/clear_refs");
+  if (f) f << "5";
+  if (!f || !f.flush()) {
+    if (why) *why = std::string("cannot write /proc/self/clear_refs: ") + std::strerror(errno);
+    return false;
+  }
+  return true;
+}
+
+double current_rss_mib() {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::strtod(line.c_str() + 6, nullptr) / 1024.0;
+  }
+  return 0;
+}
+
+}  // namespace packinfer::cli
