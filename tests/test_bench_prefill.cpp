@@ -72,12 +72,17 @@ TEST(PromptLengths, LogUniformIsSkewedToShortPrompts) {
 
 TEST(PromptLengths, ParsesJsonlFile) {
   std::string path = build_dir() + "/bench_prefill_prompts.jsonl";
-  std::ofstream(path) << R"({"prompt": "Once upon a time"})" << "\n\n"
-                      << R"({"prompt_ids": [1, 2, 3]})" << "\n"
-                      << R"({"custom_id": "a", "method": "POST", "url": "/v1/chat/completions", )"
-                      << R"("body": {"model": "m", "messages": [{"role": "system", "content": "Be brief."}, )"
-                      << R"({"role": "user", "content": [{"type": "text", "text": "Hi"}]}]}})" << "\n"
-                      << R"({"body": {"prompt": "completion style"}})" << "\r\n";
+  std::ofstream(path)
+      << R"({"prompt": "Once upon a time"})"
+      << "\n\n"
+      << R"({"prompt_ids": [1, 2, 3]})"
+      << "\n"
+      << R"({"custom_id": "a", "method": "POST", "url": "/v1/chat/completions", )"
+      << R"("body": {"model": "m", "messages": [{"role": "system", "content": "Be brief."}, )"
+      << R"({"role": "user", "content": [{"type": "text", "text": "Hi"}]}]}})"
+      << "\n"
+      << R"({"body": {"prompt": "completion style"}})"
+      << "\r\n";
   auto prompts = cli::parse_jsonl_prompts(read_file(path));
   ASSERT_EQ(prompts.size(), 4u);
   EXPECT_EQ(prompts[0].text, "Once upon a time");
@@ -173,8 +178,8 @@ TEST(BenchPrefillCli, JsonHasOneObjectPerMode) {
   std::string model = shared_dir() + "/models/stories260K/stories260K-f32.gguf";
   std::string svg = build_dir() + "/bench_prefill_test.svg";
   CommandResult r = run_command("'" + cli_path() + "' bench prefill -m '" + model +
-                                "' --dist uniform:8:64 --batch 6 -r 1 -t 1 --json --svg '" +
-                                svg + "' 2>/dev/null");
+                                "' --dist uniform:8:64 --batch 6 -r 1 -t 1 --json --svg '" + svg +
+                                "' 2>/dev/null");
   ASSERT_EQ(r.status, 0) << r.out;
   auto j = nlohmann::json::parse(r.out);
   ASSERT_TRUE(j.is_array());
@@ -182,8 +187,8 @@ TEST(BenchPrefillCli, JsonHasOneObjectPerMode) {
   std::vector<std::string> modes;
   for (const auto& o : j) {
     modes.push_back(o.at("mode").get<std::string>());
-    for (const char* key : {"batch_ttft_s", "prompt_tokens_per_s", "peak_rss_mib",
-                            "prompt_tokens"}) {
+    for (const char* key :
+         {"batch_ttft_s", "prompt_tokens_per_s", "peak_rss_mib", "prompt_tokens"}) {
       ASSERT_TRUE(o.contains(key)) << key;
       EXPECT_GT(o.at(key).get<double>(), 0) << key;
     }
@@ -204,7 +209,8 @@ TEST(BenchPrefillCli, JsonHasOneObjectPerMode) {
 TEST(BenchPrefillCli, TableSweepAndErrors) {
   std::string model = shared_dir() + "/models/stories260K/stories260K-f32.gguf";
   std::string base = "'" + cli_path() + "' bench prefill -m '" + model + "' -t 1 -r 1 ";
-  CommandResult r = run_command(base + "--dist fixed:16 --sweep-batch 1,2 --modes packed,single 2>&1");
+  CommandResult r =
+      run_command(base + "--dist fixed:16 --sweep-batch 1,2 --modes packed,single 2>&1");
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_NE(r.out.find("fixed:16"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("batch: 2 prompts, 32 prompt tokens"), std::string::npos) << r.out;

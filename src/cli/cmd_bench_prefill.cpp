@@ -49,8 +49,8 @@ std::vector<GenerationRequest> make_requests(Engine& engine, const PromptDistrib
     std::vector<int64_t> lens = sample_prompt_lengths(dist, n, seed);
     for (size_t i = 0; i < lens.size(); ++i) {
       // A seed per prompt (not one stream) keeps prompt i the same whatever the batch size.
-      prompts.push_back(random_token_ids(lens[i], engine.model_info().n_vocab,
-                                         seed * 0x100000001b3ull + i + 1));
+      prompts.push_back(
+          random_token_ids(lens[i], engine.model_info().n_vocab, seed * 0x100000001b3ull + i + 1));
     }
   }
   const int64_t n_ctx = engine.model_info().n_ctx;

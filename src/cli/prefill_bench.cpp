@@ -54,15 +54,15 @@ std::vector<PrefillModeResult> run_prefill_bench(Engine& engine,
       int64_t tokens = 0;
       for (size_t i = 0; i < items.size(); ++i) {
         if (!items[i].error.empty()) {
-          throw Error(std::string(prefill_mode_name(mode)) + " mode: request " +
-                      std::to_string(i) + " failed: " + items[i].error);
+          throw Error(std::string(prefill_mode_name(mode)) + " mode: request " + std::to_string(i) +
+                      " failed: " + items[i].error);
         }
         tokens += static_cast<int64_t>(items[i].result.prompt_ids.size());
       }
       r.prompt_tokens = tokens;
       // The provisional batch loop fills only the makespan; with max_tokens = 1 it is the TTFT.
-      double t = st.all_first_tokens_seconds > 0 ? st.all_first_tokens_seconds
-                                                 : st.makespan_seconds;
+      double t =
+          st.all_first_tokens_seconds > 0 ? st.all_first_tokens_seconds : st.makespan_seconds;
       r.ttft_s.push_back(t);
       all.push_back(st);
     }

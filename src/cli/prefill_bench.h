@@ -24,11 +24,11 @@ struct PrefillModeResult {
   double batch_ttft_s = 0;     // median of ttft_s
   int64_t prompt_tokens = 0;   // real prompt tokens (no padding)
   double prompt_tokens_per_s = 0;
-  double peak_rss_mib = 0;     // VmHWM over this mode's repetitions
-  double rss_start_mib = 0;    // VmRSS when the mode started (weights, KV reservation, ...)
-  bool peak_rss_reset = false; // false: peak_rss_mib includes everything before this mode
-  std::string peak_rss_note;   // why the reset failed
-  BatchStats stats;            // of the median repetition
+  double peak_rss_mib = 0;      // VmHWM over this mode's repetitions
+  double rss_start_mib = 0;     // VmRSS when the mode started (weights, KV reservation, ...)
+  bool peak_rss_reset = false;  // false: peak_rss_mib includes everything before this mode
+  std::string peak_rss_note;    // why the reset failed
+  BatchStats stats;             // of the median repetition
 };
 
 // Parses "packed,padded,single" (any subset, in the given order). Throws InvalidArgument.

@@ -26,32 +26,35 @@ PlotChart chart(const std::string& title, const std::string& x_label, const std:
 
 }  // namespace
 
-void print_prefill_table(std::FILE* out, const PrefillRunInfo& info, const std::vector<PrefillBatchResult>& runs) {
-  std::fprintf(out, "model: %s (%s)  threads: %d\n", info.model_name.c_str(), info.model_path.c_str(),
-              info.threads);
-  std::fprintf(out, "prompts: %s  seed: %llu  token budget: %lld tokens/forward  repetitions: %d "
-              "(median)\n",
-              info.distribution.c_str(), static_cast<unsigned long long>(info.seed),
-              static_cast<long long>(info.max_batch_tokens), info.repetitions);
+void print_prefill_table(std::FILE* out, const PrefillRunInfo& info,
+                         const std::vector<PrefillBatchResult>& runs) {
+  std::fprintf(out, "model: %s (%s)  threads: %d\n", info.model_name.c_str(),
+               info.model_path.c_str(), info.threads);
+  std::fprintf(out,
+               "prompts: %s  seed: %llu  token budget: %lld tokens/forward  repetitions: %d "
+               "(median)\n",
+               info.distribution.c_str(), static_cast<unsigned long long>(info.seed),
+               static_cast<long long>(info.max_batch_tokens), info.repetitions);
   bool no_detail = false;
   for (const PrefillBatchResult& b : runs) {
     std::fprintf(out, "\nbatch: %lld prompts, %lld prompt tokens (lengths %lld..%lld)\n",
-                static_cast<long long>(b.batch_size), static_cast<long long>(b.prompt_tokens),
-                static_cast<long long>(b.min_len), static_cast<long long>(b.max_len));
+                 static_cast<long long>(b.batch_size), static_cast<long long>(b.prompt_tokens),
+                 static_cast<long long>(b.min_len), static_cast<long long>(b.max_len));
     std::fprintf(out, "| %-6s | %11s | %12s | %9s | %9s | %8s | %8s | %8s | %6s |\n", "mode",
-                "batch TTFT s", "prompt tok/s", "RSS MiB", "act MiB", "KV MiB", "pad tok",
-                "forwards", "pack %");
-    std::fprintf(out, "|--------|--------------|--------------|-----------|-----------|----------|-------"
-                "---|----------|--------|\n");
+                 "batch TTFT s", "prompt tok/s", "RSS MiB", "act MiB", "KV MiB", "pad tok",
+                 "forwards", "pack %");
+    std::fprintf(
+        out,
+        "|--------|--------------|--------------|-----------|-----------|----------|-------"
+        "---|----------|--------|\n");
     for (const PrefillModeResult& r : b.modes) {
       std::fprintf(out, "| %-6s | %12.4f | %12.1f | %9.1f |", prefill_mode_name(r.mode),
                    r.batch_ttft_s, r.prompt_tokens_per_s, r.peak_rss_mib);
       if (r.stats.n_forwards > 0) {
-        std::fprintf(out, " %9.2f | %8.2f | %8lld | %8lld | %6.1f |\n",
-                     r.stats.peak_activation_bytes / kMiB, r.stats.peak_kv_bytes / kMiB,
-                     static_cast<long long>(r.stats.padding_tokens),
-                     static_cast<long long>(r.stats.n_forwards),
-                     100.0 * r.stats.packing_efficiency);
+        std::fprintf(
+            out, " %9.2f | %8.2f | %8lld | %8lld | %6.1f |\n", r.stats.peak_activation_bytes / kMiB,
+            r.stats.peak_kv_bytes / kMiB, static_cast<long long>(r.stats.padding_tokens),
+            static_cast<long long>(r.stats.n_forwards), 100.0 * r.stats.packing_efficiency);
       } else {
         // The batch scheduler reported no per-forward statistics (provisional implementation).
         std::fprintf(out, " %9s | %8s | %8s | %8s | %6s |\n", "-", "-", "-", "-", "-");
@@ -59,8 +62,8 @@ void print_prefill_table(std::FILE* out, const PrefillRunInfo& info, const std::
       }
     }
     std::fprintf(out, "packed speedup: %s vs padded, %s vs single\n",
-                fmt_speedup(packed_speedup(b.modes, PrefillMode::Padded)).c_str(),
-                fmt_speedup(packed_speedup(b.modes, PrefillMode::Single)).c_str());
+                 fmt_speedup(packed_speedup(b.modes, PrefillMode::Padded)).c_str(),
+                 fmt_speedup(packed_speedup(b.modes, PrefillMode::Single)).c_str());
   }
   if (no_detail) {
     std::fprintf(out, "note: '-' = the engine's batch scheduler reported no forward statistics\n");
@@ -68,9 +71,10 @@ void print_prefill_table(std::FILE* out, const PrefillRunInfo& info, const std::
   for (const PrefillBatchResult& b : runs) {
     for (const PrefillModeResult& r : b.modes) {
       if (!r.peak_rss_reset) {
-        std::fprintf(out, "note: peak RSS was not reset between modes (%s); each RSS value includes "
-                    "everything measured before it\n",
-                    r.peak_rss_note.c_str());
+        std::fprintf(out,
+                     "note: peak RSS was not reset between modes (%s); each RSS value includes "
+                     "everything measured before it\n",
+                     r.peak_rss_note.c_str());
         return;
       }
     }
@@ -147,9 +151,8 @@ std::string prefill_svg(const PrefillRunInfo& info, const std::vector<PrefillBat
     // Activation memory is what padding inflates; RSS is the whole process (weights included).
     for (bool rss : {false, true}) {
       for (size_t m = 0; m < modes.size(); ++m) {
-        PlotSeries s{std::string(prefill_mode_name(modes[m])) + (rss ? " RSS" : " activation"),
-                     {},
-                     {}};
+        PlotSeries s{
+            std::string(prefill_mode_name(modes[m])) + (rss ? " RSS" : " activation"), {}, {}};
         for (const auto& b : runs) {
           if (m >= b.modes.size()) continue;
           const PrefillModeResult& r = b.modes[m];

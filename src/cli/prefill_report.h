@@ -28,7 +28,8 @@ struct PrefillBatchResult {
 };
 
 // To `out`: what ran (model, threads, prompts, budget), then one row per mode and batch.
-void print_prefill_table(std::FILE* out, const PrefillRunInfo& info, const std::vector<PrefillBatchResult>& runs);
+void print_prefill_table(std::FILE* out, const PrefillRunInfo& info,
+                         const std::vector<PrefillBatchResult>& runs);
 
 // One object per (batch, mode); packed objects carry the speedups over the other modes.
 nlohmann::json prefill_json(const PrefillRunInfo& info,

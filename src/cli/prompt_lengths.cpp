@@ -109,8 +109,8 @@ PromptDistribution parse_prompt_distribution(const std::string& spec) {
   }
   if (kind != "uniform" && kind != "loguniform") bad_spec(spec, "unknown kind '" + kind + "'");
   if (args.size() != 2) bad_spec(spec, kind + " takes two lengths A:B");
-  d.kind = kind == "uniform" ? PromptDistribution::Kind::Uniform
-                             : PromptDistribution::Kind::LogUniform;
+  d.kind =
+      kind == "uniform" ? PromptDistribution::Kind::Uniform : PromptDistribution::Kind::LogUniform;
   d.lo = parse_length(spec, args[0]);
   d.hi = parse_length(spec, args[1]);
   if (d.lo > d.hi) bad_spec(spec, "A must not exceed B");
@@ -119,18 +119,19 @@ PromptDistribution parse_prompt_distribution(const std::string& spec) {
 
 std::string to_string(const PromptDistribution& d) {
   switch (d.kind) {
-    case PromptDistribution::Kind::Fixed: return "fixed:" + std::to_string(d.lo);
+    case PromptDistribution::Kind::Fixed:
+      return "fixed:" + std::to_string(d.lo);
     case PromptDistribution::Kind::Uniform:
       return "uniform:" + std::to_string(d.lo) + ":" + std::to_string(d.hi);
     case PromptDistribution::Kind::LogUniform:
       return "loguniform:" + std::to_string(d.lo) + ":" + std::to_string(d.hi);
-    case PromptDistribution::Kind::Jsonl: return "jsonl:" + d.file;
+    case PromptDistribution::Kind::Jsonl:
+      return "jsonl:" + d.file;
   }
   return "?";
 }
 
-std::vector<int64_t> sample_prompt_lengths(const PromptDistribution& d, int64_t n,
-                                           uint64_t seed) {
+std::vector<int64_t> sample_prompt_lengths(const PromptDistribution& d, int64_t n, uint64_t seed) {
   if (d.kind == PromptDistribution::Kind::Jsonl) {
     throw InvalidArgument("jsonl prompts have no synthetic lengths");
   }
@@ -197,7 +198,8 @@ std::vector<JsonlPrompt> parse_jsonl_prompts(std::string_view content) {
         if (!m.is_object() || !m.contains("role") || !m["role"].is_string()) {
           fail("each message needs a \"role\"");
         }
-        p.messages.push_back({m["role"].get<std::string>(), content_text(m.value("content", nlohmann::json()))});
+        p.messages.push_back(
+            {m["role"].get<std::string>(), content_text(m.value("content", nlohmann::json()))});
       }
       if (p.messages.empty()) fail("empty \"messages\"");
     } else {
@@ -216,7 +218,8 @@ std::vector<JsonlPrompt> pick_prompts(const std::vector<JsonlPrompt>& prompts, i
   SplitMix64 rng{seed};
   for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng.below(i)]);
   std::vector<JsonlPrompt> out;
-  for (int64_t i = 0; i < n; ++i) out.push_back(prompts[order[static_cast<size_t>(i) % order.size()]]);
+  for (int64_t i = 0; i < n; ++i)
+    out.push_back(prompts[order[static_cast<size_t>(i) % order.size()]]);
   return out;
 }
 

@@ -17,11 +17,20 @@ std::string esc(const std::string& s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -50,8 +59,8 @@ struct Box {
 class Writer {
  public:
   std::string out;
-  void text(double x, double y, const std::string& s, const char* anchor = "middle",
-            int size = 12, const char* extra = "") {
+  void text(double x, double y, const std::string& s, const char* anchor = "middle", int size = 12,
+            const char* extra = "") {
     out += "<text x=\"" + num(x) + "\" y=\"" + num(y) + "\" text-anchor=\"" + anchor +
            "\" font-size=\"" + std::to_string(size) + "\"" + extra + ">" + esc(s) + "</text>\n";
   }
@@ -122,8 +131,8 @@ void draw_chart(Writer& w, const PlotChart& c, double ox, double oy, int width, 
     double bar = slot * 0.8 / static_cast<double>(ns);
     for (size_t k = 0; k < nc; ++k) {
       double x0 = b.left + slot * static_cast<double>(k) + slot * 0.1;
-      w.text(b.left + slot * (static_cast<double>(k) + 0.5), b.top + b.height + 16,
-             c.categories[k], "middle", 11);
+      w.text(b.left + slot * (static_cast<double>(k) + 0.5), b.top + b.height + 16, c.categories[k],
+             "middle", 11);
       for (size_t s = 0; s < c.series.size(); ++s) {
         if (k >= c.series[s].y.size() || !std::isfinite(c.series[s].y[k])) continue;
         double v = c.series[s].y[k], y = ys(v), y0 = ys(0);
@@ -175,9 +184,8 @@ void draw_chart(Writer& w, const PlotChart& c, double ox, double oy, int width, 
         pts += num(xsc(ser.x[i])) + "," + num(ys(ser.y[i])) + " ";
       }
       // Dash every other series so overlapping lines stay distinguishable.
-      w.out += std::string("<polyline fill=\"none\" stroke=\"") + color +
-               "\" stroke-width=\"2\"" + (s % 2 ? " stroke-dasharray=\"6,3\"" : "") +
-               " points=\"" + pts + "\"/>\n";
+      w.out += std::string("<polyline fill=\"none\" stroke=\"") + color + "\" stroke-width=\"2\"" +
+               (s % 2 ? " stroke-dasharray=\"6,3\"" : "") + " points=\"" + pts + "\"/>\n";
       for (size_t i = 0; i < n; ++i) {
         if (!std::isfinite(ser.y[i]) || (c.log2_x && ser.x[i] <= 0)) continue;
         w.out += "<circle cx=\"" + num(xsc(ser.x[i])) + "\" cy=\"" + num(ys(ser.y[i])) +
