@@ -16,6 +16,26 @@ std::string fmt_speedup(double s) {
   return buf;
 }
 
+// One colour per mode in every chart, including the speedup lines ("vs padded" is padded's).
+std::string mode_color(PrefillMode m) {
+  switch (m) {
+    case PrefillMode::Packed:
+      return "#0072B2";
+    case PrefillMode::Padded:
+      return "#D55E00";
+    case PrefillMode::Single:
+      return "#009E73";
+  }
+  return "#000000";
+}
+
+// "Batch TTFT (s)" -> "seconds": the axis label is the unit in the chart title.
+std::string unit_of(const std::string& title) {
+  size_t open = title.rfind('(');
+  std::string unit = title.substr(open + 1, title.size() - open - 2);
+  return unit == "s" ? "seconds" : unit;
+}
+
 PlotChart chart(const std::string& title, const std::string& x_label, const std::string& y_label) {
   PlotChart c;
   c.title = title;
@@ -126,20 +146,29 @@ nlohmann::json prefill_json(const PrefillRunInfo& info,
 
 std::string prefill_svg(const PrefillRunInfo& info, const std::vector<PrefillBatchResult>& runs) {
   std::string title = "packinfer bench prefill: " + info.model_name + ", " + info.distribution +
-                      ", " + std::to_string(info.threads) + " threads";
+                      ", threads: " + std::to_string(info.threads) +
+                      ", budget: " + std::to_string(info.max_batch_tokens) + " tokens/forward";
   std::vector<PrefillMode> modes;
   if (!runs.empty()) {
     for (const auto& r : runs.front().modes) modes.push_back(r.mode);
   }
+  // Activation and RSS get separate charts: RSS includes the weights and would flatten the
+  // activation curves, which are what padding inflates.
+  using Metric = double (*)(const PrefillModeResult&);
+  const std::pair<const char*, Metric> per_mode[] = {
+      {"Batch TTFT (s)", [](const PrefillModeResult& r) { return r.batch_ttft_s; }},
+      {"Peak activation memory (MiB)",
+       [](const PrefillModeResult& r) { return r.stats.peak_activation_bytes / kMiB; }},
+      {"Peak RSS (MiB)", [](const PrefillModeResult& r) { return r.peak_rss_mib; }},
+  };
+  std::vector<PlotChart> charts;
   if (runs.size() > 1) {
     PlotChart speed =
         chart("Speedup of packed prefill", "batch size (prompts)", "batch TTFT speedup (x)");
     speed.log2_x = true;
     speed.reference_y = 1.0;
-    PlotChart mem = chart("Peak memory", "batch size (prompts)", "MiB");
-    mem.log2_x = true;
     for (PrefillMode versus : {PrefillMode::Padded, PrefillMode::Single}) {
-      PlotSeries s{std::string("vs ") + prefill_mode_name(versus), {}, {}};
+      PlotSeries s{std::string("vs ") + prefill_mode_name(versus), {}, {}, mode_color(versus)};
       for (const auto& b : runs) {
         double v = packed_speedup(b.modes, versus);
         if (v <= 0) continue;
@@ -148,40 +177,48 @@ std::string prefill_svg(const PrefillRunInfo& info, const std::vector<PrefillBat
       }
       if (!s.x.empty()) speed.series.push_back(std::move(s));
     }
-    // Activation memory is what padding inflates; RSS is the whole process (weights included).
-    for (bool rss : {false, true}) {
+    charts.push_back(std::move(speed));
+    for (const auto& [name, metric] : per_mode) {
+      PlotChart c = chart(name, "batch size (prompts)", "");
+      c.y_label = unit_of(c.title);
+      c.log2_x = true;
       for (size_t m = 0; m < modes.size(); ++m) {
-        PlotSeries s{
-            std::string(prefill_mode_name(modes[m])) + (rss ? " RSS" : " activation"), {}, {}};
+        PlotSeries s{prefill_mode_name(modes[m]), {}, {}, mode_color(modes[m])};
         for (const auto& b : runs) {
           if (m >= b.modes.size()) continue;
-          const PrefillModeResult& r = b.modes[m];
           s.x.push_back(static_cast<double>(b.batch_size));
-          s.y.push_back(rss ? r.peak_rss_mib : r.stats.peak_activation_bytes / kMiB);
+          s.y.push_back(metric(b.modes[m]));
         }
-        mem.series.push_back(std::move(s));
+        c.series.push_back(std::move(s));
       }
+      charts.push_back(std::move(c));
     }
-    return render_svg({speed, mem}, title);
+    return render_svg(charts, title, 520, 360, 2);
   }
-  PlotChart time = chart("Batch TTFT per mode", "prefill mode", "seconds");
-  PlotChart mem = chart("Peak memory per mode", "prefill mode", "MiB");
-  PlotSeries ttft{"batch TTFT", {}, {}}, act{"activation", {}, {}}, kv{"KV", {}, {}},
-      rss{"RSS", {}, {}};
+  if (!runs.empty()) title += ", batch " + std::to_string(runs.front().batch_size);
+  PlotChart tput = chart("Prompt throughput", "prefill mode", "prompt tokens/s");
+  for (const auto& [name, metric] : per_mode) {
+    PlotChart c = chart(name, "prefill mode", "");
+    c.y_label = unit_of(c.title);
+    PlotSeries s{"", {}, {}, ""};
+    for (const PrefillModeResult& r :
+         runs.empty() ? std::vector<PrefillModeResult>{} : runs.front().modes) {
+      c.categories.push_back(prefill_mode_name(r.mode));
+      s.y.push_back(metric(r));
+    }
+    c.series.push_back(std::move(s));
+    charts.push_back(std::move(c));
+  }
   if (!runs.empty()) {
+    PlotSeries s{"", {}, {}, ""};
     for (const PrefillModeResult& r : runs.front().modes) {
-      time.categories.push_back(prefill_mode_name(r.mode));
-      mem.categories.push_back(prefill_mode_name(r.mode));
-      ttft.y.push_back(r.batch_ttft_s);
-      act.y.push_back(r.stats.peak_activation_bytes / kMiB);
-      kv.y.push_back(r.stats.peak_kv_bytes / kMiB);
-      rss.y.push_back(r.peak_rss_mib);
+      tput.categories.push_back(prefill_mode_name(r.mode));
+      s.y.push_back(r.prompt_tokens_per_s);
     }
-    title += ", batch " + std::to_string(runs.front().batch_size);
+    tput.series.push_back(std::move(s));
   }
-  time.series.push_back(std::move(ttft));
-  mem.series = {act, kv, rss};
-  return render_svg({time, mem}, title);
+  charts.insert(charts.begin() + 1, std::move(tput));
+  return render_svg(charts, title, 520, 360, 2);
 }
 
 }  // namespace packinfer::cli

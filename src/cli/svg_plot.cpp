@@ -42,10 +42,16 @@ std::string num(double v) {  // coordinates: short and locale independent enough
   return buf;
 }
 
+// Short human labels: 150k rather than 1.5e+05 (axes of tokens/s), 0.0021 for seconds.
 std::string tick_label(double v) {
   char buf[32];
-  if (v != 0 && (std::fabs(v) >= 1e5 || std::fabs(v) < 1e-3)) {
-    std::snprintf(buf, sizeof buf, "%.0e", v);
+  double a = std::fabs(v);
+  if (a >= 1e6) {
+    std::snprintf(buf, sizeof buf, "%.3gM", v / 1e6);
+  } else if (a >= 1e4) {
+    std::snprintf(buf, sizeof buf, "%.3gk", v / 1e3);
+  } else if (v != 0 && a < 1e-4) {
+    std::snprintf(buf, sizeof buf, "%.1e", v);
   } else {
     std::snprintf(buf, sizeof buf, "%.4g", v);
   }
@@ -100,9 +106,15 @@ void y_range(const PlotChart& c, double& lo, double& hi) {
   if (hi - lo < 1e-12) hi = lo + 1;
 }
 
+std::string series_color(const PlotSeries& s, size_t index) {
+  return s.color.empty() ? kColors[index % kNumColors] : s.color;
+}
+
 void draw_chart(Writer& w, const PlotChart& c, double ox, double oy, int width, int height) {
+  bool legend = std::any_of(c.series.begin(), c.series.end(),
+                            [](const PlotSeries& s) { return !s.name.empty(); });
   // Room on the right for the legend, on the left for tick labels and the y label.
-  Box b{ox + 62, oy + 34, width - 62.0 - 150, height - 34.0 - 52};
+  Box b{ox + 62, oy + 34, width - 62.0 - (legend ? 150 : 24), height - 34.0 - 52};
   w.text(ox + width / 2.0, oy + 20, c.title, "middle", 14, " font-weight=\"bold\"");
   double ylo, yhi;
   y_range(c, ylo, yhi);
@@ -136,9 +148,11 @@ void draw_chart(Writer& w, const PlotChart& c, double ox, double oy, int width, 
       for (size_t s = 0; s < c.series.size(); ++s) {
         if (k >= c.series[s].y.size() || !std::isfinite(c.series[s].y[k])) continue;
         double v = c.series[s].y[k], y = ys(v), y0 = ys(0);
+        bool per_category = c.series.size() == 1 && c.series[s].name.empty();
+        std::string color = series_color(c.series[s], per_category ? k : s);
         w.out += "<rect x=\"" + num(x0 + bar * static_cast<double>(s)) + "\" y=\"" +
                  num(std::min(y, y0)) + "\" width=\"" + num(bar * 0.92) + "\" height=\"" +
-                 num(std::fabs(y0 - y)) + "\" fill=\"" + kColors[s % kNumColors] + "\"/>\n";
+                 num(std::fabs(y0 - y)) + "\" fill=\"" + color + "\"/>\n";
         w.text(x0 + bar * (static_cast<double>(s) + 0.46), std::min(y, y0) - 3, tick_label(v),
                "middle", 9, " fill=\"#333\"");
       }
@@ -176,7 +190,7 @@ void draw_chart(Writer& w, const PlotChart& c, double ox, double oy, int width, 
     }
     for (size_t s = 0; s < c.series.size(); ++s) {
       const PlotSeries& ser = c.series[s];
-      const char* color = kColors[s % kNumColors];
+      std::string color = series_color(ser, s);
       std::string pts;
       size_t n = std::min(ser.x.size(), ser.y.size());
       for (size_t i = 0; i < n; ++i) {
@@ -203,13 +217,14 @@ void draw_chart(Writer& w, const PlotChart& c, double ox, double oy, int width, 
          (" transform=\"rotate(-90 " + num(ox + 16) + " " + num(yc) + ")\"").c_str());
 
   // Legend to the right of the plot.
-  double lx = b.left + b.width + 14, ly = b.top + 6;
+  double lx = b.left + b.width + 14, y = b.top + 6 - 20;
   for (size_t s = 0; s < c.series.size(); ++s) {
-    double y = ly + 20.0 * static_cast<double>(s);
-    const char* color = kColors[s % kNumColors];
+    if (c.series[s].name.empty()) continue;
+    y += 20;
+    std::string color = series_color(c.series[s], s);
     if (c.categories.empty()) {
       w.line(lx, y, lx + 22, y,
-             std::string("stroke=\"") + color + "\" stroke-width=\"2\"" +
+             "stroke=\"" + color + "\" stroke-width=\"2\"" +
                  (s % 2 ? " stroke-dasharray=\"6,3\"" : ""));
       w.out += "<circle cx=\"" + num(lx + 11) + "\" cy=\"" + num(y) + "\" r=\"3.5\" fill=\"" +
                color + "\"/>\n";
@@ -242,10 +257,13 @@ std::vector<double> nice_ticks(double lo, double hi, int target_count) {
 }
 
 std::string render_svg(const std::vector<PlotChart>& charts, const std::string& title, int width,
-                       int height) {
-  int top = title.empty() ? 0 : 30;
-  int total_w = width * static_cast<int>(std::max<size_t>(charts.size(), 1));
-  int total_h = height + top;
+                       int height, int columns) {
+  const int n = static_cast<int>(std::max<size_t>(charts.size(), 1));
+  const int cols = columns > 0 ? std::min(columns, n) : n;
+  const int rows = (n + cols - 1) / cols;
+  const int top = title.empty() ? 0 : 30;
+  const int total_w = width * cols;
+  const int total_h = height * rows + top;
   Writer w;
   w.out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
   w.out += "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + std::to_string(total_w) +
@@ -255,8 +273,8 @@ std::string render_svg(const std::vector<PlotChart>& charts, const std::string& 
   w.out += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
   if (!title.empty()) w.text(total_w / 2.0, 21, title, "middle", 15, " font-weight=\"bold\"");
   for (size_t i = 0; i < charts.size(); ++i) {
-    draw_chart(w, charts[i], static_cast<double>(width) * static_cast<double>(i), top, width,
-               height);
+    int col = static_cast<int>(i) % cols, row = static_cast<int>(i) / cols;
+    draw_chart(w, charts[i], width * col, top + height * row, width, height);
   }
   w.out += "</svg>\n";
   return w.out;
