@@ -1,6 +1,8 @@
 #include "cli/peak_memory.h"
 
+#include <fcntl.h>
 #include <malloc.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
@@ -15,13 +17,13 @@ bool reset_peak_rss(std::string* why) {
   // high-water mark starts above its own needs.
   malloc_trim(0);
 #endif
-  std::ofstream f("/proc/self/clear_refs");
-  if (f) f << "5";
-  if (!f || !f.flush()) {
-    if (why) *why = std::string("cannot write /proc/self/clear_refs: ") + std::strerror(errno);
-    return false;
-  }
-  return true;
+  // POSIX calls rather than a stream so errno names the real cause.
+  int fd = ::open("/proc/self/clear_refs", O_WRONLY | O_CLOEXEC);
+  bool ok = fd >= 0 && ::write(fd, "5", 1) == 1;
+  int err = errno;
+  if (fd >= 0) ::close(fd);
+  if (!ok && why) *why = std::string("cannot write /proc/self/clear_refs: ") + std::strerror(err);
+  return ok;
 }
 
 double current_rss_mib() {

@@ -33,45 +33,50 @@ std::vector<PrefillMode> parse_prefill_modes(const std::vector<std::string>& nam
 std::vector<PrefillModeResult> run_prefill_bench(Engine& engine,
                                                  const std::vector<GenerationRequest>& requests,
                                                  const PrefillBenchOptions& options) {
-  std::vector<PrefillModeResult> results;
-  for (PrefillMode mode : options.modes) {
-    PrefillModeResult r;
-    r.mode = mode;
-    r.batch_size = static_cast<int64_t>(requests.size());
-    BatchOptions bo;
-    bo.mode = mode;
-    bo.max_batch_tokens = options.max_batch_tokens;
-    bo.max_seqs = std::max<int32_t>(bo.max_seqs, static_cast<int32_t>(requests.size()));
-    // Keep the batch in the given order: the benchmark compares prefill strategies, not the
-    // offline job planner.
-    bo.plan_order = false;
-    r.peak_rss_reset = reset_peak_rss(&r.peak_rss_note);
-    r.rss_start_mib = current_rss_mib();
-    std::vector<BatchStats> all;
-    for (int rep = 0; rep < options.repetitions; ++rep) {
+  std::vector<PrefillModeResult> results(options.modes.size());
+  std::vector<std::vector<BatchStats>> all(options.modes.size());
+  // Repetitions are the outer loop: on a shared or thermally throttled machine a slow phase then
+  // hits every mode alike instead of biasing whichever mode ran during it.
+  for (int rep = 0; rep < options.repetitions; ++rep) {
+    for (size_t m = 0; m < options.modes.size(); ++m) {
+      PrefillModeResult& r = results[m];
+      r.mode = options.modes[m];
+      r.batch_size = static_cast<int64_t>(requests.size());
+      BatchOptions bo;
+      bo.mode = r.mode;
+      bo.max_batch_tokens = options.max_batch_tokens;
+      bo.max_seqs = std::max<int32_t>(bo.max_seqs, static_cast<int32_t>(requests.size()));
+      // Keep the batch in the given order: the benchmark compares prefill strategies, not the
+      // offline job planner.
+      bo.plan_order = false;
+      // The peak of a mode is the largest high-water mark over its own repetitions.
+      bool reset = reset_peak_rss(&r.peak_rss_note);
+      r.peak_rss_reset = rep == 0 ? reset : r.peak_rss_reset && reset;
+      if (rep == 0) r.rss_start_mib = current_rss_mib();
       BatchStats st;
       std::vector<BatchItemResult> items = engine.generate_batch(requests, bo, &st);
+      r.peak_rss_mib = std::max(r.peak_rss_mib, peak_rss_mib());
       int64_t tokens = 0;
       for (size_t i = 0; i < items.size(); ++i) {
         if (!items[i].error.empty()) {
-          throw Error(std::string(prefill_mode_name(mode)) + " mode: request " + std::to_string(i) +
-                      " failed: " + items[i].error);
+          throw Error(std::string(prefill_mode_name(r.mode)) + " mode: request " +
+                      std::to_string(i) + " failed: " + items[i].error);
         }
         tokens += static_cast<int64_t>(items[i].result.prompt_ids.size());
       }
       r.prompt_tokens = tokens;
       // The provisional batch loop fills only the makespan; with max_tokens = 1 it is the TTFT.
-      double t =
-          st.all_first_tokens_seconds > 0 ? st.all_first_tokens_seconds : st.makespan_seconds;
-      r.ttft_s.push_back(t);
-      all.push_back(st);
+      r.ttft_s.push_back(st.all_first_tokens_seconds > 0 ? st.all_first_tokens_seconds
+                                                         : st.makespan_seconds);
+      all[m].push_back(st);
     }
-    r.peak_rss_mib = peak_rss_mib();
+  }
+  for (size_t m = 0; m < results.size(); ++m) {
+    PrefillModeResult& r = results[m];
     size_t mid = median_index(r.ttft_s);
     r.batch_ttft_s = r.ttft_s[mid];
-    r.stats = all[mid];
+    r.stats = all[m][mid];
     r.prompt_tokens_per_s = r.batch_ttft_s > 0 ? r.prompt_tokens / r.batch_ttft_s : 0;
-    results.push_back(std::move(r));
   }
   return results;
 }

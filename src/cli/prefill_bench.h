@@ -1,7 +1,7 @@
 #pragma once
 // The measurement behind `packinfer bench prefill`: the same batch of prompts prefilled in each
 // prefill mode (packed, padded, single) inside one process, with max_tokens = 1 so the time is
-// the batch TTFT, repeated and summarised by the median.
+// the batch TTFT, repeated (modes interleaved) and summarised by the median.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -24,7 +24,7 @@ struct PrefillModeResult {
   double batch_ttft_s = 0;     // median of ttft_s
   int64_t prompt_tokens = 0;   // real prompt tokens (no padding)
   double prompt_tokens_per_s = 0;
-  double peak_rss_mib = 0;      // VmHWM over this mode's repetitions
+  double peak_rss_mib = 0;      // largest VmHWM of its repetitions (reset before each run)
   double rss_start_mib = 0;     // VmRSS when the mode started (weights, KV reservation, ...)
   bool peak_rss_reset = false;  // false: peak_rss_mib includes everything before this mode
   std::string peak_rss_note;    // why the reset failed
@@ -34,7 +34,8 @@ struct PrefillModeResult {
 // Parses "packed,padded,single" (any subset, in the given order). Throws InvalidArgument.
 std::vector<PrefillMode> parse_prefill_modes(const std::vector<std::string>& names);
 
-// Runs `requests` once per mode and repetition. Throws packinfer::Error if a request fails.
+// Runs `requests` once per mode and repetition (modes interleaved within each repetition). Throws
+// packinfer::Error if a request fails.
 std::vector<PrefillModeResult> run_prefill_bench(Engine& engine,
                                                  const std::vector<GenerationRequest>& requests,
                                                  const PrefillBenchOptions& options);
