@@ -146,8 +146,8 @@ nlohmann::json prefill_json(const PrefillRunInfo& info,
 
 std::string prefill_svg(const PrefillRunInfo& info, const std::vector<PrefillBatchResult>& runs) {
   std::string title = "packinfer bench prefill: " + info.model_name + ", " + info.distribution +
-                      ", threads: " + std::to_string(info.threads) +
-                      ", budget: " + std::to_string(info.max_batch_tokens) + " tokens/forward";
+                      ", threads: " + std::to_string(info.threads) + ", " +
+                      std::to_string(info.max_batch_tokens) + " tokens/forward";
   std::vector<PrefillMode> modes;
   if (!runs.empty()) {
     for (const auto& r : runs.front().modes) modes.push_back(r.mode);

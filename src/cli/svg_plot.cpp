@@ -103,6 +103,7 @@ void y_range(const PlotChart& c, double& lo, double& hi) {
   }
   if (!std::isfinite(lo)) lo = 0, hi = 1;
   if (c.y_from_zero || !c.categories.empty()) lo = std::min(lo, 0.0);
+  if (!c.categories.empty()) hi += (hi - lo) * 0.06;  // headroom for the value labels on bars
   if (hi - lo < 1e-12) hi = lo + 1;
 }
 
