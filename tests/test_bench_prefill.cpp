@@ -215,6 +215,18 @@ TEST(BenchPrefillCli, TableSweepAndErrors) {
   EXPECT_NE(r.out.find("fixed:16"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("batch: 2 prompts, 32 prompt tokens"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("packed speedup"), std::string::npos) << r.out;
+  // A sweep in JSON: one object per (batch size, mode); the SVG names every series.
+  std::string svg = build_dir() + "/bench_prefill_sweep_test.svg";
+  r = run_command(base + "--dist uniform:4:32 --sweep-batch 1,2,4 --json --svg '" + svg +
+                  "' 2>/dev/null");
+  ASSERT_EQ(r.status, 0) << r.out;
+  auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j.size(), 9u);
+  EXPECT_EQ(j[8].at("batch").get<int>(), 4);
+  std::string chart = read_file(svg);
+  for (const char* name : {"vs padded", "vs single", "packed", "padded", "single", "Peak RSS"}) {
+    EXPECT_NE(chart.find(name), std::string::npos) << name;
+  }
   // Too long for stories260K's 512 positions: a clear error, not a crash.
   r = run_command(base + "--dist fixed:600 --batch 2 2>&1");
   EXPECT_NE(r.status, 0);
