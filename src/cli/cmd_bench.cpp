@@ -1,6 +1,7 @@
 // `packinfer bench`: prefill (ppN) and decode (tgN) speed like llama-bench, with min / median /
 // max over repetitions, the achieved GFLOP/s (prefill) and GB/s of weights (decode), model load
-// time and peak RSS.
+// time and peak RSS. `packinfer bench prefill` (packed vs padded vs single) is in
+// cmd_bench_prefill.cpp.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
