@@ -1,6 +1,7 @@
 // `packinfer bench`: prefill (ppN) and decode (tgN) speed like llama-bench, with min / median /
 // max over repetitions, the achieved GFLOP/s (prefill) and GB/s of weights (decode), model load
-// time and peak RSS.
+// time and peak RSS. `packinfer bench prefill` (packed vs padded vs single) is in
+// cmd_bench_prefill.cpp.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -11,6 +12,7 @@
 
 #include "batch/token_batch.h"
 #include "cli/cli_common.h"
+#include "cli/cmd_bench_prefill.h"
 #include "cli/commands.h"
 #include "kv/kv_cache.h"
 #include "model/flops.h"
@@ -61,7 +63,11 @@ void add_bench_command(CLI::App& app, int& exit_code) {
   sub->add_option("-n,--n-gen", o->gen_lens, "generation lengths (0 skips)")->delimiter(',');
   sub->add_option("-r,--repetitions", o->reps, "repetitions")->check(CLI::Range(1, 1000));
   sub->add_flag("--json", o->json, "print a JSON list instead of a table");
-  sub->callback([o, &exit_code] {
+  // `bench prefill` compares prefill strategies; plain `bench` keeps measuring ppN/tgN.
+  sub->require_subcommand(0, 1);
+  add_bench_prefill_command(*sub, exit_code);
+  sub->callback([o, sub, &exit_code] {
+    if (sub->got_subcommand("prefill")) return;  // CLI11 runs this after the subcommand's
     EngineOptions eo = engine_options(o->model);
     auto t0 = Clock::now();
     std::unique_ptr<Model> model = Model::load(eo.model_path);

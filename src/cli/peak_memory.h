@@ -1,0 +1,16 @@
+#pragma once
+// Per-phase peak memory of this process: Linux keeps one high-water mark (VmHWM) per process,
+// which can be reset by writing "5" to /proc/self/clear_refs, so several configurations can be
+// measured in one run.
+#include <string>
+
+namespace packinfer::cli {
+
+// Returns freed heap to the kernel, then resets VmHWM to the current RSS. On failure returns false
+// and sets *why (e.g. kernel without support, read-only /proc).
+bool reset_peak_rss(std::string* why);
+
+// Current resident set size (VmRSS) in MiB.
+double current_rss_mib();
+
+}  // namespace packinfer::cli
