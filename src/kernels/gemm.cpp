@@ -184,9 +184,8 @@ void gemm_blocked(const Kernels& kern, const TypeKernels* tk, const WeightMatrix
     return;
   }
   const TileGrid grid = make_grid(pool.size(), M, w.rows);
-  std::atomic<int64_t> next{0};
-  pool.run([&](int, int) {
-    for (int64_t i; (i = next.fetch_add(1, std::memory_order_relaxed)) < grid.count();) {
+  pool.parallel_for(grid.count(), 1, [&](int64_t t0, int64_t t1) {
+    for (int64_t i = t0; i < t1; ++i) {
       gemm_tile(kern, tk, block, block_bytes, w, x, ldx, y, ldy, grid.tile(i, M, w.rows));
     }
   });

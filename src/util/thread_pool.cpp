@@ -11,63 +11,29 @@
 
 namespace packinfer {
 namespace {
-// About 50-100 us of spinning before a worker goes to sleep.
+// About 50-100 us of spinning before an idle worker goes to sleep.
 constexpr int kSpinIterations = 20000;
+constexpr uint64_t kClosed = uint64_t{1} << 15;
+constexpr uint64_t kCountMask = kClosed - 1;
 }  // namespace
 
-ThreadPool::ThreadPool(int n_threads) : n_threads_(std::max(1, n_threads)) {
-  workers_.reserve(n_threads_ - 1);
-  for (int i = 1; i < n_threads_; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+ThreadPool::ThreadPool(int n_threads) : n_threads_(std::clamp(n_threads, 1, 1024)) {
+  workers_.reserve(static_cast<size_t>(n_threads_ - 1));
+  for (int i = 1; i < n_threads_; ++i) workers_.emplace_back([this] { worker_loop(); });
 }
 
 ThreadPool::~ThreadPool() {
   stop_.store(true);
-  generation_.fetch_add(1, std::memory_order_release);
-  generation_.notify_all();
+  wake_.fetch_add(1, std::memory_order_release);
+  wake_.notify_all();
   for (auto& t : workers_) t.join();
 }
 
-void ThreadPool::run(const std::function<void(int, int)>& fn) {
-  if (n_threads_ == 1) {
-    fn(0, 1);
-    return;
-  }
-  job_ = &fn;
-  pending_.store(n_threads_ - 1, std::memory_order_relaxed);
-  generation_.fetch_add(1, std::memory_order_release);
-  generation_.notify_all();
-  fn(0, n_threads_);
-  int spins = 0;
-  while (pending_.load(std::memory_order_acquire) != 0) {
-    // Spin briefly, then yield: if a worker was descheduled (another process holds its core),
-    // yielding lets it run instead of burning the time slice it needs.
-    if (++spins < 2000) {
-      PACKINFER_PAUSE();
-    } else {
-      std::this_thread::yield();
-    }
-  }
-  job_ = nullptr;
-}
-
-void ThreadPool::worker_loop(int index) {
-  // Generation 0 is the pool's state at construction: a run() posted before this thread got
-  // going must still be seen as new.
-  uint64_t seen = 0;
+void ThreadPool::claim_and_run() {
   for (;;) {
-    int spins = 0;
-    uint64_t now;
-    while ((now = generation_.load(std::memory_order_acquire)) == seen) {
-      if (++spins < kSpinIterations) {
-        PACKINFER_PAUSE();
-      } else {
-        generation_.wait(seen, std::memory_order_acquire);
-      }
-    }
-    seen = now;
-    if (stop_.load()) return;
-    (*job_)(index, n_threads_);
-    pending_.fetch_sub(1, std::memory_order_acq_rel);
+    int64_t begin = next_.fetch_add(chunk_, std::memory_order_relaxed);
+    if (begin >= n_) return;
+    (*fn_)(begin, std::min(n_, begin + chunk_));
   }
 }
 
@@ -79,22 +45,63 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain,
     fn(0, n);
     return;
   }
-  // Chunks of about n / (4 * threads), never below grain: enough pieces to balance, few enough
-  // that the atomic counter is not contended.
-  int64_t chunk = std::max(grain, n / (4 * static_cast<int64_t>(n_threads_)));
-  std::atomic<int64_t> next{0};
-  run([&](int, int) {
-    for (;;) {
-      int64_t begin = next.fetch_add(chunk, std::memory_order_relaxed);
-      if (begin >= n) break;
-      fn(begin, std::min(n, begin + chunk));
+  // Chunks of about n / (8 * threads), never below grain: enough pieces to balance, few enough
+  // that the shared counter is not contended.
+  const uint64_t job = ++job_counter_;
+  fn_ = &fn;
+  n_ = n;
+  chunk_ = std::max(grain, n / (8 * static_cast<int64_t>(n_threads_)));
+  next_.store(0, std::memory_order_relaxed);
+  finished_.store(0, std::memory_order_relaxed);
+  state_.store(job << 16, std::memory_order_release);
+  wake_.fetch_add(1, std::memory_order_release);
+  wake_.notify_all();
+
+  claim_and_run();
+
+  // Every chunk is claimed: close registration, then wait only for workers that registered.
+  uint64_t s = state_.load(std::memory_order_acquire);
+  while (!state_.compare_exchange_weak(s, s | kClosed, std::memory_order_acq_rel)) {
+  }
+  const int64_t registered = static_cast<int64_t>(s & kCountMask);
+  int spins = 0;
+  while (finished_.load(std::memory_order_acquire) != registered) {
+    if (++spins < 2000) {
+      PACKINFER_PAUSE();
+    } else {
+      std::this_thread::yield();
     }
-  });
+  }
 }
 
-ThreadPool& ThreadPool::global() {
-  static ThreadPool pool(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
-  return pool;
+void ThreadPool::worker_loop() {
+  uint64_t seen = 0;
+  for (;;) {
+    int spins = 0;
+    uint64_t now;
+    while ((now = wake_.load(std::memory_order_acquire)) == seen) {
+      if (++spins < kSpinIterations) {
+        PACKINFER_PAUSE();
+      } else {
+        wake_.wait(seen, std::memory_order_acquire);
+      }
+    }
+    seen = now;
+    if (stop_.load()) return;
+    // Register for the current call unless the caller has already closed it (then every chunk
+    // is taken and the caller is not waiting for us).
+    uint64_t s = state_.load(std::memory_order_acquire);
+    bool registered = false;
+    while ((s & kClosed) == 0 && s != 0) {
+      if (state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel)) {
+        registered = true;
+        break;
+      }
+    }
+    if (!registered) continue;
+    claim_and_run();
+    finished_.fetch_add(1, std::memory_order_release);
+  }
 }
 
 }  // namespace packinfer

@@ -1,8 +1,13 @@
 #pragma once
-// A persistent pool of worker threads. The calling thread always takes part as worker 0, so a
-// pool of n threads starts n-1 OS threads once and reuses them for every kernel call: a decode
-// step makes a few hundred parallel calls, and waking threads per call would cost more than the
-// work. Idle workers spin briefly (a call usually follows within microseconds), then sleep on an
+// A persistent pool of worker threads. The calling thread always takes part, so a pool of n
+// threads starts n-1 OS threads once and reuses them for every kernel call: a decode step makes
+// a few hundred parallel calls, and waking threads per call would cost more than the work.
+//
+// Work is handed out in chunks that threads claim dynamically, and a call never waits for a
+// worker that has not started on it: a worker must register for a call before it may claim, and
+// the caller closes registration once every chunk is claimed. So when another process holds a
+// core, the caller simply does all the chunks itself instead of stalling for a time slice.
+// Idle workers spin briefly (a call usually follows within microseconds), then sleep on an
 // atomic wait so an idle engine uses no CPU.
 #include <atomic>
 #include <cstdint>
@@ -21,25 +26,29 @@ class ThreadPool {
 
   int size() const { return n_threads_; }
 
-  // Runs fn(thread_index, n_threads) on every thread of the pool (the caller is index 0) and
-  // returns when all have finished. Not reentrant: fn must not call run() on the same pool.
-  void run(const std::function<void(int, int)>& fn);
-
-  // Splits [0, n) into contiguous ranges of at least `grain` items and calls fn(begin, end) for
-  // each; ranges are handed out dynamically so uneven work balances across threads.
+  // Splits [0, n) into contiguous chunks of at least `grain` items and calls fn(begin, end) for
+  // each, on any thread of the pool; returns when all are done. Not reentrant: fn must not call
+  // parallel_for on the same pool.
   void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
 
-  // A pool sized to the machine (hardware_concurrency), shared by code that was not given one.
-  static ThreadPool& global();
-
  private:
-  void worker_loop(int index);
+  void worker_loop();
+  void claim_and_run();
 
   int n_threads_;
   std::vector<std::thread> workers_;
-  const std::function<void(int, int)>* job_ = nullptr;
-  std::atomic<uint64_t> generation_{0};
-  std::atomic<int> pending_{0};
+  uint64_t job_counter_ = 0;  // touched by the caller only
+
+  // The current call; written by the caller before it publishes `state_`.
+  const std::function<void(int64_t, int64_t)>* fn_ = nullptr;
+  int64_t n_ = 0;
+  int64_t chunk_ = 1;
+  std::atomic<int64_t> next_{0};
+
+  // (job << 16) | closed flag (bit 15) | registered workers (bits 0-14).
+  std::atomic<uint64_t> state_{0};
+  std::atomic<int64_t> finished_{0};    // registered workers done with the current call
+  std::atomic<uint64_t> wake_{0};       // bumped per call to wake sleeping workers
   std::atomic<bool> stop_{false};
 };
 
