@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <filesystem>
 #include <map>
 #include <string_view>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "cli/batch_requests.h"
 #include "cli/batch_results.h"
 #include "cli/batch_resume.h"
+#include "packinfer/error.h"
 
 namespace packinfer::cli {
 namespace {
@@ -30,6 +32,12 @@ bool is_blank(std::string_view line) {
 int run_batch_job(const BatchJobOptions& o) {
   const auto t0 = std::chrono::steady_clock::now();
   // Every argument is checked before the model loads, so a typo fails in milliseconds.
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::is_directory(o.input, ec)) throw Error("input '" + o.input + "' is a directory");
+  if (fs::equivalent(o.input, o.output, ec)) {
+    throw Error("input and output are the same file ('" + o.output + "')");
+  }
   const std::string input = read_text_file(o.input);
   const ResumeState resume = prepare_output(o.output);
   ResultWriter writer(o.output);
