@@ -462,7 +462,8 @@ TEST(BatchCli, GreedyTextIsTheSameInEveryPrefillMode) {
     for (const char* plan : {"", " --no-plan"}) {
       const std::string name = std::string("mode_") + mode + (*plan ? "_noplan" : "");
       CommandResult r =
-          run_batch(name, kMixedJob, std::string("--mode ") + mode + plan + " --max-seqs 4");
+          run_batch(name, kMixedJob,
+                    std::string("--mode ") + mode + plan + " --max-seqs 4 --max-batch-tokens 64");
       ASSERT_EQ(r.status, 0) << r.out;
       std::map<std::string, std::string> texts;
       for (const auto& [id, j] : results_by_id(name)) texts[id] = text_of(j);

@@ -23,7 +23,11 @@ struct ParseFailure {
 }
 
 [[noreturn]] void wrong_type(const std::string& field, const char* expected, const json& v) {
-  fail("'" + field + "' must be " + expected + ", got " + v.type_name(), "invalid_type", field);
+  // Numbers and booleans are shown ("got number 2.5"); strings and containers only by type, so a
+  // long prompt in the wrong field does not end up in the error message.
+  std::string got = v.type_name();
+  if (v.is_number() || v.is_boolean()) got += " " + v.dump();
+  fail("'" + field + "' must be " + expected + ", got " + got, "invalid_type", field);
 }
 
 double get_number(const json& v, const std::string& field) {
