@@ -1,0 +1,161 @@
+#include "cli/batch_job.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "cli/batch_progress.h"
+#include "cli/batch_requests.h"
+#include "cli/batch_results.h"
+#include "cli/batch_resume.h"
+#include "packinfer/error.h"
+
+namespace packinfer::cli {
+namespace {
+
+void print_warnings(FieldWarnings& warnings) {
+  for (const std::string& w : warnings.take()) std::fprintf(stderr, "warning: %s\n", w.c_str());
+}
+
+bool is_blank(std::string_view line) {
+  return line.find_first_not_of(" \t\r") == std::string_view::npos;
+}
+
+// Renders and tokenizes a parsed request. Tokenizing here, not in the scheduler, makes the prompt
+// length known: too-long prompts fail with their own error line and max_tokens is clamped to the
+// context before the scheduler sees the request.
+std::optional<RequestError> prepare_generation(const Engine& engine, BatchRequest& r,
+                                               GenerationRequest& g) {
+  try {
+    const std::string text = r.endpoint == Endpoint::ChatCompletions
+                                 ? engine.apply_chat_template(r.messages, true)
+                                 : r.prompt;
+    g.prompt_ids = engine.tokenize(text, /*add_special=*/true, /*parse_special=*/true);
+    const int64_t n_ctx = engine.model_info().n_ctx;
+    if (auto e = fit_to_context(r, static_cast<int64_t>(g.prompt_ids.size()), n_ctx)) return e;
+    g.sampling = r.sampling;
+    return std::nullopt;
+  } catch (const std::exception& e) {
+    return RequestError{e.what(), "invalid_value", ""};
+  }
+}
+
+}  // namespace
+
+int run_batch_job(const BatchJobOptions& o) {
+  const auto t0 = std::chrono::steady_clock::now();
+  // Every argument is checked before the model loads, so a typo fails in milliseconds.
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::is_directory(o.input, ec)) throw Error("input '" + o.input + "' is a directory");
+  if (fs::equivalent(o.input, o.output, ec)) {
+    throw Error("input and output are the same file ('" + o.output + "')");
+  }
+  const std::string input = read_text_file(o.input);
+  const ResumeState resume = prepare_output(o.output);
+  ResultWriter writer(o.output);
+  if (resume.lines > 0) {
+    std::fprintf(stderr, "batch: resuming: %lld results already in '%s'\n",
+                 static_cast<long long>(resume.lines), o.output.c_str());
+  }
+  if (resume.invalid_lines > 0) {
+    std::fprintf(stderr, "warning: %lld lines of '%s' are not results; they are kept and ignored\n",
+                 static_cast<long long>(resume.invalid_lines), o.output.c_str());
+  }
+
+  EngineOptions eo = engine_options(o.model);
+  // A larger per-forward budget than -b also needs the engine's scratch sized for it.
+  if (o.batch.max_batch_tokens > eo.max_batch_tokens)
+    eo.max_batch_tokens = o.batch.max_batch_tokens;
+  Engine engine(eo);
+  const ModelInfo& info = engine.model_info();
+  const std::vector<std::string> names = accepted_model_names(info.path, info.name);
+  const ResultContext ctx{names.empty() ? info.name : names.front(),
+                          static_cast<int64_t>(std::time(nullptr))};
+
+  JobSummary summary;
+  auto reject = [&](const BatchRequest& r, const RequestError& e) {
+    writer.write(error_line(r, e));
+    summary.failed++;
+  };
+
+  FieldWarnings warnings;
+  std::map<std::string, int64_t> occurrences;  // custom_id -> times seen so far in the input
+  std::vector<BatchRequest> runnable;
+  std::vector<GenerationRequest> requests;
+  int64_t line_no = 0;
+  for (size_t pos = 0; pos < input.size();) {
+    size_t nl = input.find('\n', pos);
+    if (nl == std::string::npos) nl = input.size();
+    std::string_view line(input.data() + pos, nl - pos);
+    pos = nl + 1;
+    ++line_no;
+    if (is_blank(line)) continue;  // not a request (e.g. a trailing empty line)
+
+    BatchRequest r = parse_request_line(line, line_no, names, warnings);
+    print_warnings(warnings);
+    // The k-th occurrence of a custom_id is done if the output holds at least k lines for it.
+    const int64_t k = ++occurrences[r.custom_id];
+    auto done = resume.answered.find(r.custom_id);
+    if (done != resume.answered.end() && k <= done->second) {
+      summary.skipped++;
+      continue;
+    }
+    if (r.error) {
+      reject(r, *r.error);
+      continue;
+    }
+    if (k > 1) {
+      reject(r, {"duplicate custom_id '" + r.custom_id + "' (used by an earlier line)",
+                 "duplicate_custom_id", "custom_id"});
+      continue;
+    }
+    GenerationRequest g;
+    if (auto e = prepare_generation(engine, r, g)) {
+      reject(r, *e);
+      continue;
+    }
+    runnable.push_back(std::move(r));
+    requests.push_back(std::move(g));
+  }
+
+  BatchStats stats;
+  if (!requests.empty()) {
+    ProgressReporter progress(stderr, ::isatty(STDERR_FILENO) == 1);
+    BatchProgress last;
+    last.total = static_cast<int64_t>(requests.size());
+    engine.generate_batch(
+        requests, o.batch, &stats,
+        [&](size_t i, const BatchItemResult& item) {
+          if (!item.error.empty()) {
+            reject(runnable[i], {item.error, "generation_failed", ""});
+            return;
+          }
+          writer.write(success_line(runnable[i], item.result, ctx));
+          summary.ok++;
+          summary.prompt_tokens += static_cast<int64_t>(item.result.prompt_ids.size());
+          summary.generated_tokens += static_cast<int64_t>(item.result.output_ids.size());
+        },
+        [&](const BatchProgress& p) {
+          last = p;
+          progress.update(p);
+        });
+    last.done = last.total;  // generate_batch returned: everything finished
+    last.elapsed_seconds =
+        stats.makespan_seconds > 0 ? stats.makespan_seconds : last.elapsed_seconds;
+    progress.finish(last);
+  }
+  summary.elapsed_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::fputs(format_summary(summary, stats).c_str(), stderr);
+  return 0;
+}
+
+}  // namespace packinfer::cli
