@@ -35,6 +35,13 @@ int64_t Transformer::scratch_bytes() const {
   return static_cast<int64_t>(n * sizeof(float));
 }
 
+void Transformer::release_scratch() {
+  for (auto* v : {&x_, &h_, &q_, &k_, &v_, &attn_, &gate_, &up_}) {
+    v->clear();
+    v->shrink_to_fit();
+  }
+}
+
 void Transformer::forward(const TokenBatch& batch, KvCache& kv, std::vector<float>& logits) {
   const int64_t n = batch.size();
   const int64_t d = config_.n_embd;

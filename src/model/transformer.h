@@ -28,6 +28,8 @@ class Transformer {
   void set_mlp_chunk(int64_t tokens) { mlp_chunk_ = tokens; }
   // Bytes of activation scratch held now (its high-water mark: buffers only grow).
   int64_t scratch_bytes() const;
+  // Frees the activation scratch (it is regrown by the next forward).
+  void release_scratch();
 
  private:
   void attention_layer(int32_t layer, const TokenBatch& batch, KvCache& kv);

@@ -18,6 +18,7 @@ using Clock = std::chrono::steady_clock;
 
 struct Active {
   size_t index = 0;
+  int64_t committed_blocks = 0;
   std::unique_ptr<Sequence> seq;
 };
 
@@ -51,6 +52,8 @@ class BatchRun {
   }
 
   std::vector<BatchItemResult> run(BatchStats* stats) {
+    // Activation memory is reported per job: start from empty scratch.
+    ctx_.transformer.release_scratch();
     prepare();
     while (!waiting_.empty() || !running_.empty()) {
       std::vector<Active*> admitted = admit();
@@ -104,20 +107,20 @@ class BatchRun {
     }
   }
 
-  // Admits waiting requests while a sequence slot is free and the KV cache can hold the
-  // request's prompt and its whole output (so a running request never runs out of KV).
+  // Admits waiting requests while a sequence slot is free and the KV budget can promise the
+  // request its prompt and its whole output, so a running request never runs out of KV. Blocks
+  // are only promised here; they are taken from the pool when tokens are written, and returned
+  // as soon as a request finishes, so the KV in use stays close to what is live.
   std::vector<Active*> admit() {
     std::vector<Active*> admitted;
     const int32_t vocab = ctx_.model.config().n_vocab;
+    const int64_t total = ctx_.kv.pool().n_total();
     while (!waiting_.empty() && static_cast<int32_t>(running_.size()) < max_seqs_) {
       size_t i = waiting_.front();
       PreparedRequest& p = prepared_[i];
-      auto a = std::make_unique<Active>();
-      a->index = i;
-      a->seq = std::make_unique<Sequence>(ctx_.model.tokenizer(), requests_[i].sampling,
-                                          std::move(p.prompt_ids), p.max_new, vocab);
-      const int64_t need = a->seq->n_prompt() + a->seq->max_new();
-      if (!ctx_.kv.reserve(a->seq->kv, need)) {
+      const int64_t need = static_cast<int64_t>(p.prompt_ids.size()) + p.max_new;
+      const int64_t blocks = KvCache::blocks_for(need, ctx_.kv.block_size());
+      if (committed_blocks_ + blocks > total) {
         if (running_.empty()) {
           waiting_.pop_front();
           finish_with_error(i, "request needs " + std::to_string(need) +
@@ -125,15 +128,27 @@ class BatchRun {
                                    std::to_string(ctx_.kv.capacity_tokens()));
           continue;
         }
-        p.prompt_ids = a->seq->prompt();  // keep it for the next attempt
         break;
       }
       waiting_.pop_front();
+      auto a = std::make_unique<Active>();
+      a->index = i;
+      a->committed_blocks = blocks;
+      a->seq = std::make_unique<Sequence>(ctx_.model.tokenizer(), requests_[i].sampling,
+                                          std::move(p.prompt_ids), p.max_new, vocab);
+      committed_blocks_ += blocks;
       running_.push_back(std::move(a));
       admitted.push_back(running_.back().get());
     }
-    track_kv();
     return admitted;
+  }
+
+  // Takes blocks from the pool so seq can hold n positions (promised at admission).
+  void ensure_kv(Sequence& s, int64_t n) {
+    if (!ctx_.kv.reserve(s.kv, n)) {
+      throw Error("KV cache exhausted (" + std::to_string(ctx_.kv.capacity_tokens()) +
+                  " positions); raise the KV memory budget");
+    }
   }
 
   void track_kv() {
@@ -177,15 +192,14 @@ class BatchRun {
           // token's view, and their KV slots are overwritten by later real tokens.
           std::vector<int32_t> with_pads(toks.begin(), toks.end());
           with_pads.resize(static_cast<size_t>(longest), pad);
-          if (!ctx_.kv.reserve(s.kv, p.offset + longest)) {
-            throw Error("KV cache too small for the padded baseline");
-          }
+          ensure_kv(s, p.offset + longest);
           const int64_t begin = batch_.size();
           batch_.add(&s.kv, with_pads, LogitsWanted::None);
           if (last) batch_.logit_rows.push_back(begin + p.n_tokens - 1);
           padded.emplace_back(a, p.offset + p.n_tokens);
           stats_.padding_tokens += longest - p.n_tokens;
         } else {
+          ensure_kv(s, p.offset + p.n_tokens);
           batch_.add(&s.kv, toks, last ? LogitsWanted::Last : LogitsWanted::None);
         }
         if (last) completing.push_back(a);
@@ -197,7 +211,6 @@ class BatchRun {
       prefill_slots_ += options_.mode == PrefillMode::Padded ? fwd.slots : budget_;
       stats_.peak_activation_bytes =
           std::max(stats_.peak_activation_bytes, ctx_.transformer.scratch_bytes());
-      track_kv();
       for (size_t r = 0; r < completing.size(); ++r) {
         Active* a = completing[r];
         a->seq->prefilled = a->seq->n_prompt();
@@ -207,6 +220,7 @@ class BatchRun {
         accept(*a, std::span<const float>(logits_.data() + r * vocab, static_cast<size_t>(vocab)));
       }
       stats_.prefill_seconds += std::chrono::duration<double>(Clock::now() - start).count();
+      retire();  // prefill-only requests free their KV before the next forward
     }
   }
 
@@ -216,6 +230,7 @@ class BatchRun {
     const double flops = forward_flops(ctx_.model.config(), batch_);
     auto start = Clock::now();
     ctx_.transformer.forward(batch_, ctx_.kv, logits_);
+    track_kv();
     const double s = std::chrono::duration<double>(Clock::now() - start).count();
     stats_.n_forwards++;
     total_flops_ += flops;
@@ -240,6 +255,7 @@ class BatchRun {
       Sequence& s = *a->seq;
       if (s.finished() || s.prefilled < s.n_prompt()) continue;
       int32_t tok = s.next_token();
+      ensure_kv(s, s.kv.n_tokens + 1);
       batch_.add(&s.kv, std::span<const int32_t>(&tok, 1), LogitsWanted::Last);
       stepping.push_back(a.get());
     }
@@ -261,6 +277,7 @@ class BatchRun {
         continue;
       }
       ctx_.kv.release(a.seq->kv);
+      committed_blocks_ -= a.committed_blocks;
       BatchItemResult& r = results_[a.index];
       r.result = std::move(a.seq->result());
       r.finish_seconds = elapsed();
@@ -288,6 +305,7 @@ class BatchRun {
   int64_t budget_ = 512;
   int32_t max_seqs_ = 1;
   int64_t prefill_slots_ = 0;
+  int64_t committed_blocks_ = 0;
   double total_flops_ = 0;
   double peak_flops_per_s_ = 0;
   Clock::time_point t0_;
