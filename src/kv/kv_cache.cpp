@@ -62,6 +62,12 @@ void KvCache::write(int32_t layer, const SequenceKv& seq, int64_t pos, const flo
   }
 }
 
+bool KvCache::trim_if_idle() {
+  if (pool_.n_used() != 0) return false;
+  ::madvise(base_, static_cast<size_t>(bytes_), MADV_DONTNEED);
+  return true;
+}
+
 KvLayerView KvCache::layer_view(int32_t layer) const {
   KvLayerView view;
   view.k = base_ + 2 * layer * layer_stride_;

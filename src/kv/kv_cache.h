@@ -43,6 +43,10 @@ class KvCache {
   // Stores the keys and values (kv_dim floats each) of position `pos` of seq for one layer.
   void write(int32_t layer, const SequenceKv& seq, int64_t pos, const float* k, const float* v);
 
+  // Returns the physical memory of the whole cache to the OS when no block is in use (a big
+  // job's pages would otherwise stay resident after it ends). Returns false if blocks are in use.
+  bool trim_if_idle();
+
   KvLayerView layer_view(int32_t layer) const;
   int32_t block_size() const { return block_size_; }
   BlockPool& pool() { return pool_; }

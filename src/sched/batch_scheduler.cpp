@@ -54,6 +54,7 @@ class BatchRun {
   std::vector<BatchItemResult> run(BatchStats* stats) {
     // Activation memory is reported per job: start from empty scratch.
     ctx_.transformer.release_scratch();
+    ctx_.kv.trim_if_idle();
     prepare();
     while (!waiting_.empty() || !running_.empty()) {
       std::vector<Active*> admitted = admit();
