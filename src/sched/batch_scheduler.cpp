@@ -63,6 +63,7 @@ class BatchRun {
       retire();
     }
     stats_.makespan_seconds = elapsed();
+    ctx_.kv.trim_if_idle();  // the job's KV pages go back to the OS
     stats_.packing_efficiency =
         prefill_slots_ > 0 ? static_cast<double>(stats_.prompt_tokens) / prefill_slots_ : 0;
     if (peak_flops_per_s_ > 0) stats_.lower_bound_seconds = total_flops_ / peak_flops_per_s_;
