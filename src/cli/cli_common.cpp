@@ -76,13 +76,4 @@ std::string read_text_file(const std::string& path) {
   return ss.str();
 }
 
-double peak_rss_mib() {
-  std::ifstream f("/proc/self/status");
-  std::string line;
-  while (std::getline(f, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) return std::strtod(line.c_str() + 6, nullptr) / 1024.0;
-  }
-  return 0;
-}
-
 }  // namespace packinfer::cli

@@ -25,7 +25,5 @@ void add_sampling_options(CLI::App& app, SamplingParams& p);
 // Reads a whole file (for -f FILE). Throws packinfer::Error.
 std::string read_text_file(const std::string& path);
 
-// Peak resident set size of this process so far, in MiB (VmHWM).
-double peak_rss_mib();
 
 }  // namespace packinfer::cli

@@ -12,6 +12,7 @@
 
 #include "batch/token_batch.h"
 #include "cli/cli_common.h"
+#include "cli/peak_memory.h"
 #include "cli/cmd_bench_prefill.h"
 #include "cli/commands.h"
 #include "kv/kv_cache.h"

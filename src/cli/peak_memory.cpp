@@ -26,13 +26,20 @@ bool reset_peak_rss(std::string* why) {
   return ok;
 }
 
-double current_rss_mib() {
+namespace {
+// A "Key:   123 kB" line of /proc/self/status, in MiB (0 if absent).
+double proc_status_mib(const std::string& key) {
   std::ifstream f("/proc/self/status");
   std::string line;
   while (std::getline(f, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::strtod(line.c_str() + 6, nullptr) / 1024.0;
+    if (line.rfind(key, 0) == 0) return std::strtod(line.c_str() + key.size(), nullptr) / 1024.0;
   }
   return 0;
 }
+}  // namespace
+
+double current_rss_mib() { return proc_status_mib("VmRSS:"); }
+
+double peak_rss_mib() { return proc_status_mib("VmHWM:"); }
 
 }  // namespace packinfer::cli

@@ -13,4 +13,7 @@ bool reset_peak_rss(std::string* why);
 // Current resident set size (VmRSS) in MiB.
 double current_rss_mib();
 
+// Peak resident set size of this process (VmHWM) in MiB, since start or the last reset.
+double peak_rss_mib();
+
 }  // namespace packinfer::cli
