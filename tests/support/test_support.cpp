@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -36,15 +37,18 @@ CommandResult run_command(const std::string& cmd) {
   return r;
 }
 
-std::string synth_model(const std::string& preset, const std::string& dtype) {
+std::string synth_model(const std::string& preset, const std::string& dtype,
+                        const std::string& extra_args) {
   fs::path dir = fs::path(build_dir()) / "models";
   fs::create_directories(dir);
-  fs::path out = dir / (preset + "-" + dtype + ".gguf");
+  std::string suffix;
+  for (char c : extra_args) suffix += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+  fs::path out = dir / (preset + "-" + dtype + (suffix.empty() ? "" : "-" + suffix) + ".gguf");
   if (fs::exists(out)) return out.string();
   // Generate under a unique name, then rename: tests running in parallel never see a partial file.
   fs::path tmp = dir / (out.filename().string() + ".tmp" + std::to_string(::getpid()));
   std::string cmd = "python3 '" + shared_dir() + "/tools/synth_gguf.py' -q --preset " + preset +
-                    " --dtype " + dtype + " -o '" + tmp.string() + "' 2>&1";
+                    " --dtype " + dtype + " " + extra_args + " -o '" + tmp.string() + "' 2>&1";
   CommandResult r = run_command(cmd);
   if (r.status != 0) throw std::runtime_error("synth_gguf.py failed: " + r.out);
   fs::rename(tmp, out);

@@ -13,7 +13,8 @@ std::string cli_path();  // the packinfer executable
 
 // Path of a synthetic model (preset e.g. "tiny", dtype "f32"), generated with
 // shared/tools/synth_gguf.py into <build>/models on first use. Safe when tests run in parallel.
-std::string synth_model(const std::string& preset, const std::string& dtype);
+std::string synth_model(const std::string& preset, const std::string& dtype,
+                        const std::string& extra_args = "");
 
 // Path of the model file a golden directory (e.g. "tiny-q8_0", "stories260K-f32") refers to.
 std::string golden_model_path(const std::string& golden_model);
