@@ -87,6 +87,15 @@ TEST(Cli, PromptLongerThanContextIsRejected) {
   EXPECT_NE(r.out.find("context size is 64"), std::string::npos) << r.out;
 }
 
+TEST(Cli, KvBudgetTooSmallOrMalformedIsAClearError) {
+  CommandResult r = cli("run -m '" + stories() + "' -p hi -n 2 --kv-mem 100K");
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_NE(r.out.find("fewer positions than one context"), std::string::npos) << r.out;
+  r = cli("run -m '" + stories() + "' -p hi -n 2 --kv-mem lots");
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_NE(r.out.find("invalid byte size"), std::string::npos) << r.out;
+}
+
 TEST(Cli, InvalidUtf8PromptIsReplacedNotFatal) {
   std::string path = temp_file("bad_utf8.txt", std::string("Once \xff\xfe upon \xc3 a time"));
   CommandResult r = cli("run -m '" + stories() + "' -f '" + path + "' --temp 0 -n 5");

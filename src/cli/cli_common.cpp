@@ -21,6 +21,33 @@ void add_model_options(CLI::App& app, ModelOptions& o) {
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 22));
   app.add_option("-b,--batch-size", o.batch_size, "max tokens per forward pass")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
+  app.add_option("--kv-mem", o.kv_mem,
+                 "KV cache budget, e.g. 2G (default: 4 full contexts; reserved virtually, "
+                 "committed as used)");
+}
+
+int64_t parse_bytes(const std::string& text) {
+  size_t used = 0;
+  double v = 0;
+  try {
+    v = std::stod(text, &used);
+  } catch (const std::exception&) {
+    throw InvalidArgument("invalid byte size '" + text + "' (use e.g. 512M or 2G)");
+  }
+  std::string suffix = text.substr(used);
+  double mult = 1;
+  if (suffix == "K" || suffix == "k" || suffix == "KiB")
+    mult = 1024.0;
+  else if (suffix == "M" || suffix == "m" || suffix == "MiB")
+    mult = 1024.0 * 1024;
+  else if (suffix == "G" || suffix == "g" || suffix == "GiB")
+    mult = 1024.0 * 1024 * 1024;
+  else if (!suffix.empty())
+    throw InvalidArgument("invalid byte size '" + text + "' (use e.g. 512M or 2G)");
+  double bytes = v * mult;
+  if (!(bytes >= 1) || bytes > 1e15)
+    throw InvalidArgument("byte size '" + text + "' is out of range");
+  return static_cast<int64_t>(bytes);
 }
 
 std::string resolve_model_path(const std::string& given) {
@@ -46,6 +73,7 @@ EngineOptions engine_options(const ModelOptions& o) {
   e.n_threads = o.threads;
   e.n_ctx = o.ctx_size;
   e.max_batch_tokens = o.batch_size;
+  if (!o.kv_mem.empty()) e.kv_mem_bytes = parse_bytes(o.kv_mem);
   return e;
 }
 

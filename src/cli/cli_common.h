@@ -12,6 +12,7 @@ struct ModelOptions {
   int32_t threads = 0;
   int64_t ctx_size = 0;
   int64_t batch_size = 512;
+  std::string kv_mem;  // KV cache budget: bytes, or with a K/M/G suffix; empty = engine default
 };
 
 void add_model_options(CLI::App& app, ModelOptions& o);
@@ -19,6 +20,9 @@ void add_model_options(CLI::App& app, ModelOptions& o);
 // from the working directory or from the executable's location. Throws if none exists.
 std::string resolve_model_path(const std::string& given);
 EngineOptions engine_options(const ModelOptions& o);
+
+// "1048576", "512M", "2G" -> bytes. Throws packinfer::InvalidArgument for anything else.
+int64_t parse_bytes(const std::string& text);
 
 void add_sampling_options(CLI::App& app, SamplingParams& p);
 
