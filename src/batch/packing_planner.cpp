@@ -158,16 +158,23 @@ void summarize_plan(PrefillPlan& plan) {
 
 }  // namespace
 
-const char* packing_mode_name(PackingMode mode) {
+const char* prefill_mode_name(PrefillMode mode) {
   switch (mode) {
-    case PackingMode::Packed:
+    case PrefillMode::Packed:
       return "packed";
-    case PackingMode::Padded:
+    case PrefillMode::Padded:
       return "padded";
-    case PackingMode::Single:
+    case PrefillMode::Single:
       return "single";
   }
   return "unknown";
+}
+
+PrefillMode parse_prefill_mode(const std::string& name) {
+  if (name == "packed") return PrefillMode::Packed;
+  if (name == "padded") return PrefillMode::Padded;
+  if (name == "single") return PrefillMode::Single;
+  throw InvalidArgument("unknown prefill mode '" + name + "' (use packed, padded or single)");
 }
 
 PrefillPlan plan_prefill(std::span<const int64_t> prompt_lengths, const PackingOptions& options) {

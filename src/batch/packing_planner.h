@@ -7,15 +7,15 @@
 #include <span>
 #include <vector>
 
+#include "packinfer/batch.h"  // PrefillMode, prefill_mode_name
+
 namespace packinfer {
 
-enum class PackingMode {
-  Packed,  // bin-pack prompts (chunked to the budget) into as few forwards as possible
-  Padded,  // baseline: input order, greedy groups padded to their longest prompt (Hugging Face)
-  Single,  // baseline: one prompt per forward
-};
-
-const char* packing_mode_name(PackingMode mode);
+// The planner's modes are the public prefill modes: Packed bin-packs prompts (chunked to the
+// budget) into as few forwards as possible; Padded keeps input order in greedy groups padded to
+// their longest prompt (Hugging Face); Single runs one prompt per forward.
+using PackingMode = PrefillMode;
+inline const char* packing_mode_name(PackingMode mode) { return prefill_mode_name(mode); }
 
 struct PackingOptions {
   PackingMode mode = PackingMode::Packed;

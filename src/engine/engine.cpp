@@ -195,25 +195,6 @@ GenerationResult Engine::generate(const GenerationRequest& req, const TextCallba
 // --- batch API ------------------------------------------------------------------------------
 namespace packinfer {
 
-const char* prefill_mode_name(PrefillMode mode) {
-  switch (mode) {
-    case PrefillMode::Packed:
-      return "packed";
-    case PrefillMode::Padded:
-      return "padded";
-    case PrefillMode::Single:
-      return "single";
-  }
-  return "?";
-}
-
-PrefillMode parse_prefill_mode(const std::string& name) {
-  if (name == "packed") return PrefillMode::Packed;
-  if (name == "padded") return PrefillMode::Padded;
-  if (name == "single") return PrefillMode::Single;
-  throw InvalidArgument("unknown prefill mode '" + name + "' (use packed, padded or single)");
-}
-
 std::vector<BatchItemResult> Engine::generate_batch(
     const std::vector<GenerationRequest>& requests, const BatchOptions& options, BatchStats* stats,
     const std::function<void(size_t, const BatchItemResult&)>& on_done,

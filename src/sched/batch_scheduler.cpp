@@ -22,18 +22,6 @@ struct Active {
   std::unique_ptr<Sequence> seq;
 };
 
-PackingMode packing_mode(PrefillMode m) {
-  switch (m) {
-    case PrefillMode::Packed:
-      return PackingMode::Packed;
-    case PrefillMode::Padded:
-      return PackingMode::Padded;
-    case PrefillMode::Single:
-      return PackingMode::Single;
-  }
-  return PackingMode::Packed;
-}
-
 class BatchRun {
  public:
   BatchRun(BatchContext& ctx, const std::vector<GenerationRequest>& requests,
@@ -165,7 +153,7 @@ class BatchRun {
     std::vector<int64_t> lengths;
     for (Active* a : admitted) lengths.push_back(a->seq->n_prompt());
     PackingOptions po;
-    po.mode = packing_mode(options_.mode);
+    po.mode = options_.mode;
     po.max_batch_tokens = budget_;
     if (options_.mode == PrefillMode::Padded) {
       // Hugging Face pads the whole batch (up to max_seqs prompts) to its longest prompt in
