@@ -140,38 +140,25 @@ void BpeTokenizer::encode_word(const std::string& word, std::vector<int32_t>& ou
   }
 }
 
-std::string BpeTokenizer::token_to_piece(int32_t id, bool render_special) const {
-  if (id < 0 || static_cast<size_t>(id) >= tokens_.size()) return "";
-  const std::string& text = tokens_[static_cast<size_t>(id)];
-  switch (types_[static_cast<size_t>(id)]) {
-    case TokenType::CONTROL:
-    case TokenType::UNKNOWN:
-      return render_special ? text : "";
-    case TokenType::USER_DEFINED:
-      return text;
-    case TokenType::NORMAL: {
-      std::string out;
-      for (uint32_t cpt : utf8::decode_lenient(text)) {
-        if (auto b = byte_unicode::decode_cpt(cpt)) {
-          out += static_cast<char>(*b);
-        } else {
-          // llama.cpp's llama_decode_text marks code points outside the byte table this way.
-          std::string u;
-          utf8::append(u, cpt);
-          out += "[UNK_BYTE_0x";
-          static constexpr char kHex[] = "0123456789abcdef";
-          for (unsigned char c : u) {
-            out += kHex[c >> 4];
-            out += kHex[c & 15];
-          }
-          out += text + "]";
-        }
+std::string BpeTokenizer::normal_piece(const std::string& text) const {
+  std::string out;
+  for (uint32_t cpt : utf8::decode_lenient(text)) {
+    if (auto b = byte_unicode::decode_cpt(cpt)) {
+      out += static_cast<char>(*b);
+    } else {
+      // llama.cpp's llama_decode_text marks code points outside the byte table this way.
+      std::string u;
+      utf8::append(u, cpt);
+      out += "[UNK_BYTE_0x";
+      static constexpr char kHex[] = "0123456789abcdef";
+      for (unsigned char c : u) {
+        out += kHex[c >> 4];
+        out += kHex[c & 15];
       }
-      return out;
+      out += text + "]";
     }
-    default:
-      return "";
   }
+  return out;
 }
 
 }  // namespace packinfer

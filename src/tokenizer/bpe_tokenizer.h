@@ -20,9 +20,9 @@ class BpeTokenizer final : public Tokenizer {
 
   std::vector<int32_t> encode(std::string_view text, bool add_special,
                               bool parse_special) const override;
-  std::string token_to_piece(int32_t id, bool render_special) const override;
 
  private:
+  std::string normal_piece(const std::string& text) const override;
   void encode_text(std::string_view text, std::vector<int32_t>& out) const;
   void encode_word(const std::string& word, std::vector<int32_t>& out) const;
   int rank(std::string_view left, std::string_view right) const;

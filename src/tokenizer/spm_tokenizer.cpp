@@ -151,23 +151,13 @@ void SpmTokenizer::encode_fragment(std::string_view text, std::vector<int32_t>& 
   for (int i = syms.empty() ? -1 : 0; i != -1; i = syms[i].next) resegment(resegment, syms[i]);
 }
 
-std::string SpmTokenizer::token_to_piece(int32_t id, bool render_special) const {
-  if (id < 0 || static_cast<size_t>(id) >= tokens_.size()) return "";
-  const std::string& text = tokens_[static_cast<size_t>(id)];
-  switch (types_[static_cast<size_t>(id)]) {
-    case TokenType::CONTROL:
-    case TokenType::UNKNOWN:
-      return render_special ? text : "";
-    case TokenType::USER_DEFINED:
-      return text;
-    case TokenType::NORMAL:
-      return replace_all(text, kSpace, " ");
-    case TokenType::BYTE:
-      // "<0xNN>"
-      return std::string(1, static_cast<char>(std::strtol(text.c_str() + 3, nullptr, 16)));
-    default:
-      return "";  // unused / undefined tokens print nothing, as in llama.cpp
-  }
+std::string SpmTokenizer::normal_piece(const std::string& text) const {
+  return replace_all(text, kSpace, " ");
+}
+
+std::string SpmTokenizer::byte_piece(const std::string& text) const {
+  // "<0xNN>"
+  return std::string(1, static_cast<char>(std::strtol(text.c_str() + 3, nullptr, 16)));
 }
 
 }  // namespace packinfer

@@ -18,9 +18,10 @@ class SpmTokenizer final : public Tokenizer {
 
   std::vector<int32_t> encode(std::string_view text, bool add_special,
                               bool parse_special) const override;
-  std::string token_to_piece(int32_t id, bool render_special) const override;
 
  private:
+  std::string normal_piece(const std::string& text) const override;
+  std::string byte_piece(const std::string& text) const override;
   // Appends the tokens of one text fragment (already with ▁ for spaces).
   void encode_fragment(std::string_view text, std::vector<int32_t>& out) const;
 

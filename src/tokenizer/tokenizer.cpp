@@ -9,6 +9,24 @@
 
 namespace packinfer {
 
+std::string Tokenizer::token_to_piece(int32_t id, bool render_special) const {
+  if (id < 0 || static_cast<size_t>(id) >= tokens_.size()) return "";
+  const std::string& text = tokens_[static_cast<size_t>(id)];
+  switch (types_[static_cast<size_t>(id)]) {
+    case TokenType::CONTROL:
+    case TokenType::UNKNOWN:
+      return render_special ? text : "";
+    case TokenType::USER_DEFINED:
+      return text;
+    case TokenType::NORMAL:
+      return normal_piece(text);
+    case TokenType::BYTE:
+      return byte_piece(text);
+    default:
+      return "";  // unused / undefined tokens print nothing, as in llama.cpp
+  }
+}
+
 std::unique_ptr<Tokenizer> Tokenizer::from_gguf(const gguf::File& file) {
   const std::optional<std::string> model = file.get_string("tokenizer.ggml.model");
   if (!model) throw Error(file.name() + ": missing tokenizer.ggml.model");

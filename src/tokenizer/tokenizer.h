@@ -43,7 +43,7 @@ class Tokenizer {
 
   // The bytes of one token as text (SPM: "▁" -> " ", <0xNN> -> byte; BPE: byte-level decoding).
   // Control tokens give their text only when render_special is true, else "".
-  virtual std::string token_to_piece(int32_t id, bool render_special) const = 0;
+  std::string token_to_piece(int32_t id, bool render_special) const;
 
   // Concatenated pieces. Like llama.cpp's llama_detokenize (remove_special=false): the space a
   // SentencePiece vocabulary prepends is dropped from the first piece, and vocabularies that ask
@@ -71,6 +71,11 @@ class Tokenizer {
   const std::string& model_name() const { return model_; }
 
  protected:
+  // The text of a NORMAL token (SPM: "▁" -> " "; BPE: byte-level decoding) and of a BYTE token
+  // ("<0xNN>" -> that byte; vocabularies without byte tokens print nothing).
+  virtual std::string normal_piece(const std::string& text) const = 0;
+  virtual std::string byte_piece(const std::string& text) const { return ""; }
+
   // Defaults llama.cpp uses for ids and flags when the GGUF keys are absent.
   struct Defaults {
     int32_t bos = -1, eos = -1, unk = -1;
