@@ -21,6 +21,10 @@ void add_model_options(CLI::App& app, ModelOptions& o) {
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 22));
   app.add_option("-b,--batch-size", o.batch_size, "max tokens per forward pass")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
+  app.add_option("--kv-block-size", o.kv_block_size,
+                 "positions per KV block; prefixes are shared in whole blocks, so a smaller size "
+                 "lets shorter shared prompt prefixes be reused")
+      ->check(CLI::Range(1, 1024));
 }
 
 std::string resolve_model_path(const std::string& given) {
@@ -46,6 +50,7 @@ EngineOptions engine_options(const ModelOptions& o) {
   e.n_threads = o.threads;
   e.n_ctx = o.ctx_size;
   e.max_batch_tokens = o.batch_size;
+  e.kv_block_size = o.kv_block_size;
   return e;
 }
 

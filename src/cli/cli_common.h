@@ -12,6 +12,7 @@ struct ModelOptions {
   int32_t threads = 0;
   int64_t ctx_size = 0;
   int64_t batch_size = 512;
+  int32_t kv_block_size = 16;  // also the prefix-cache granularity: smaller shares shorter prefixes
 };
 
 void add_model_options(CLI::App& app, ModelOptions& o);
