@@ -27,6 +27,9 @@ KvCache::KvCache(const ModelConfig& c, int32_t n_blocks, int32_t block_size)
     throw Error("KV cache needs a positive block size and count");
   // The pool reuses a cached block only after the index has forgotten it.
   pool_.set_evict_hook([this](int32_t block) { index_.erase(block); });
+#ifndef NDEBUG
+  check_writes_ = true;  // decided here, not in the header, so every unit agrees on the class
+#endif
   bytes_ = block_bytes(c, block_size) * n_blocks;
   void* p = ::mmap(nullptr, static_cast<size_t>(bytes_), PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);

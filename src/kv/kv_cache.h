@@ -96,11 +96,7 @@ class KvCache {
   int64_t bytes_ = 0;
   BlockPool pool_;
   PrefixIndex index_;
-#ifdef NDEBUG
-  bool check_writes_ = false;
-#else
-  bool check_writes_ = true;
-#endif
+  bool check_writes_ = false;  // the constructor turns it on in debug builds
 };
 
 }  // namespace packinfer
