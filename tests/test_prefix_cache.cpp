@@ -165,6 +165,41 @@ TEST(KvCachePrefix, MatchRegisterReleaseAndLruEviction) {
   EXPECT_EQ(kv.pool().n_free(), 6);
 }
 
+// Two sequences computed the same prefix at once: the second's copies stay unregistered and its
+// later blocks chain onto the first's. Once the first's blocks are evicted, registering the
+// second again indexes its own copies and relinks its later blocks, so its whole prompt hits.
+TEST(KvCachePrefix, DuplicatePrefixIsReindexedAfterEviction) {
+  KvCache kv(tiny_config(), 8, 4);
+  kv.set_check_writes(true);
+  const std::vector<int32_t> pa = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+  const std::vector<int32_t> pb = {1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 0, 0, 2};
+  SequenceKv a, b;
+  ASSERT_TRUE(kv.reserve(a, 9));
+  ASSERT_TRUE(kv.reserve(b, 13));
+  write_positions(kv, a, pa, 9);
+  write_positions(kv, b, pb, 13);
+  kv.register_blocks(a, pa);
+  kv.register_blocks(b, pb);
+  EXPECT_EQ(kv.prefix_index().size(), 3);  // a's two blocks and b's third
+  EXPECT_FALSE(kv.pool().registered(b.blocks[0]));
+  kv.release(a);
+  SequenceKv filler;  // 8 blocks: b holds 4, the filler takes 2 free and evicts a's 2
+  ASSERT_TRUE(kv.reserve(filler, 16));
+  EXPECT_EQ(kv.pool().n_cached(), 0);
+  kv.check_invariants();
+  SequenceKv c;
+  EXPECT_EQ(kv.match_prefix(c, pb), 0);  // b's third block is unreachable for now
+  kv.register_blocks(b, pb);
+  kv.check_invariants();
+  EXPECT_EQ(kv.match_prefix(c, pb), 12);
+  EXPECT_EQ(c.blocks, (std::vector<int32_t>{b.blocks[0], b.blocks[1], b.blocks[2]}));
+  expect_contents(kv, c, pb);
+  kv.release(c);
+  kv.release(b);
+  kv.release(filler);
+  kv.check_invariants();
+}
+
 TEST(KvCachePrefix, TrimForgetsCachedBlocks) {
   KvCache kv(tiny_config(), 4, 4);
   std::vector<int32_t> p = {1, 2, 3, 4, 5};
@@ -368,9 +403,13 @@ void random_ops(int hash_bits, uint32_t seed) {
   EXPECT_EQ(kv.pool().n_used(), 0);
 }
 
-TEST(KvCachePrefix, RandomOperationsKeepExactAccounting) { random_ops(64, 1234); }
+TEST(KvCachePrefix, RandomOperationsKeepExactAccounting) {
+  for (uint32_t seed : {1234u, 1u, 2u, 3u}) random_ops(64, seed);
+}
 
-TEST(KvCachePrefix, RandomOperationsWithTinyHashesNeverMatchWrongKv) { random_ops(3, 99); }
+TEST(KvCachePrefix, RandomOperationsWithTinyHashesNeverMatchWrongKv) {
+  for (int bits : {0, 1, 3, 6}) random_ops(bits, 99u + static_cast<uint32_t>(bits));
+}
 
 double max_rel_diff(std::span<const float> a, std::span<const float> b) {
   double d = 0, scale = 1e-6;
