@@ -28,7 +28,7 @@ struct EngineOptions {
   std::string model_path;
   int32_t n_threads = 0;           // 0 = every core
   int64_t n_ctx = 0;               // max positions per sequence; 0 = the model's, at most 8192
-  int32_t kv_block_size = 16;      // positions per KV block
+  int32_t kv_block_size = 16;      // positions per KV block (and prefix-cache granularity)
   int64_t max_batch_tokens = 512;  // tokens per forward pass (longer prompts run in chunks)
   int64_t kv_mem_bytes = 0;        // KV cache budget; 0 = room for 4 full contexts. Memory is
                                    // reserved virtually and committed only as blocks are used.

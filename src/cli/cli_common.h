@@ -13,6 +13,7 @@ struct ModelOptions {
   int64_t ctx_size = 0;
   int64_t batch_size = 512;
   std::string kv_mem;  // KV cache budget: bytes, or with a K/M/G suffix; empty = engine default
+  int32_t kv_block_size = 16;  // also the prefix-cache granularity: smaller shares shorter prefixes
 };
 
 void add_model_options(CLI::App& app, ModelOptions& o);
@@ -28,6 +29,5 @@ void add_sampling_options(CLI::App& app, SamplingParams& p);
 
 // Reads a whole file (for -f FILE). Throws packinfer::Error.
 std::string read_text_file(const std::string& path);
-
 
 }  // namespace packinfer::cli

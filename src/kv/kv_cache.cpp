@@ -2,7 +2,9 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cstring>
+#include <string>
 
 #include "packinfer/error.h"
 
@@ -19,9 +21,15 @@ KvCache::KvCache(const ModelConfig& c, int32_t n_blocks, int32_t block_size)
       block_size_(block_size),
       block_stride_(static_cast<int64_t>(c.kv_dim()) * block_size),
       layer_stride_(block_stride_ * n_blocks),
-      pool_(n_blocks) {
+      pool_(std::max(n_blocks, 0)),
+      index_(n_blocks, block_size) {
   if (block_size <= 0 || n_blocks <= 0)
     throw Error("KV cache needs a positive block size and count");
+  // The pool reuses a cached block only after the index has forgotten it.
+  pool_.set_evict_hook([this](int32_t block) { index_.erase(block); });
+#ifndef NDEBUG
+  check_writes_ = true;  // decided here, not in the header, so every unit agrees on the class
+#endif
   bytes_ = block_bytes(c, block_size) * n_blocks;
   void* p = ::mmap(nullptr, static_cast<size_t>(bytes_), PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -38,20 +46,55 @@ KvCache::~KvCache() {
 bool KvCache::reserve(SequenceKv& seq, int64_t n_tokens) {
   int64_t need = blocks_for(n_tokens, block_size_) - static_cast<int64_t>(seq.blocks.size());
   if (need <= 0) return true;
-  if (need > pool_.n_free()) return false;
+  if (need > pool_.n_available()) return false;
   for (int64_t i = 0; i < need; ++i) seq.blocks.push_back(pool_.allocate());
   return true;
 }
 
 void KvCache::release(SequenceKv& seq) {
-  for (int32_t b : seq.blocks) pool_.release(b);
+  // Last block first: cached blocks join the LRU list in this order, so the end of a prefix is
+  // evicted before its start (evicting a first block would strand every block after it).
+  for (auto it = seq.blocks.rbegin(); it != seq.blocks.rend(); ++it) pool_.release(*it);
   seq.blocks.clear();
   seq.n_tokens = 0;
+}
+
+int64_t KvCache::match_prefix(SequenceKv& seq, std::span<const int32_t> tokens) {
+  if (!seq.blocks.empty() || seq.n_tokens != 0) {
+    throw Error("match_prefix needs a fresh sequence (it already holds KV)");
+  }
+  if (tokens.empty()) return 0;
+  const int64_t max_blocks = (static_cast<int64_t>(tokens.size()) - 1) / block_size_;
+  const std::vector<int32_t> hit = index_.match(tokens, max_blocks);
+  for (int32_t b : hit) {
+    pool_.retain(b);
+    seq.blocks.push_back(b);
+  }
+  seq.n_tokens = static_cast<int64_t>(hit.size()) * block_size_;
+  return seq.n_tokens;
+}
+
+void KvCache::register_blocks(const SequenceKv& seq, std::span<const int32_t> tokens) {
+  const int64_t known = std::min(seq.n_tokens, static_cast<int64_t>(tokens.size()));
+  const int64_t full = std::min(known / block_size_, static_cast<int64_t>(seq.blocks.size()));
+  const auto blocks = std::span<const int32_t>(seq.blocks).first(static_cast<size_t>(full));
+  for (int32_t b : index_.insert(blocks, tokens.first(static_cast<size_t>(full * block_size_)))) {
+    pool_.set_registered(b);
+  }
 }
 
 void KvCache::write(int32_t layer, const SequenceKv& seq, int64_t pos, const float* k,
                     const float* v) {
   const int32_t block = seq.blocks[static_cast<size_t>(pos / block_size_)];
+  if (check_writes_) {
+    // The whole copy-on-write story: a registered block may be shared and must stay immutable,
+    // and it never needs writing because it lies entirely below n_tokens.
+    if (pos < seq.n_tokens || pool_.registered(block) || pool_.refcount(block) != 1) {
+      throw Error("KV write at position " + std::to_string(pos) + " (sequence holds " +
+                  std::to_string(seq.n_tokens) + ") would touch shared KV block " +
+                  std::to_string(block));
+    }
+  }
   const int64_t slot = pos % block_size_;
   float* kb = base_ + 2 * layer * layer_stride_ + block * block_stride_;
   float* vb = kb + layer_stride_;
@@ -64,8 +107,20 @@ void KvCache::write(int32_t layer, const SequenceKv& seq, int64_t pos, const flo
 
 bool KvCache::trim_if_idle() {
   if (pool_.n_used() != 0) return false;
+  pool_.drop_cached();  // their pages are about to be zeroed
   ::madvise(base_, static_cast<size_t>(bytes_), MADV_DONTNEED);
   return true;
+}
+
+void KvCache::check_invariants() const {
+  pool_.check_invariants();
+  index_.check_invariants();
+  for (int32_t b = 0; b < pool_.n_total(); ++b) {
+    if (pool_.registered(b) != index_.contains(b)) {
+      throw Error("KV block " + std::to_string(b) + " is registered in the pool but not the " +
+                  "prefix index, or the other way round");
+    }
+  }
 }
 
 KvLayerView KvCache::layer_view(int32_t layer) const {

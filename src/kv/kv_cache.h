@@ -5,11 +5,24 @@
 //
 // Layout of one layer's keys (values alike): [block][kv_head][slot][head_dim] f32, which is what
 // the attention kernel reads (kernels/attention.h).
+//
+// Automatic prefix caching (vLLM's APC): after a forward, register_blocks() indexes the
+// sequence's full blocks by token prefix; when the sequence is released they stay cached (still
+// valid, evictable in LRU order) instead of free. A new sequence calls match_prefix() first and
+// starts with the longest run of cached full blocks matching its prompt, shared read-only.
+// Copy-on-write never happens because it is never needed: a shared block is always full, and a
+// sequence only writes positions >= its n_tokens, which lie in its own later blocks (write()
+// checks this in debug builds, or when set_check_writes(true)).
+// Granularity is the KV block size: only whole blocks are shared, so a prompt shorter than one
+// block (plus one token) cannot hit. A smaller block size (EngineOptions::kv_block_size, the
+// `block_size` argument here) lets shorter shared prefixes hit, at some attention-kernel cost.
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "kernels/attention.h"
 #include "kv/block_pool.h"
+#include "kv/prefix_index.h"
 #include "model/model_config.h"
 
 namespace packinfer {
@@ -35,17 +48,35 @@ class KvCache {
   static int64_t block_bytes(const ModelConfig& config, int32_t block_size);
 
   // Makes seq able to hold `n_tokens` positions. All-or-nothing: returns false (and allocates
-  // nothing) when the pool has too few free blocks.
+  // nothing) when the pool has too few free or evictable cached blocks.
   bool reserve(SequenceKv& seq, int64_t n_tokens);
-  // Returns every block of seq to the pool and empties it.
+  // Returns every block of seq to the pool and empties it. Registered blocks become cached.
   void release(SequenceKv& seq);
 
+  // For a fresh sequence (no blocks): appends the longest run of cached full blocks holding the
+  // start of `tokens` (retained, shared read-only), sets seq.n_tokens to its length and returns
+  // it. At least one token is always left to compute (the logits of the last prompt token are
+  // needed), so at most (tokens.size() - 1) rounded down to a block boundary is matched.
+  int64_t match_prefix(SequenceKv& seq, std::span<const int32_t> tokens);
+  // Indexes every full block of seq not yet indexed, so later prompts can reuse it. `tokens` are
+  // the sequence's tokens so far (at least its first n_tokens). Call after a forward.
+  void register_blocks(const SequenceKv& seq, std::span<const int32_t> tokens);
+
   // Stores the keys and values (kv_dim floats each) of position `pos` of seq for one layer.
+  // Positions below seq.n_tokens are never rewritten, so registered blocks stay immutable.
   void write(int32_t layer, const SequenceKv& seq, int64_t pos, const float* k, const float* v);
+  // Checks in write() that no shared or registered block is written (on in debug builds).
+  void set_check_writes(bool on) { check_writes_ = on; }
 
   // Returns the physical memory of the whole cache to the OS when no block is in use (a big
-  // job's pages would otherwise stay resident after it ends). Returns false if blocks are in use.
+  // job's pages would otherwise stay resident after it ends); this forgets the prefix cache.
+  // Returns false if blocks are in use.
   bool trim_if_idle();
+
+  // Throws packinfer::Error if block accounting or the prefix index is inconsistent.
+  void check_invariants() const;
+  PrefixIndex& prefix_index() { return index_; }
+  const PrefixIndex& prefix_index() const { return index_; }
 
   KvLayerView layer_view(int32_t layer) const;
   int32_t block_size() const { return block_size_; }
@@ -64,6 +95,8 @@ class KvCache {
   float* base_ = nullptr;
   int64_t bytes_ = 0;
   BlockPool pool_;
+  PrefixIndex index_;
+  bool check_writes_ = false;  // the constructor turns it on in debug builds
 };
 
 }  // namespace packinfer
