@@ -143,8 +143,11 @@ TEST(Batch, ModesGiveSameGreedyOutputsAsAlone) {
       }
       EXPECT_GT(stats.n_forwards, 0);
       EXPECT_GT(stats.all_first_tokens_seconds, 0);
-      if (mode == PrefillMode::Padded) EXPECT_GT(stats.padding_tokens, 0);
-      if (mode != PrefillMode::Padded) EXPECT_EQ(stats.padding_tokens, 0);
+      if (mode == PrefillMode::Padded) {
+        EXPECT_GT(stats.padding_tokens, 0);
+      } else {
+        EXPECT_EQ(stats.padding_tokens, 0);
+      }
     }
   }
 }
@@ -195,6 +198,43 @@ TEST(Batch, BadRequestsGetErrorsOthersSucceed) {
   EXPECT_NE(res[1].error.find("empty"), std::string::npos) << res[1].error;
   EXPECT_NE(res[2].error.find("context size is 64"), std::string::npos) << res[2].error;
   EXPECT_NE(res[3].error.find("temperature"), std::string::npos) << res[3].error;
+}
+
+// Requests sharing a long prompt prefix: with the prefix cache, the shared blocks are computed
+// once (the later requests wait one wave for them) and reused; outputs are identical.
+TEST(Batch, SharedPrefixIsComputedOnceAndReused) {
+  EngineOptions eo;
+  eo.model_path = stories();
+  eo.n_threads = 2;
+  Engine engine(eo);
+  const std::string system =
+      "Once upon a time, there was a little girl named Lily. She loved to play outside in the "
+      "park with her friends. One day, ";
+  std::vector<GenerationRequest> reqs;
+  for (const char* q : {"she saw a dog.", "the sun was hot.", "Tom came to play.", "a bird sang.",
+                        "it began to rain.", "her mom called."}) {
+    GenerationRequest r;
+    r.prompt = system + q;
+    r.sampling = SamplingParams::greedy();
+    r.sampling.max_tokens = 8;
+    reqs.push_back(r);
+  }
+  const int64_t shared = engine.tokenize(system).size();
+  ASSERT_GE(shared, 32);
+  BatchOptions on, off;
+  off.prefix_cache = false;
+  BatchStats s_on, s_off;
+  auto a = engine.generate_batch(reqs, on, &s_on);
+  auto b = engine.generate_batch(reqs, off, &s_off);
+  for (size_t i = 0; i < reqs.size(); ++i) {
+    ASSERT_TRUE(a[i].error.empty()) << a[i].error;
+    EXPECT_EQ(a[i].result.output_ids, b[i].result.output_ids) << "request " << i;
+    EXPECT_EQ(b[i].result.cached_tokens, 0);
+  }
+  const int64_t reusable = (shared - 1) / 16 * 16;  // whole blocks of the shared part
+  EXPECT_GE(s_on.cached_prompt_tokens, 5 * reusable);
+  EXPECT_EQ(s_off.cached_prompt_tokens, 0);
+  EXPECT_EQ(s_on.prompt_tokens + s_on.cached_prompt_tokens, s_off.prompt_tokens);
 }
 
 }  // namespace

@@ -103,8 +103,8 @@ TEST(Cli, InvalidUtf8PromptIsReplacedNotFatal) {
 }
 
 TEST(Cli, AbsurdSamplingValuesAreRejected) {
-  for (const std::string& flag : {"--temp -1", "--top-p 1.5", "--top-k -3", "--min-p 2",
-                                  "--repeat-penalty 0", "--presence-penalty 5"}) {
+  for (const char* flag : {"--temp -1", "--top-p 1.5", "--top-k -3", "--min-p 2",
+                           "--repeat-penalty 0", "--presence-penalty 5"}) {
     CommandResult r = cli("run -m '" + stories() + "' -p hi -n 2 " + flag);
     EXPECT_NE(r.status, 0) << flag << ": " << r.out;
     EXPECT_NE(r.out.find("error"), std::string::npos) << flag << ": " << r.out;

@@ -26,6 +26,10 @@ struct BatchOptions {
   int64_t max_batch_tokens = 0;  // tokens per forward; 0 = the engine's max_batch_tokens
   int32_t max_seqs = 64;         // sequences decoding at once (also limited by KV memory)
   bool plan_order = true;        // reorder the job: shared prefixes together, long decodes first
+  // Reuse the KV of prompt prefixes computed earlier in the job (whole KV blocks). Requests
+  // that share a not-yet-computed prefix with one being prefilled wait one wave, so the shared
+  // part is computed once (BatchLLM / Prompt Cache).
+  bool prefix_cache = true;
 };
 
 struct BatchItemResult {
@@ -46,7 +50,8 @@ struct BatchStats {
   double makespan_seconds = 0;          // whole job
   double all_first_tokens_seconds = 0;  // until every request had its first token (batch TTFT)
   double prefill_seconds = 0;           // time spent in forwards that carried prompt tokens
-  int64_t prompt_tokens = 0;
+  int64_t prompt_tokens = 0;            // prompt tokens computed (cached ones excluded)
+  int64_t cached_prompt_tokens = 0;     // prompt tokens whose KV was reused from the prefix cache
   int64_t generated_tokens = 0;
   int64_t padding_tokens = 0;  // computed for nothing (padded mode)
   int64_t n_forwards = 0;

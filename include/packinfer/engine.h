@@ -47,6 +47,7 @@ struct GenerationResult {
   std::vector<int32_t> output_ids;
   std::string text;           // generated text (stop string excluded)
   std::string finish_reason;  // "stop" (end token or stop string), "length", "cancelled"
+  int64_t cached_tokens = 0;  // prompt tokens whose KV came from the prefix cache
   double prompt_seconds = 0;  // prefill time (time to first token)
   double generate_seconds = 0;
 };

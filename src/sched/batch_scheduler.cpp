@@ -120,6 +120,7 @@ class BatchRun {
         }
         break;
       }
+      if (options_.prefix_cache && shares_uncomputed_prefix(p.prompt_ids, admitted)) break;
       waiting_.pop_front();
       auto a = std::make_unique<Active>();
       a->index = i;
@@ -127,10 +128,28 @@ class BatchRun {
       a->seq = std::make_unique<Sequence>(ctx_.model.tokenizer(), requests_[i].sampling,
                                           std::move(p.prompt_ids), p.max_new, vocab);
       committed_blocks_ += blocks;
+      if (options_.prefix_cache) {
+        const int64_t hit = ctx_.kv.match_prefix(a->seq->kv, a->seq->prompt());
+        a->seq->prefilled = hit;
+        a->seq->result().cached_tokens = hit;
+        stats_.cached_prompt_tokens += hit;
+      }
       running_.push_back(std::move(a));
       admitted.push_back(running_.back().get());
     }
     return admitted;
+  }
+
+  // True when `prompt` shares at least one whole KV block beyond what the cache already holds
+  // with a request admitted in this wave: computing it twice in one wave would waste the reuse,
+  // so such a request waits for the next wave, when the shared blocks are cached.
+  bool shares_uncomputed_prefix(const std::vector<int32_t>& prompt,
+                                const std::vector<Active*>& admitted) const {
+    for (const Active* a : admitted) {
+      const int64_t shared = common_prefix_length(prompt, a->seq->prompt());
+      if (shared - a->seq->prefilled >= ctx_.kv.block_size()) return true;
+    }
+    return false;
   }
 
   // Takes blocks from the pool so seq can hold n positions (promised at admission).
@@ -151,7 +170,7 @@ class BatchRun {
   // samples each request's first token from its last prompt position.
   void prefill(const std::vector<Active*>& admitted) {
     std::vector<int64_t> lengths;
-    for (Active* a : admitted) lengths.push_back(a->seq->n_prompt());
+    for (Active* a : admitted) lengths.push_back(a->seq->n_prompt() - a->seq->prefilled);
     PackingOptions po;
     po.mode = options_.mode;
     po.max_batch_tokens = budget_;
@@ -174,28 +193,34 @@ class BatchRun {
       for (const PlanPiece& p : fwd.pieces) {
         Active* a = admitted[static_cast<size_t>(p.prompt)];
         Sequence& s = *a->seq;
-        const bool last = p.offset + p.n_tokens == s.n_prompt();
-        std::span<const int32_t> toks(s.prompt().data() + p.offset,
-                                      static_cast<size_t>(p.n_tokens));
+        const int64_t offset = s.prefilled + p.offset;  // position of the piece in the prompt
+        const bool last = offset + p.n_tokens == s.n_prompt();
+        std::span<const int32_t> toks(s.prompt().data() + offset, static_cast<size_t>(p.n_tokens));
         if (options_.mode == PrefillMode::Padded && p.n_tokens < longest) {
           // Pads go after the real tokens: causal attention keeps them out of every real
           // token's view, and their KV slots are overwritten by later real tokens.
           std::vector<int32_t> with_pads(toks.begin(), toks.end());
           with_pads.resize(static_cast<size_t>(longest), pad);
-          ensure_kv(s, p.offset + longest);
+          ensure_kv(s, offset + longest);
           const int64_t begin = batch_.size();
           batch_.add(&s.kv, with_pads, LogitsWanted::None);
           if (last) batch_.logit_rows.push_back(begin + p.n_tokens - 1);
-          padded.emplace_back(a, p.offset + p.n_tokens);
+          padded.emplace_back(a, offset + p.n_tokens);
           stats_.padding_tokens += longest - p.n_tokens;
         } else {
-          ensure_kv(s, p.offset + p.n_tokens);
+          ensure_kv(s, offset + p.n_tokens);
           batch_.add(&s.kv, toks, last ? LogitsWanted::Last : LogitsWanted::None);
         }
         if (last) completing.push_back(a);
       }
       run_forward();
       for (auto& [a, real] : padded) a->seq->kv.n_tokens = real;
+      if (options_.prefix_cache) {
+        for (const PlanPiece& p : fwd.pieces) {
+          const Sequence& s = *admitted[static_cast<size_t>(p.prompt)]->seq;
+          ctx_.kv.register_blocks(s.kv, s.prompt());
+        }
+      }
       stats_.prompt_tokens += fwd.real_tokens;
       progress_.prompt_tokens += fwd.real_tokens;
       prefill_slots_ += options_.mode == PrefillMode::Padded ? fwd.slots : budget_;
