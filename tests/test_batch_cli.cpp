@@ -231,8 +231,10 @@ TEST(BatchResults, SuccessLinesAreOpenAIObjects) {
   EXPECT_EQ(body["choices"][0]["text"], "hi");
   EXPECT_EQ(body["choices"][0]["finish_reason"], "length");
   EXPECT_TRUE(body["choices"][0]["logprobs"].is_null());
-  EXPECT_EQ(body["usage"],
-            json({{"prompt_tokens", 3}, {"completion_tokens", 2}, {"total_tokens", 5}}));
+  EXPECT_EQ(body["usage"], json({{"prompt_tokens", 3},
+                                 {"completion_tokens", 2},
+                                 {"total_tokens", 5},
+                                 {"prompt_tokens_details", {{"cached_tokens", 0}}}}));
 
   r = parse(R"({"model": "stories260K", "messages": [{"role": "user", "content": "x"}]})", 3);
   j = json::parse(cli::dump_line(cli::success_line(r, g, ctx)));

@@ -16,6 +16,7 @@
 #include "cli/batch_results.h"
 #include "cli/batch_resume.h"
 #include "packinfer/error.h"
+#include "server/request_prompt.h"
 
 namespace packinfer::cli {
 namespace {
@@ -26,25 +27,6 @@ void print_warnings(FieldWarnings& warnings) {
 
 bool is_blank(std::string_view line) {
   return line.find_first_not_of(" \t\r") == std::string_view::npos;
-}
-
-// Renders and tokenizes a parsed request. Tokenizing here, not in the scheduler, makes the prompt
-// length known: too-long prompts fail with their own error line and max_tokens is clamped to the
-// context before the scheduler sees the request.
-std::optional<RequestError> prepare_generation(const Engine& engine, BatchRequest& r,
-                                               GenerationRequest& g) {
-  try {
-    const std::string text = r.endpoint == Endpoint::ChatCompletions
-                                 ? engine.apply_chat_template(r.messages, true)
-                                 : r.prompt;
-    g.prompt_ids = engine.tokenize(text, /*add_special=*/true, /*parse_special=*/true);
-    const int64_t n_ctx = engine.model_info().n_ctx;
-    if (auto e = fit_to_context(r, static_cast<int64_t>(g.prompt_ids.size()), n_ctx)) return e;
-    g.sampling = r.sampling;
-    return std::nullopt;
-  } catch (const std::exception& e) {
-    return RequestError{e.what(), "invalid_value", ""};
-  }
 }
 
 }  // namespace
@@ -118,10 +100,11 @@ int run_batch_job(const BatchJobOptions& o) {
       continue;
     }
     GenerationRequest g;
-    if (auto e = prepare_generation(engine, r, g)) {
+    if (auto e = api::prepare_prompt(engine, r, api::MaxTokensPolicy::Clamp, g.prompt_ids)) {
       reject(r, *e);
       continue;
     }
+    g.sampling = r.sampling;
     runnable.push_back(std::move(r));
     requests.push_back(std::move(g));
   }

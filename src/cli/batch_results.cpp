@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "packinfer/error.h"
+#include "server/openai_response.h"
 
 namespace packinfer::cli {
 namespace {
@@ -28,43 +29,21 @@ json envelope(const BatchRequest& req, int status_code, json body) {
 json success_line(const BatchRequest& req, const GenerationResult& result,
                   const ResultContext& ctx) {
   const bool chat = req.endpoint == Endpoint::ChatCompletions;
-  json choice = {{"index", 0}, {"finish_reason", result.finish_reason}, {"logprobs", nullptr}};
-  if (chat) {
-    choice["message"] = {{"role", "assistant"}, {"content", result.text}};
-  } else {
-    choice["text"] = result.text;
-  }
-  const int64_t prompt_tokens = static_cast<int64_t>(result.prompt_ids.size());
-  const int64_t completion_tokens = static_cast<int64_t>(result.output_ids.size());
-  json body = {{"id", (chat ? "chatcmpl-" : "cmpl-") + line_suffix(req)},
-               {"object", chat ? "chat.completion" : "text_completion"},
-               {"created", ctx.created},
-               {"model", req.model.empty() ? ctx.default_model : req.model},
-               {"choices", json::array({choice})},
-               {"usage",
-                {{"prompt_tokens", prompt_tokens},
-                 {"completion_tokens", completion_tokens},
-                 {"total_tokens", prompt_tokens + completion_tokens}}}};
-  return envelope(req, 200, std::move(body));
+  const api::ResponseContext rc{req.endpoint, (chat ? "chatcmpl-" : "cmpl-") + line_suffix(req),
+                                req.model.empty() ? ctx.default_model : req.model, ctx.created};
+  return envelope(req, 200, api::completion_json(rc, {{&result, nullptr}}));
 }
 
 json error_line(const BatchRequest& req, const RequestError& error, int status_code) {
-  const json param = error.param.empty() ? json(nullptr) : json(error.param);
-  const json code = error.code.empty() ? json(nullptr) : json(error.code);
-  json body = {{"error",
-                {{"message", error.message},
-                 {"type", status_code >= 500 ? "server_error" : "invalid_request_error"},
-                 {"param", param},
-                 {"code", code}}}};
-  json line = envelope(req, status_code, std::move(body));
-  line["error"] = {{"code", code}, {"message", error.message}};
+  RequestError e = error;
+  e.status = status_code;  // the line's status, not the HTTP server's (404 for a bad model)
+  json body = api::error_json(e);
+  json line = envelope(req, status_code, body);
+  line["error"] = {{"code", body["error"]["code"]}, {"message", error.message}};
   return line;
 }
 
-std::string dump_line(const json& line) {
-  return line.dump(-1, ' ', /*ensure_ascii=*/false, json::error_handler_t::replace);
-}
-
+std::string dump_line(const json& line) { return api::dump(line); }
 ResultWriter::ResultWriter(const std::string& path) : path_(path) {
   file_ = std::fopen(path.c_str(), "ab");
   if (file_ == nullptr) {
