@@ -476,5 +476,29 @@ TEST(JobMakespan, RejectsBadInput) {
   EXPECT_THROW(makespan_lower_bound(reqs, 0, 1), InvalidArgument);
 }
 
+// The longest prefix each prompt shares with any other, checked against all pairs.
+TEST(JobPlanner, LongestSharedPrefixMatchesBruteForce) {
+  std::mt19937 rng(5);
+  for (int trial = 0; trial < 50; ++trial) {
+    std::vector<JobRequest> reqs;
+    const int n = 1 + static_cast<int>(rng() % 12);
+    for (int i = 0; i < n; ++i) {
+      JobRequest r;
+      const int len = 1 + static_cast<int>(rng() % 8);
+      for (int t = 0; t < len; ++t) r.prompt.push_back(static_cast<int32_t>(rng() % 3));
+      reqs.push_back(r);
+    }
+    const std::vector<int64_t> got = longest_shared_prefixes(reqs);
+    ASSERT_EQ(got.size(), reqs.size());
+    for (size_t i = 0; i < reqs.size(); ++i) {
+      int64_t want = 0;
+      for (size_t j = 0; j < reqs.size(); ++j) {
+        if (j != i) want = std::max(want, common_prefix_length(reqs[i].prompt, reqs[j].prompt));
+      }
+      EXPECT_EQ(got[i], want) << "trial " << trial << " request " << i;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace packinfer

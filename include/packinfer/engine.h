@@ -101,6 +101,7 @@ class Engine {
   bool is_end_of_generation(int32_t id) const;
 
  private:
+  friend class ServingEngine;  // drives the model, KV cache and tokenizer from its own thread
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -17,4 +17,10 @@ class InvalidArgument : public Error {
   explicit InvalidArgument(const std::string& what) : Error(what) {}
 };
 
+// The engine cannot take more work right now (queue full, shutting down): HTTP 503 / 429.
+class Overloaded : public Error {
+ public:
+  explicit Overloaded(const std::string& what) : Error(what) {}
+};
+
 }  // namespace packinfer

@@ -35,7 +35,9 @@ struct ServingRequest {
   int32_t top_logprobs = -1;  // -1: no logprobs; 0..20: the sampled token's and N alternatives
 };
 
-// One generated token, streamed as soon as it is sampled.
+// One generated token, streamed as soon as it is sampled. At the end a request may release text
+// it held back (a possible stop string, an incomplete character) with no new token: id is then
+// -1. Concatenating every event's text gives the result's text.
 struct TokenEvent {
   int32_t id = 0;
   std::string text;  // text this token completes (may be empty: held back for UTF-8 or stop)
@@ -44,8 +46,8 @@ struct TokenEvent {
 };
 
 struct ServingResult {
-  GenerationResult generation;  // text, ids, finish_reason ("stop", "length", "cancelled")
-  std::string error;            // non-empty: the request failed (generation is partial)
+  GenerationResult generation;     // text, ids, finish_reason ("stop", "length", "cancelled")
+  std::string error;               // non-empty: the request failed (generation is partial)
   std::vector<TokenEvent> tokens;  // with logprobs only (top_logprobs >= 0)
   double queued_seconds = 0;       // submit until first scheduled
   double ttft_seconds = 0;         // submit until first token
@@ -86,7 +88,7 @@ class ServingEngine {
 
   // Tokenizes and validates on the calling thread: throws InvalidArgument (bad sampling values,
   // empty prompt, prompt too long for the context: the message names both lengths) or Error
-  // (queue full, shutting down). Otherwise queues the request and returns its id.
+  // (Overloaded: queue full, shutting down). Otherwise queues the request and returns its id.
   uint64_t submit(const ServingRequest& request, ServingCallbacks callbacks);
   // Cancels a queued or running request (no-op if it already finished). Its on_done reports
   // finish_reason "cancelled"; its KV is freed at the next step.

@@ -47,6 +47,20 @@ int64_t common_prefix_length(std::span<const int32_t> a, std::span<const int32_t
   return static_cast<int64_t>(ia - a.begin());
 }
 
+std::vector<int64_t> longest_shared_prefixes(std::span<const JobRequest> requests) {
+  // In lexicographic order the longest common prefix with any other prompt is the one with a
+  // neighbour.
+  std::vector<int64_t> order = lexicographic_order(requests);
+  std::vector<int64_t> shared(requests.size(), 0);
+  for (size_t i = 1; i < order.size(); ++i) {
+    const auto a = static_cast<size_t>(order[i - 1]), b = static_cast<size_t>(order[i]);
+    const int64_t n = common_prefix_length(requests[a].prompt, requests[b].prompt);
+    shared[a] = std::max(shared[a], n);
+    shared[b] = std::max(shared[b], n);
+  }
+  return shared;
+}
+
 int64_t distinct_prompt_tokens(std::span<const JobRequest> requests) {
   // In lexicographic order each prompt adds exactly the trie nodes below its common prefix with
   // its predecessor.

@@ -42,6 +42,10 @@ JobPlan plan_jobs(std::span<const JobRequest> requests, const JobPlanOptions& op
 // Number of leading tokens a and b have in common.
 int64_t common_prefix_length(std::span<const int32_t> a, std::span<const int32_t> b);
 
+// For every request, the longest prefix its prompt shares with any other request's prompt: what
+// a prefix cache could ever reuse of it within the job.
+std::vector<int64_t> longest_shared_prefixes(std::span<const JobRequest> requests);
+
 // Prompt tokens that even a perfect, unbounded prefix cache must compute: the number of distinct
 // prefixes (nodes of the token trie) over all prompts.
 int64_t distinct_prompt_tokens(std::span<const JobRequest> requests);

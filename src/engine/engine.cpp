@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "batch/token_batch.h"
+#include "engine/engine_impl.h"
 #include "kv/kv_cache.h"
 #include "model/model.h"
 #include "model/transformer.h"
@@ -31,39 +32,26 @@ constexpr int64_t kDefaultMaxContext = 8192;
 
 }  // namespace
 
-struct Engine::Impl {
-  EngineOptions options;
-  std::unique_ptr<Model> model;
-  std::unique_ptr<ThreadPool> pool;
-  std::unique_ptr<Transformer> transformer;
-  std::unique_ptr<KvCache> kv;
-  ChatTemplate chat_template = ChatTemplate::by_name("chatml");
-  ModelInfo info;
-  std::vector<float> logits;
-
-  // Runs `ids` through the model for `seq` in chunks of max_batch_tokens; calls on_logits for
-  // each wanted row (all rows when `all`, else only the last one).
-  void prefill(SequenceKv& seq, std::span<const int32_t> ids, bool all,
-               const std::function<void(int64_t, std::span<const float>)>& on_logits) {
-    const int64_t vocab = model->config().n_vocab;
-    TokenBatch batch;
-    for (int64_t start = 0; start < static_cast<int64_t>(ids.size());) {
-      int64_t n =
-          std::min<int64_t>(options.max_batch_tokens, static_cast<int64_t>(ids.size()) - start);
-      bool last_chunk = start + n == static_cast<int64_t>(ids.size());
-      if (!kv->reserve(seq, seq.n_tokens + n)) throw Error("KV cache is full");
-      batch.clear();
-      batch.add(&seq, ids.subspan(static_cast<size_t>(start), static_cast<size_t>(n)),
-                all ? LogitsWanted::All : (last_chunk ? LogitsWanted::Last : LogitsWanted::None));
-      transformer->forward(batch, *kv, logits);
-      for (size_t r = 0; r < batch.logit_rows.size(); ++r) {
-        on_logits(start + batch.logit_rows[r],
-                  std::span<const float>(logits.data() + r * vocab, static_cast<size_t>(vocab)));
-      }
-      start += n;
+void Engine::Impl::prefill(SequenceKv& seq, std::span<const int32_t> ids, bool all,
+                           const std::function<void(int64_t, std::span<const float>)>& on_logits) {
+  const int64_t vocab = model->config().n_vocab;
+  TokenBatch batch;
+  for (int64_t start = 0; start < static_cast<int64_t>(ids.size());) {
+    int64_t n =
+        std::min<int64_t>(options.max_batch_tokens, static_cast<int64_t>(ids.size()) - start);
+    bool last_chunk = start + n == static_cast<int64_t>(ids.size());
+    if (!kv->reserve(seq, seq.n_tokens + n)) throw Error("KV cache is full");
+    batch.clear();
+    batch.add(&seq, ids.subspan(static_cast<size_t>(start), static_cast<size_t>(n)),
+              all ? LogitsWanted::All : (last_chunk ? LogitsWanted::Last : LogitsWanted::None));
+    transformer->forward(batch, *kv, logits);
+    for (size_t r = 0; r < batch.logit_rows.size(); ++r) {
+      on_logits(start + batch.logit_rows[r],
+                std::span<const float>(logits.data() + r * vocab, static_cast<size_t>(vocab)));
     }
+    start += n;
   }
-};
+}
 
 Engine::Engine(const EngineOptions& options) : impl_(std::make_unique<Impl>()) {
   Impl& m = *impl_;

@@ -18,6 +18,7 @@ using Clock = std::chrono::steady_clock;
 
 struct Active {
   size_t index = 0;
+  int64_t shareable = 0;  // prompt tokens shared with another request of the job
   int64_t committed_blocks = 0;
   std::unique_ptr<Sequence> seq;
 };
@@ -89,6 +90,12 @@ class BatchRun {
         finish_with_error(i, e.what());
       }
     }
+    // Only prefixes another request of the job shares are worth caching: caching the rest would
+    // keep every finished request's KV resident (cached blocks are evicted only when the free
+    // ones run out), growing the job's RSS for nothing.
+    const std::vector<int64_t> shared = longest_shared_prefixes(jobs);
+    shareable_.assign(requests_.size(), 0);
+    for (size_t k = 0; k < valid.size(); ++k) shareable_[valid[k]] = shared[k];
     if (options_.plan_order && options_.mode != PrefillMode::Single && !jobs.empty()) {
       JobPlan plan = plan_jobs(jobs);
       for (int64_t k : plan.order) waiting_.push_back(valid[static_cast<size_t>(k)]);
@@ -124,6 +131,7 @@ class BatchRun {
       waiting_.pop_front();
       auto a = std::make_unique<Active>();
       a->index = i;
+      a->shareable = shareable_[i];
       a->committed_blocks = blocks;
       a->seq = std::make_unique<Sequence>(ctx_.model.tokenizer(), requests_[i].sampling,
                                           std::move(p.prompt_ids), p.max_new, vocab);
@@ -217,8 +225,10 @@ class BatchRun {
       for (auto& [a, real] : padded) a->seq->kv.n_tokens = real;
       if (options_.prefix_cache) {
         for (const PlanPiece& p : fwd.pieces) {
-          const Sequence& s = *admitted[static_cast<size_t>(p.prompt)]->seq;
-          ctx_.kv.register_blocks(s.kv, s.prompt());
+          const Active& a = *admitted[static_cast<size_t>(p.prompt)];
+          const auto shared =
+              std::span<const int32_t>(a.seq->prompt()).first(static_cast<size_t>(a.shareable));
+          ctx_.kv.register_blocks(a.seq->kv, shared);
         }
       }
       stats_.prompt_tokens += fwd.real_tokens;
@@ -311,6 +321,7 @@ class BatchRun {
   const BatchProgressCallback& on_progress_;
   std::vector<BatchItemResult> results_;
   std::vector<PreparedRequest> prepared_;
+  std::vector<int64_t> shareable_;  // per request: longest prefix shared with another one
   std::deque<size_t> waiting_;
   std::vector<std::unique_ptr<Active>> running_;
   TokenBatch batch_;
