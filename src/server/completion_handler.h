@@ -1,0 +1,63 @@
+#pragma once
+// POST /v1/completions and /v1/chat/completions: parse and validate the body, tokenize, submit
+// n requests to the ServingEngine, then answer with one JSON object or a stream of server-sent
+// events. A client that goes away mid-stream has its requests cancelled.
+#include <httplib.h>
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "packinfer/engine.h"
+#include "packinfer/serving.h"
+#include "server/metrics.h"
+#include "server/openai_request.h"
+
+namespace packinfer::api {
+
+struct CompletionConfig {
+  std::vector<std::string> model_names;  // names a request's "model" may use
+  std::string served_name;               // "model" of responses when the request names none
+  int32_t max_n = 16;
+};
+
+class CompletionHandler {
+ public:
+  CompletionHandler(Engine& engine, ServingEngine& serving, std::shared_ptr<ServerMetrics> metrics,
+                    CompletionConfig config);
+  ~CompletionHandler();
+  void handle(Endpoint endpoint, const httplib::Request& req, httplib::Response& res);
+  // Cancels every request in flight (the server is stopping; waiting handlers then return).
+  void cancel_all();
+
+ private:
+  struct Exchange;
+  void warn_ignored(Endpoint endpoint, const std::string& field, const std::string& why);
+  std::string next_id(Endpoint endpoint);
+  // Submits the n choices; returns the error (and cancels what was submitted) if one is refused.
+  std::optional<RequestError> submit_all(const std::shared_ptr<Exchange>& ex,
+                                         const CompletionRequest& creq,
+                                         const std::vector<int32_t>& ids);
+  void respond_whole(const std::shared_ptr<Exchange>& ex, httplib::Response& res);
+  void respond_stream(const std::shared_ptr<Exchange>& ex, httplib::Response& res);
+  void cancel(Exchange& ex);
+  std::string token_text(int32_t id) const;
+
+  Engine& engine_;
+  ServingEngine& serving_;
+  std::shared_ptr<ServerMetrics> metrics_;
+  CompletionConfig config_;
+  ParseOptions parse_options_;
+  std::optional<int32_t> bos_;  // the vocabulary's BOS, if prompts start with one
+
+  std::mutex mu_;  // guards the members below
+  FieldWarnings warnings_;
+  uint64_t counter_ = 0;
+  std::set<std::shared_ptr<Exchange>> active_;
+};
+
+}  // namespace packinfer::api

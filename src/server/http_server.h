@@ -1,0 +1,49 @@
+#pragma once
+// The OpenAI-compatible HTTP server (`packinfer serve`): routes, API key, body-size and
+// connection limits over cpp-httplib. The engine work is done by a ServingEngine the caller owns.
+//
+//   packinfer::api::HttpServer server(engine, serving, {.port = 0});
+//   int port = server.bind();   // the real port
+//   server.run();               // until stop() (from any thread)
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "packinfer/engine.h"
+#include "packinfer/serving.h"
+
+namespace packinfer::api {
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";  // loopback unless asked otherwise
+  int port = 8080;                 // 0: any free port (bind() returns it)
+  std::string api_key;             // non-empty: every route but /health needs "Bearer <key>"
+  int64_t max_body_bytes = 4 << 20;
+  int32_t max_connections = 64;   // connections served at once (HTTP worker threads)
+  std::string served_model_name;  // empty: the model file's stem
+  int32_t max_n = 16;             // largest "n" (choices per request)
+};
+
+class HttpServer {
+ public:
+  // Both must outlive the server.
+  HttpServer(Engine& engine, ServingEngine& serving, const ServerOptions& options);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Binds the listening socket; returns the port. Throws packinfer::Error.
+  int bind();
+  // Serves until stop(). Returns once every connection has been closed.
+  void run();
+  // Thread-safe: cancels requests in flight and makes run() return.
+  void stop();
+  // The name responses report as "model" by default.
+  const std::string& model_name() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace packinfer::api

@@ -1,0 +1,146 @@
+#include "server/metrics.h"
+
+#include <algorithm>
+#include <charconv>
+
+namespace packinfer::api {
+namespace {
+
+// Shortest form that reads back as the same double ("0.005", not "0.0050000000000000001").
+std::string num(double v) {
+  char buf[64];
+  auto r = std::to_chars(buf, buf + sizeof(buf), v);
+  return std::string(buf, r.ptr);
+}
+
+void header(std::string& out, const std::string& name, const char* type, const std::string& help) {
+  out += "# HELP " + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+}
+
+void scalar(std::string& out, const std::string& name, const char* type, const std::string& help,
+            double v) {
+  header(out, name, type, help);
+  out += name + " " + num(v) + "\n";
+}
+
+// How far back the tokens/s gauges look.
+constexpr double kWindowSeconds = 60;
+
+}  // namespace
+
+Histogram::Histogram(std::vector<double> bounds)
+    : bounds_(std::move(bounds)), counts_(bounds_.size() + 1, 0) {}
+
+void Histogram::observe(double v) {
+  size_t i = std::lower_bound(bounds_.begin(), bounds_.end(), v) - bounds_.begin();
+  counts_[i]++;
+  sum_ += v;
+  count_++;
+}
+
+void Histogram::render(std::string& out, const std::string& name, const std::string& help) const {
+  header(out, name, "histogram", help);
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i < bounds_.size(); ++i) {
+    cumulative += counts_[i];
+    out += name + "_bucket{le=\"" + num(bounds_[i]) + "\"} " + std::to_string(cumulative) + "\n";
+  }
+  out += name + "_bucket{le=\"+Inf\"} " + std::to_string(count_) + "\n";
+  out += name + "_sum " + num(sum_) + "\n";
+  out += name + "_count " + std::to_string(count_) + "\n";
+}
+
+// Buckets follow vLLM's, so dashboards built for it read ours the same way.
+ServerMetrics::ServerMetrics()
+    : ttft_({0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5,
+             10.0, 20.0, 40.0, 80.0}),
+      tpot_({0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75,
+             1.0, 2.5}),
+      e2e_({0.01, 0.05, 0.1, 0.3, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0, 60.0,
+            120.0}),
+      queue_({0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0}) {}
+
+void ServerMetrics::on_request_done(const ServingResult& r) {
+  std::lock_guard lock(mu_);
+  const std::string reason = !r.error.empty() ? "error" : r.generation.finish_reason;
+  finished_[reason]++;
+  if (!r.error.empty() || r.generation.finish_reason == "cancelled") return;
+  const size_t n_out = r.generation.output_ids.size();
+  if (n_out > 0) ttft_.observe(r.ttft_seconds);
+  // Time per output token after the first: the decode speed a streaming client sees.
+  if (n_out > 1) tpot_.observe((r.e2e_seconds - r.ttft_seconds) / static_cast<double>(n_out - 1));
+  e2e_.observe(r.e2e_seconds);
+  queue_.observe(r.queued_seconds);
+}
+
+void ServerMetrics::on_http_response(int status) {
+  std::lock_guard lock(mu_);
+  http_[status]++;
+}
+
+std::string ServerMetrics::render(const ServingStats& s, double now) {
+  std::lock_guard lock(mu_);
+  // Throughput: against the oldest sample of the last minute (or the last one before it).
+  samples_.push_back({now, s.computed_prompt_tokens, s.generated_tokens});
+  while (samples_.size() > 2 && samples_[1].t <= now - kWindowSeconds) samples_.pop_front();
+  const Sample& base = samples_.front();
+  const double dt = now - base.t;
+  const double prompt_rate = dt > 0 ? (s.computed_prompt_tokens - base.prompt_tokens) / dt : 0;
+  const double gen_rate = dt > 0 ? (s.generated_tokens - base.generated_tokens) / dt : 0;
+
+  std::string out;
+  ttft_.render(out, "packinfer_time_to_first_token_seconds",
+               "Time from request arrival to its first generated token.");
+  tpot_.render(out, "packinfer_time_per_output_token_seconds",
+               "Mean time per generated token after the first, per request.");
+  e2e_.render(out, "packinfer_e2e_request_latency_seconds",
+              "Time from request arrival to its last token.");
+  queue_.render(out, "packinfer_request_queue_time_seconds",
+                "Time from request arrival until it was first scheduled.");
+  scalar(out, "packinfer_requests_queued", "gauge", "Requests waiting to be scheduled.", s.queued);
+  scalar(out, "packinfer_requests_running", "gauge", "Requests being prefilled or decoded.",
+         s.running);
+  header(out, "packinfer_kv_blocks", "gauge",
+         "KV cache blocks by state (used: held by requests; cached: reusable prefixes, "
+         "evictable; free).");
+  out += "packinfer_kv_blocks{state=\"used\"} " + std::to_string(s.kv_blocks_used) + "\n";
+  out += "packinfer_kv_blocks{state=\"cached\"} " + std::to_string(s.kv_blocks_cached) + "\n";
+  out += "packinfer_kv_blocks{state=\"free\"} " + std::to_string(s.kv_blocks_free) + "\n";
+  scalar(out, "packinfer_kv_blocks_total", "gauge", "KV cache blocks in the budget.",
+         s.kv_blocks_total);
+  scalar(out, "packinfer_kv_block_size", "gauge", "Positions per KV block.", s.kv_block_size);
+  scalar(out, "packinfer_prompt_tokens_total", "counter", "Prompt tokens of admitted requests.",
+         s.prompt_tokens);
+  scalar(out, "packinfer_cached_prompt_tokens_total", "counter",
+         "Prompt tokens served from the prefix cache.", s.cached_prompt_tokens);
+  scalar(out, "packinfer_computed_prompt_tokens_total", "counter",
+         "Prompt tokens computed (including recomputation after preemption).",
+         s.computed_prompt_tokens);
+  scalar(out, "packinfer_prefix_cache_hit_rate", "gauge",
+         "Share of prompt tokens served from the prefix cache since start.",
+         s.prompt_tokens > 0 ? static_cast<double>(s.cached_prompt_tokens) / s.prompt_tokens : 0);
+  scalar(out, "packinfer_generation_tokens_total", "counter", "Generated tokens.",
+         s.generated_tokens);
+  scalar(out, "packinfer_preemptions_total", "counter",
+         "Requests preempted (KV freed, recomputed later) for lack of KV blocks.", s.preemptions);
+  scalar(out, "packinfer_steps_total", "counter", "Scheduler steps (forward passes).", s.steps);
+  scalar(out, "packinfer_busy_seconds_total", "counter", "Time spent in forward passes.",
+         s.busy_seconds);
+  scalar(out, "packinfer_prompt_tokens_per_second", "gauge",
+         "Prompt tokens computed per second over the last minute.", prompt_rate);
+  scalar(out, "packinfer_generation_tokens_per_second", "gauge",
+         "Tokens generated per second over the last minute.", gen_rate);
+  header(out, "packinfer_requests_finished_total", "counter",
+         "Finished requests by finish reason (stop, length, cancelled, error).");
+  for (const char* r : {"stop", "length", "cancelled", "error"}) finished_.try_emplace(r, 0);
+  for (const auto& [reason, n] : finished_)
+    out += "packinfer_requests_finished_total{finish_reason=\"" + reason + "\"} " +
+           std::to_string(n) + "\n";
+  header(out, "packinfer_http_responses_total", "counter", "HTTP responses by status code.");
+  for (const auto& [status, n] : http_)
+    out += "packinfer_http_responses_total{code=\"" + std::to_string(status) + "\"} " +
+           std::to_string(n) + "\n";
+  return out;
+}
+
+}  // namespace packinfer::api
