@@ -1,0 +1,282 @@
+// The server's pure parts without a model or a socket: OpenAI request parsing and validation,
+// response and chunk shaping, SSE framing and the Prometheus exposition.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <sstream>
+
+#include "server/metrics.h"
+#include "server/openai_request.h"
+#include "server/openai_response.h"
+#include "server/sse.h"
+
+namespace packinfer::api {
+namespace {
+
+using json = nlohmann::json;
+
+const std::vector<std::string> kNames = {"stories260K-f32", "stories260K"};
+
+ParseOptions server_options() {
+  ParseOptions o;
+  o.model_names = kNames;
+  o.max_n = 16;
+  o.logprobs = true;
+  o.stream = true;
+  return o;
+}
+
+struct Parsed {
+  CompletionRequest req;
+  std::optional<RequestError> error;
+  std::vector<std::string> ignored;
+};
+
+Parsed parse(std::string_view body, Endpoint endpoint = Endpoint::Completions) {
+  Parsed p;
+  p.error = parse_request_text(
+      body, endpoint, server_options(),
+      [&](const std::string& field, const std::string&) { p.ignored.push_back(field); }, p.req);
+  return p;
+}
+
+TEST(ServerRequests, CompletionFields) {
+  Parsed p = parse(R"({"model": "stories260K", "prompt": "Once", "max_tokens": 7, "n": 3,
+      "seed": 5, "stop": ["a", "b"], "logprobs": 2, "stream": true,
+      "stream_options": {"include_usage": true}, "ignore_eos": true, "top_k": 4, "foo": 1})");
+  ASSERT_FALSE(p.error) << p.error->message;
+  EXPECT_EQ(p.req.prompt, "Once");
+  EXPECT_EQ(p.req.max_tokens, 7);
+  EXPECT_EQ(p.req.n, 3);
+  EXPECT_EQ(p.req.sampling.seed, 5u);
+  EXPECT_EQ(p.req.sampling.stop, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(p.req.top_logprobs, 2);
+  EXPECT_TRUE(p.req.stream);
+  EXPECT_TRUE(p.req.include_usage);
+  EXPECT_TRUE(p.req.sampling.ignore_eos);
+  EXPECT_EQ(p.req.sampling.top_k, 4);
+  EXPECT_EQ(p.ignored, std::vector<std::string>{"foo"});
+  // OpenAI defaults, not the CLI's.
+  p = parse(R"({"prompt": "x"})");
+  EXPECT_EQ(p.req.sampling.temperature, 1.0f);
+  EXPECT_EQ(p.req.top_logprobs, -1);
+  EXPECT_FALSE(p.req.stream);
+}
+
+TEST(ServerRequests, PromptAsTokenIds) {
+  EXPECT_EQ(parse(R"({"prompt": [1, 2, 3]})").req.prompt_ids, (std::vector<int32_t>{1, 2, 3}));
+  EXPECT_EQ(parse(R"({"prompt": [[4, 5]]})").req.prompt_ids, (std::vector<int32_t>{4, 5}));
+  EXPECT_EQ(parse(R"({"prompt": ["text"]})").req.prompt, "text");
+  EXPECT_EQ(parse(R"({"prompt": [1, -2]})").error->code, "invalid_value");
+  EXPECT_EQ(parse(R"({"prompt": [1, "a"]})").error->code, "invalid_type");
+}
+
+TEST(ServerRequests, ChatLogprobs) {
+  const char* m = R"("messages": [{"role": "user", "content": "hi"}])";
+  auto chat = [&](const std::string& extra) {
+    return parse("{" + std::string(m) + extra + "}", Endpoint::ChatCompletions);
+  };
+  EXPECT_EQ(chat("").req.top_logprobs, -1);
+  EXPECT_EQ(chat(R"(, "logprobs": true)").req.top_logprobs, 0);
+  EXPECT_EQ(chat(R"(, "logprobs": true, "top_logprobs": 20)").req.top_logprobs, 20);
+  EXPECT_EQ(chat(R"(, "logprobs": true, "top_logprobs": 21)").error->param, "top_logprobs");
+  EXPECT_EQ(chat(R"(, "top_logprobs": 2)").error->param, "top_logprobs");
+  EXPECT_EQ(chat(R"(, "logprobs": 3)").error->code, "invalid_type");
+  EXPECT_EQ(chat(R"(, "max_completion_tokens": 9, "max_tokens": 3)").req.max_tokens, 9);
+}
+
+TEST(ServerRequests, BadInputHasTheRightCodeAndStatus) {
+  struct Case {
+    std::string body;
+    std::string code;
+    int status;
+  };
+  const std::vector<Case> cases = {
+      {"not json", "invalid_json", 400},
+      {"[1]", "invalid_type", 400},
+      {"{\"prompt\": \"\xff\xfe\"}", "invalid_encoding", 400},
+      {R"({"prompt": "a", "model": "gpt-4o"})", "model_not_found", 404},
+      {R"({"prompt": "a", "max_tokens": -1})", "invalid_value", 400},
+      {R"({"prompt": "a", "max_tokens": "9"})", "invalid_type", 400},
+      {R"({"prompt": "a", "n": 17})", "invalid_value", 400},
+      {R"({"prompt": "a", "n": 0})", "invalid_value", 400},
+      {R"({"prompt": "a", "logprobs": 6})", "invalid_value", 400},
+      {R"({"prompt": "a", "stop": ["1", "2", "3", "4", "5"]})", "invalid_value", 400},
+      {R"({"prompt": "a", "stream": "yes"})", "invalid_type", 400},
+      {R"({"prompt": "a", "stream_options": {"include_usage": 1}})", "invalid_type", 400},
+      {R"({"prompt": "a", "temperature": -1})", "invalid_value", 400},
+      {R"({"prompt": ""})", "invalid_value", 400},
+      {R"({"prompt": []})", "invalid_value", 400},
+      {R"({"max_tokens": 3})", "missing_required_parameter", 400},
+  };
+  for (const Case& c : cases) {
+    Parsed p = parse(c.body);
+    ASSERT_TRUE(p.error) << c.body;
+    EXPECT_EQ(p.error->code, c.code) << c.body << ": " << p.error->message;
+    EXPECT_EQ(p.error->status, c.status) << c.body;
+  }
+  Parsed p = parse(R"({"messages": []})", Endpoint::ChatCompletions);
+  ASSERT_TRUE(p.error);
+  EXPECT_EQ(p.error->param, "messages");
+}
+
+TEST(ServerRequests, MaxTokensBeyondTheContextIsRejectedNotClamped) {
+  CompletionRequest r = parse(R"({"prompt": "a", "max_tokens": 100000})").req;
+  auto e = fit_to_context(r, 10, 512, MaxTokensPolicy::Reject);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->param, "max_tokens");
+  EXPECT_NE(e->message.find("100000"), std::string::npos);
+  EXPECT_NE(e->message.find("512"), std::string::npos);
+  EXPECT_FALSE(fit_to_context(r, 10, 512, MaxTokensPolicy::Clamp));
+  EXPECT_EQ(r.sampling.max_tokens, 502);
+  e = fit_to_context(r, 600, 512, MaxTokensPolicy::Reject);
+  ASSERT_TRUE(e);
+  EXPECT_NE(e->message.find("600"), std::string::npos);  // both lengths named
+  EXPECT_NE(e->message.find("512"), std::string::npos);
+}
+
+// --- responses ----------------------------------------------------------------------------------
+
+GenerationResult result(const std::string& text, std::vector<int32_t> out, int64_t cached) {
+  GenerationResult g;
+  g.prompt_ids = {1, 2, 3, 4};
+  g.output_ids = std::move(out);
+  g.text = text;
+  g.finish_reason = "stop";
+  g.cached_tokens = cached;
+  return g;
+}
+
+std::string fake_text(int32_t id) { return "<" + std::to_string(id) + ">"; }
+
+TEST(ServerResponses, CompletionWithChoicesUsageAndLogprobs) {
+  GenerationResult a = result("ab", {7, 8}, 2), b = result("c", {9}, 0);
+  std::vector<TokenEvent> tokens = {{7, "a", -0.5f, {{7, -0.5f}, {3, -1.5f}}},
+                                    {8, "b", -0.25f, {{8, -0.25f}, {4, -2.0f}}}};
+  ResponseContext ctx{Endpoint::Completions, "cmpl-1", "m", 123};
+  json j = json::parse(dump(completion_json(ctx, {{&a, &tokens}, {&b, nullptr}}, fake_text)));
+  EXPECT_EQ(j["object"], "text_completion");
+  EXPECT_EQ(j["choices"].size(), 2u);
+  EXPECT_EQ(j["choices"][1]["index"], 1);
+  EXPECT_EQ(j["choices"][1]["text"], "c");
+  EXPECT_TRUE(j["choices"][1]["logprobs"].is_null());
+  const json& lp = j["choices"][0]["logprobs"];
+  EXPECT_EQ(lp["tokens"], json({"<7>", "<8>"}));
+  EXPECT_EQ(lp["token_logprobs"], json({-0.5, -0.25}));
+  EXPECT_EQ(lp["text_offset"], json({0, 1}));
+  EXPECT_EQ(lp["top_logprobs"][1]["<4>"], -2.0);
+  // The prompt counts once for n choices.
+  EXPECT_EQ(j["usage"], json({{"prompt_tokens", 4},
+                              {"completion_tokens", 3},
+                              {"total_tokens", 7},
+                              {"prompt_tokens_details", {{"cached_tokens", 2}}}}));
+
+  ctx.endpoint = Endpoint::ChatCompletions;
+  j = json::parse(dump(completion_json(ctx, {{&a, &tokens}}, fake_text)));
+  EXPECT_EQ(j["object"], "chat.completion");
+  EXPECT_EQ(j["choices"][0]["message"], json({{"role", "assistant"}, {"content", "ab"}}));
+  const json& c = j["choices"][0]["logprobs"]["content"];
+  EXPECT_EQ(c[0]["token"], "<7>");
+  EXPECT_EQ(c[0]["bytes"], json({'<', '7', '>'}));
+  EXPECT_EQ(c[1]["top_logprobs"][1]["token"], "<4>");
+}
+
+TEST(ServerResponses, StreamChunks) {
+  ResponseContext ctx{Endpoint::ChatCompletions, "chatcmpl-1", "m", 5};
+  json first = json::parse(dump(stream_chunk(ctx, 0, "Hi", std::nullopt, true)));
+  EXPECT_EQ(first["object"], "chat.completion.chunk");
+  EXPECT_EQ(first["choices"][0]["delta"], json({{"role", "assistant"}, {"content", "Hi"}}));
+  EXPECT_TRUE(first["choices"][0]["finish_reason"].is_null());
+  json last = json::parse(dump(stream_chunk(ctx, 2, "", "length", false)));
+  EXPECT_EQ(last["choices"][0]["index"], 2);
+  EXPECT_EQ(last["choices"][0]["delta"], json::object());
+  EXPECT_EQ(last["choices"][0]["finish_reason"], "length");
+  json usage = json::parse(dump(usage_chunk(ctx, usage_json(4, 2, 1))));
+  EXPECT_TRUE(usage["choices"].empty());
+  EXPECT_EQ(usage["usage"]["total_tokens"], 6);
+  ctx.endpoint = Endpoint::Completions;
+  json text = json::parse(dump(stream_chunk(ctx, 0, "x", std::nullopt, true)));
+  EXPECT_EQ(text["object"], "text_completion");
+  EXPECT_EQ(text["choices"][0]["text"], "x");
+}
+
+TEST(ServerResponses, ErrorObjectAndInvalidUtf8Dump) {
+  json e = json::parse(dump(error_json({"bad", "model_not_found", "model", 404})));
+  EXPECT_EQ(e, json({{"error",
+                      {{"message", "bad"},
+                       {"type", "invalid_request_error"},
+                       {"param", "model"},
+                       {"code", "model_not_found"}}}}));
+  e = json::parse(dump(error_json({"boom", "", "", 500})));
+  EXPECT_EQ(e["error"]["type"], "server_error");
+  EXPECT_TRUE(e["error"]["param"].is_null());
+  // A lone byte token must not make serialisation throw.
+  EXPECT_NO_THROW(dump(ojson{{"token", std::string("\xe2\x82")}}));
+}
+
+// --- SSE and metrics
+// ------------------------------------------------------------------------------
+
+TEST(ServerSse, FramingRoundTrips) {
+  std::string stream = sse_event(R"({"a":1})") + sse_event("two\nlines") + std::string(kSseDone);
+  EXPECT_EQ(sse_event("x"), "data: x\n\n");
+  EXPECT_EQ(sse_payloads(stream), (std::vector<std::string>{R"({"a":1})", "two\nlines", "[DONE]"}));
+  // An event cut off mid-way is not reported.
+  EXPECT_EQ(sse_payloads("data: 1\n\ndata: 2\n").size(), 1u);
+  EXPECT_EQ(sse_payloads(": comment\r\ndata: 3\r\n\r\n"), std::vector<std::string>{"3"});
+}
+
+// name{labels} -> value, for every sample line of an exposition; fails on a malformed line.
+std::map<std::string, double> samples(const std::string& text) {
+  std::map<std::string, double> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty() || line[0] == '#') continue;
+    size_t sp = line.rfind(' ');
+    EXPECT_NE(sp, std::string::npos) << line;
+    out[line.substr(0, sp)] = std::stod(line.substr(sp + 1));
+  }
+  return out;
+}
+
+TEST(ServerMetrics, HistogramsAreCumulativeAndCountersRender) {
+  ServerMetrics m;
+  ServingResult r;
+  r.generation.output_ids = {1, 2, 3};
+  r.generation.finish_reason = "length";
+  r.ttft_seconds = 0.03;
+  r.e2e_seconds = 0.13;  // 2 tokens after the first in 0.1 s: TPOT 0.05
+  m.on_request_done(r);
+  r.generation.finish_reason = "cancelled";
+  m.on_request_done(r);
+  m.on_http_response(200);
+  m.on_http_response(400);
+  ServingStats s;
+  s.running = 2;
+  s.kv_blocks_used = 5;
+  s.prompt_tokens = 100;
+  s.cached_prompt_tokens = 25;
+  s.generated_tokens = 10;
+  s.computed_prompt_tokens = 75;
+  m.render(s, 100.0);
+  s.generated_tokens = 30;
+  s.computed_prompt_tokens = 175;
+  auto v = samples(m.render(s, 110.0));
+  EXPECT_EQ(v["packinfer_time_to_first_token_seconds_bucket{le=\"0.02\"}"], 0);
+  EXPECT_EQ(v["packinfer_time_to_first_token_seconds_bucket{le=\"0.04\"}"], 1);
+  EXPECT_EQ(v["packinfer_time_to_first_token_seconds_bucket{le=\"+Inf\"}"], 1);
+  EXPECT_EQ(v["packinfer_time_per_output_token_seconds_bucket{le=\"0.05\"}"], 1);
+  EXPECT_EQ(v["packinfer_e2e_request_latency_seconds_count"], 1);  // cancelled ones are not timed
+  EXPECT_EQ(v["packinfer_requests_finished_total{finish_reason=\"length\"}"], 1);
+  EXPECT_EQ(v["packinfer_requests_finished_total{finish_reason=\"cancelled\"}"], 1);
+  EXPECT_EQ(v["packinfer_requests_finished_total{finish_reason=\"stop\"}"], 0);
+  EXPECT_EQ(v["packinfer_requests_running"], 2);
+  EXPECT_EQ(v["packinfer_kv_blocks{state=\"used\"}"], 5);
+  EXPECT_EQ(v["packinfer_prefix_cache_hit_rate"], 0.25);
+  EXPECT_EQ(v["packinfer_generation_tokens_per_second"], 2.0);
+  EXPECT_EQ(v["packinfer_prompt_tokens_per_second"], 10.0);
+  EXPECT_EQ(v["packinfer_http_responses_total{code=\"400\"}"], 1);
+}
+
+}  // namespace
+}  // namespace packinfer::api
