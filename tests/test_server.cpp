@@ -13,13 +13,13 @@
 #include <chrono>
 #include <future>
 #include <map>
-#include <sstream>
 #include <thread>
 
 #include "packinfer/engine.h"
 #include "packinfer/serving.h"
 #include "server/http_server.h"
 #include "server/sse.h"
+#include "support/prometheus_text.h"
 #include "support/test_support.h"
 
 namespace packinfer::test {
@@ -129,6 +129,9 @@ Stream parse_stream(const std::string& body) {
   return s;
 }
 
+// The status of a reply (0: no response).
+int status_of(const httplib::Result& r) { return r ? r->status : 0; }
+
 void expect_openai_error(const Reply& r, int status, const std::string& code,
                          const std::string& what) {
   EXPECT_EQ(r.status, status) << what << ": " << r.body;
@@ -194,12 +197,8 @@ TEST(Server, EveryBadInputGetsAnOpenAIErrorThenANormalRequestSucceeds) {
   ASSERT_TRUE(g);
   EXPECT_EQ(g->status, 405);
   EXPECT_EQ(json::parse(g->body)["error"]["code"], "method_not_allowed");
-  auto d = c->Delete("/v1/models");
-  ASSERT_TRUE(d);
-  EXPECT_EQ(d->status, 405);
-  auto unknown = c->Get("/v2/whatever");
-  ASSERT_TRUE(unknown);
-  EXPECT_EQ(unknown->status, 404);
+  EXPECT_EQ(status_of(c->Delete("/v1/models")), 405);
+  EXPECT_EQ(status_of(c->Get("/v2/whatever")), 404);
 
   // Still serving.
   auto fresh = server.client();
@@ -219,12 +218,8 @@ TEST(Server, ApiKeyGuardsEverythingButHealth) {
   expect_openai_error(post(*c, "/v1/completions", body), 401, "invalid_api_key", "no key");
   expect_openai_error(post(*c, "/v1/completions", body.dump(), {{"Authorization", "Bearer nope"}}),
                       401, "invalid_api_key", "wrong key");
-  auto m = c->Get("/v1/models");
-  ASSERT_TRUE(m);
-  EXPECT_EQ(m->status, 401);
-  auto h = c->Get("/health");
-  ASSERT_TRUE(h);
-  EXPECT_EQ(h->status, 200);
+  EXPECT_EQ(status_of(c->Get("/v1/models")), 401);
+  EXPECT_EQ(status_of(c->Get("/health")), 200);
   EXPECT_EQ(post(*c, "/v1/completions", body.dump(), {{"Authorization", "Bearer sekret"}}).status,
             200);
   c->set_bearer_token_auth("sekret");
@@ -353,22 +348,12 @@ TEST(Server, RepeatedLongPromptReportsCachedTokens) {
   EXPECT_EQ(texts(second.j), texts(first.j));
 }
 
-// name{labels} -> value; every line must be a comment or a sample.
 std::map<std::string, double> scrape(httplib::Client& c) {
   auto r = c.Get("/metrics");
   EXPECT_TRUE(r && r->status == 200);
-  std::map<std::string, double> out;
-  if (!r) return out;
+  if (!r) return {};
   EXPECT_NE(r->get_header_value("Content-Type").find("text/plain"), std::string::npos);
-  std::istringstream in(r->body);
-  for (std::string line; std::getline(in, line);) {
-    if (line.empty() || line.starts_with("# HELP ") || line.starts_with("# TYPE ")) continue;
-    size_t sp = line.rfind(' ');
-    EXPECT_TRUE(sp != std::string::npos && line.rfind("packinfer_", 0) == 0) << line;
-    if (sp == std::string::npos) continue;
-    out[line.substr(0, sp)] = std::stod(line.substr(sp + 1));
-  }
-  return out;
+  return parse_prometheus(r->body);
 }
 
 TEST(Server, MetricsParseAndMove) {
@@ -507,9 +492,7 @@ TEST(Server, CliServesOnAFreePortAndStopsOnSigterm) {
   const int port = std::stoi(out.substr(at + 17));
   ASSERT_GT(port, 0);
   httplib::Client c("127.0.0.1", port);
-  auto h = c.Get("/health");
-  ASSERT_TRUE(h);
-  EXPECT_EQ(h->status, 200);
+  EXPECT_EQ(status_of(c.Get("/health")), 200);
   Reply r = post(c, "/v1/chat/completions",
                  json{{"messages", {{{"role", "user"}, {"content", "Hi"}}}}, {"max_tokens", 5}});
   EXPECT_EQ(r.status, 200) << r.body;

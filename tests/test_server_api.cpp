@@ -3,12 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <map>
-#include <sstream>
 
 #include "server/metrics.h"
 #include "server/openai_request.h"
 #include "server/openai_response.h"
 #include "server/sse.h"
+#include "support/prometheus_text.h"
 
 namespace packinfer::api {
 namespace {
@@ -147,7 +147,13 @@ GenerationResult result(const std::string& text, std::vector<int32_t> out, int64
   return g;
 }
 
-std::string fake_text(int32_t id) { return "<" + std::to_string(id) + ">"; }
+std::string fake_text(int32_t id) {
+  // Appended piecewise: "<" + s + ">" trips GCC 12's -Wrestrict false positive.
+  std::string s = "<";
+  s += std::to_string(id);
+  s += ">";
+  return s;
+}
 
 TEST(ServerResponses, CompletionWithChoicesUsageAndLogprobs) {
   GenerationResult a = result("ab", {7, 8}, 2), b = result("c", {9}, 0);
@@ -226,19 +232,6 @@ TEST(ServerSse, FramingRoundTrips) {
   EXPECT_EQ(sse_payloads(": comment\r\ndata: 3\r\n\r\n"), std::vector<std::string>{"3"});
 }
 
-// name{labels} -> value, for every sample line of an exposition; fails on a malformed line.
-std::map<std::string, double> samples(const std::string& text) {
-  std::map<std::string, double> out;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) {
-    if (line.empty() || line[0] == '#') continue;
-    size_t sp = line.rfind(' ');
-    EXPECT_NE(sp, std::string::npos) << line;
-    out[line.substr(0, sp)] = std::stod(line.substr(sp + 1));
-  }
-  return out;
-}
-
 TEST(ServerMetrics, HistogramsAreCumulativeAndCountersRender) {
   ServerMetrics m;
   ServingResult r;
@@ -261,7 +254,7 @@ TEST(ServerMetrics, HistogramsAreCumulativeAndCountersRender) {
   m.render(s, 100.0);
   s.generated_tokens = 30;
   s.computed_prompt_tokens = 175;
-  auto v = samples(m.render(s, 110.0));
+  auto v = test::parse_prometheus(m.render(s, 110.0));
   EXPECT_EQ(v["packinfer_time_to_first_token_seconds_bucket{le=\"0.02\"}"], 0);
   EXPECT_EQ(v["packinfer_time_to_first_token_seconds_bucket{le=\"0.04\"}"], 1);
   EXPECT_EQ(v["packinfer_time_to_first_token_seconds_bucket{le=\"+Inf\"}"], 1);
