@@ -1,54 +1,13 @@
 #include "server/completion_handler.h"
 
-#include <chrono>
-#include <condition_variable>
 #include <cstdio>
 #include <ctime>
-#include <deque>
 #include <random>
 
 #include "server/http_reply.h"
 #include "server/request_prompt.h"
-#include "server/sse.h"
 
 namespace packinfer::api {
-
-// One HTTP exchange: its n requests, and (streaming) the events not yet written. Shared between
-// the HTTP thread and the engine thread's callbacks, so it outlives whichever finishes last.
-struct CompletionHandler::Exchange {
-  struct Choice {
-    uint64_t id = 0;
-    bool submitted = false, done = false;
-    ServingResult result;
-    // Streaming, touched by the HTTP thread only.
-    bool started = false;    // the first chunk (with the chat role) went out
-    int64_t text_bytes = 0;  // text streamed so far (completions logprobs text_offset)
-  };
-  struct Event {
-    int32_t index = 0;
-    bool done = false;
-    TokenEvent token;
-  };
-
-  ResponseContext ctx;
-  bool stream = false, include_usage = false;
-  int32_t top_logprobs = -1;
-
-  std::mutex mu;
-  std::condition_variable cv;
-  std::vector<Choice> choices;
-  std::deque<Event> events;  // streaming only
-  int32_t remaining = 0;     // choices not done
-  int32_t streamed_done = 0;
-
-  std::vector<uint64_t> pending_ids() {
-    std::lock_guard lock(mu);
-    std::vector<uint64_t> ids;
-    for (const Choice& c : choices)
-      if (c.submitted && !c.done) ids.push_back(c.id);
-    return ids;
-  }
-};
 
 CompletionHandler::CompletionHandler(Engine& engine, ServingEngine& serving,
                                      std::shared_ptr<ServerMetrics> metrics,
@@ -119,7 +78,6 @@ void CompletionHandler::cancel_all() {
 std::optional<RequestError> CompletionHandler::submit_all(const std::shared_ptr<Exchange>& ex,
                                                           const CompletionRequest& creq,
                                                           const std::vector<int32_t>& ids) {
-  std::shared_ptr<ServerMetrics> metrics = metrics_;
   for (int32_t i = 0; i < creq.n; ++i) {
     ServingRequest sr;
     sr.generation.prompt_ids = ids;
@@ -127,28 +85,7 @@ std::optional<RequestError> CompletionHandler::submit_all(const std::shared_ptr<
     // n choices with a seed must differ from each other but be reproducible.
     if (creq.sampling.seed) sr.generation.sampling.seed = *creq.sampling.seed + i;
     sr.top_logprobs = creq.top_logprobs;
-    ServingCallbacks cb;
-    if (ex->stream) {
-      cb.on_token = [ex, i](const TokenEvent& t) {
-        {
-          std::lock_guard lock(ex->mu);
-          ex->events.push_back({i, false, t});
-        }
-        ex->cv.notify_all();
-        return true;
-      };
-    }
-    cb.on_done = [ex, i, metrics](const ServingResult& r) {
-      metrics->on_request_done(r);
-      {
-        std::lock_guard lock(ex->mu);
-        ex->choices[i].result = r;
-        ex->choices[i].done = true;
-        ex->remaining--;
-        if (ex->stream) ex->events.push_back({i, true, {}});
-      }
-      ex->cv.notify_all();
-    };
+    ServingCallbacks cb = ex->callbacks(i, metrics_);
     std::optional<RequestError> error;
     try {
       const uint64_t id = serving_.submit(sr, std::move(cb));
@@ -182,27 +119,21 @@ void CompletionHandler::handle(Endpoint endpoint, const httplib::Request& req,
   if (auto e = prepare_prompt(engine_, creq, MaxTokensPolicy::Reject, ids))
     return send_error(res, *e);
 
-  auto ex = std::make_shared<Exchange>();
-  ex->ctx = {endpoint, next_id(endpoint), creq.model.empty() ? config_.served_name : creq.model,
-             static_cast<int64_t>(std::time(nullptr))};
+  auto ex = std::make_shared<Exchange>(
+      ResponseContext{endpoint, next_id(endpoint),
+                      creq.model.empty() ? config_.served_name : creq.model,
+                      static_cast<int64_t>(std::time(nullptr))},
+      creq.n);
   ex->stream = creq.stream;
   ex->include_usage = creq.include_usage;
   ex->top_logprobs = creq.top_logprobs;
-  ex->choices.resize(creq.n);
-  ex->remaining = creq.n;
   {
     std::lock_guard lock(mu_);
     active_.insert(ex);
   }
   if (auto e = submit_all(ex, creq, ids)) {
     // Refused choices never call on_done; wait for the cancelled ones so none outlives us.
-    std::unique_lock lock(ex->mu);
-    ex->cv.wait(lock, [&] {
-      for (const auto& c : ex->choices)
-        if (c.submitted && !c.done) return false;
-      return true;
-    });
-    lock.unlock();
+    ex->wait_submitted_done();
     std::lock_guard g(mu_);
     active_.erase(ex);
     return send_error(res, *e);
@@ -238,49 +169,10 @@ void CompletionHandler::respond_whole(const std::shared_ptr<Exchange>& ex, httpl
 void CompletionHandler::respond_stream(const std::shared_ptr<Exchange>& ex,
                                        httplib::Response& res) {
   auto provider = [this, ex](size_t, httplib::DataSink& sink) -> bool {
-    std::deque<Exchange::Event> batch;
-    {
-      std::unique_lock lock(ex->mu);
-      // A timeout keeps the loop responsive to server shutdown while nothing happens.
-      ex->cv.wait_for(lock, std::chrono::milliseconds(200), [&] { return !ex->events.empty(); });
-      batch.swap(ex->events);
-    }
-    std::string out;
-    for (Exchange::Event& ev : batch) {
-      Exchange::Choice& c = ex->choices[ev.index];  // result is final once `done` was queued
-      if (!ev.done) {
-        const bool with_logprobs = ex->top_logprobs >= 0 && ev.token.id >= 0;
-        if (ev.token.text.empty() && !with_logprobs) continue;
-        ojson lp = nullptr;
-        if (with_logprobs) {
-          lp = logprobs_json(
-              ex->ctx.endpoint, {ev.token}, [this](int32_t id) { return token_text(id); },
-              c.text_bytes);
-        }
-        out += sse_event(
-            dump(stream_chunk(ex->ctx, ev.index, ev.token.text, std::nullopt, !c.started, lp)));
-        c.started = true;
-        c.text_bytes += static_cast<int64_t>(ev.token.text.size());
-      } else if (!c.result.error.empty()) {
-        out += sse_event(
-            dump(error_json({"generation failed: " + c.result.error, "server_error", "", 500})));
-        ex->streamed_done++;
-      } else {
-        out += sse_event(dump(
-            stream_chunk(ex->ctx, ev.index, "", c.result.generation.finish_reason, !c.started)));
-        c.started = true;
-        ex->streamed_done++;
-      }
-    }
-    const bool finished = ex->streamed_done == static_cast<int32_t>(ex->choices.size());
-    if (finished) {
-      if (ex->include_usage) {
-        std::vector<ChoiceResult> choices;
-        for (const auto& c : ex->choices) choices.push_back({&c.result.generation, nullptr});
-        out += sse_event(dump(usage_chunk(ex->ctx, usage_json(choices))));
-      }
-      out += kSseDone;
-    }
+    bool finished = false;
+    // The timeout keeps the loop responsive to server shutdown while nothing happens.
+    const std::string out =
+        ex->next_sse([this](int32_t id) { return token_text(id); }, 200, finished);
     // A failed write means the client is gone: stop generating for it.
     if (!out.empty() && !sink.write(out.data(), out.size())) {
       cancel(*ex);

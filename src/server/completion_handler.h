@@ -14,6 +14,7 @@
 
 #include "packinfer/engine.h"
 #include "packinfer/serving.h"
+#include "server/completion_exchange.h"
 #include "server/metrics.h"
 #include "server/openai_request.h"
 
@@ -35,7 +36,7 @@ class CompletionHandler {
   void cancel_all();
 
  private:
-  struct Exchange;
+  using Exchange = CompletionExchange;
   void warn_ignored(Endpoint endpoint, const std::string& field, const std::string& why);
   std::string next_id(Endpoint endpoint);
   // Submits the n choices; returns the error (and cancels what was submitted) if one is refused.
