@@ -2,6 +2,7 @@
 // The state of one completion exchange: its n engine requests, their results, and (streaming)
 // the token events not yet written to the client. Shared between the HTTP thread and the engine
 // thread's callbacks, so it lives in a shared_ptr and outlives whichever finishes last.
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -41,6 +42,7 @@ struct CompletionExchange : std::enable_shared_from_this<CompletionExchange> {
   std::deque<Event> events;   // streaming only
   int32_t remaining = 0;      // choices not done
   int32_t streamed_done = 0;  // finish chunks written (HTTP thread)
+  std::chrono::steady_clock::time_point last_write = std::chrono::steady_clock::now();  // ditto
 
   CompletionExchange(ResponseContext context, int32_t n);
 

@@ -1,5 +1,6 @@
 #include "server/completion_handler.h"
 
+#include <chrono>
 #include <cstdio>
 #include <ctime>
 #include <random>
@@ -8,6 +9,11 @@
 #include "server/request_prompt.h"
 
 namespace packinfer::api {
+namespace {
+
+constexpr auto kHeartbeat = std::chrono::seconds(5);
+
+}  // namespace
 
 CompletionHandler::CompletionHandler(Engine& engine, ServingEngine& serving,
                                      std::shared_ptr<ServerMetrics> metrics,
@@ -171,8 +177,16 @@ void CompletionHandler::respond_stream(const std::shared_ptr<Exchange>& ex,
   auto provider = [this, ex](size_t, httplib::DataSink& sink) -> bool {
     bool finished = false;
     // The timeout keeps the loop responsive to server shutdown while nothing happens.
-    const std::string out =
-        ex->next_sse([this](int32_t id) { return token_text(id); }, 200, finished);
+    std::string out = ex->next_sse([this](int32_t id) { return token_text(id); }, 200, finished);
+    // While nothing comes (a long queue or prefill), an SSE comment now and then tells a client
+    // that went away from one that waits: writing to the former fails.
+    const auto now = std::chrono::steady_clock::now();
+    if (!out.empty()) {
+      ex->last_write = now;
+    } else if (now - ex->last_write > kHeartbeat) {
+      out = ": waiting\n\n";
+      ex->last_write = now;
+    }
     // A failed write means the client is gone: stop generating for it.
     if (!out.empty() && !sink.write(out.data(), out.size())) {
       cancel(*ex);
