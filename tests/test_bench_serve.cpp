@@ -18,6 +18,7 @@
 #include "cli/server_process.h"
 #include "cli/sse_client.h"
 #include "packinfer/error.h"
+#include "support/test_support.h"
 
 namespace packinfer::test {
 namespace {
@@ -348,6 +349,38 @@ TEST(BenchServe, LongPromptWaitsUntilTheStreamsDecode) {
   EXPECT_EQ(m.stream_itl_ms.count, 4 * 7);
   EXPECT_GE(m.max_stall_ms, m.stream_itl_ms.p99);
   EXPECT_GT(m.long_prompt_ttft_ms, 0);
+}
+
+TEST(BenchServe, CommandLineAgainstARunningServer) {
+  FakeServer fake;
+  std::string svg = build_dir() + "/test_bench_serve.svg";
+  std::string url = " --url http://127.0.0.1:" + std::to_string(fake.port());
+  CommandResult r = run_command(cli_path() + " bench serve" + url +
+                                " -n 4 --rate 200 --prompt-len fixed:12 --output-len fixed:3"
+                                " --slo-ttft-ms 5000 --json --svg " +
+                                svg + " 2>/dev/null");
+  ASSERT_EQ(r.status, 0) << r.out;
+  nlohmann::json j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j.size(), 1u);
+  EXPECT_EQ(j[0]["completed"], 4);
+  EXPECT_EQ(j[0]["output_tokens"], 12);
+  EXPECT_EQ(j[0]["good_requests"], 4);
+  EXPECT_EQ(j[0]["itl_ms"]["count"], 8);
+  EXPECT_EQ(fake.model_seen_, "fake-model");  // from GET /v1/models
+  EXPECT_NE(read_file(svg).find("<svg"), std::string::npos);
+
+  // The table names what ran; failures make the exit status non-zero.
+  r = run_command(cli_path() + " bench serve" + url +
+                  " -n 2 --prompt-len fixed:4 --output-len fixed:2 2>&1");
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("2 requests at rate inf/s"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("| server "), std::string::npos) << r.out;
+  r = run_command(cli_path() + " bench serve --url http://127.0.0.1:1 -n 1 --warmup 0 2>&1");
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_NE(r.out.find("first error: no response"), std::string::npos) << r.out;
+  r = run_command(cli_path() + " bench serve" + url + " --compare prefix-cache 2>&1");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.out.find("needs -m MODEL"), std::string::npos) << r.out;
 }
 
 TEST(ServerProcess, ParsesThePortAndStopsTheChild) {
