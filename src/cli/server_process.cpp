@@ -52,7 +52,9 @@ ServerProcess::ServerProcess(const std::vector<std::string>& argv, bool echo_log
     ::prctl(PR_SET_PDEATHSIG, SIGTERM);
     ::dup2(fds[1], STDERR_FILENO);
     ::execv(args[0], args.data());
-    std::fprintf(stderr, "cannot run %s\n", args[0]);
+    // Only async-signal-safe calls between fork and exec: the parent has other threads.
+    const char msg[] = "cannot execute the server\n";
+    [[maybe_unused]] ssize_t w = ::write(STDERR_FILENO, msg, sizeof msg - 1);
     ::_exit(127);
   }
   ::close(fds[1]);
