@@ -4,12 +4,12 @@
 
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
 
+#include "cli/cli_common.h"
 #include "cli/rss_sampler.h"
 #include "cli/serve_load.h"
 #include "cli/serve_metrics.h"
@@ -220,12 +220,7 @@ void run(const Opts& o, int& exit_code) {
 
   print_serve_table(o.json ? stderr : stdout, info, results);
   if (o.json) std::printf("%s\n", serve_json(info, results).dump(1).c_str());
-  if (!o.svg.empty()) {
-    std::ofstream f(o.svg, std::ios::binary);
-    f << serve_svg(info, results);
-    if (!f.flush()) throw Error("cannot write '" + o.svg + "'");
-    std::fprintf(stderr, "wrote %s\n", o.svg.c_str());
-  }
+  if (!o.svg.empty()) write_report_file(o.svg, serve_svg(info, results));
   exit_code = 0;
   for (const auto& r : results) {
     if (r.metrics.failed > 0) exit_code = 1;  // a load test with failures did not pass
