@@ -292,7 +292,10 @@ TEST(BenchServe, RecordsTimingsAgainstAStreamingServer) {
   EXPECT_EQ(compute_metrics(plan, load, Slo{1, 0}).good_requests, 0);  // 1 ms TTFT: nobody
 
   // The report carries the same figures.
-  ServeConfigResult cfg{"fake", "http://127.0.0.1", "", m, false, {}};
+  ServeConfigResult cfg;
+  cfg.label = "fake";
+  cfg.url = "http://127.0.0.1";
+  cfg.metrics = m;
   nlohmann::json j = serve_json({"", "6 requests", "", 1}, {cfg});
   ASSERT_EQ(j.size(), 1u);
   EXPECT_EQ(j[0]["completed"], 6);
@@ -375,6 +378,15 @@ TEST(BenchServe, CommandLineAgainstARunningServer) {
   EXPECT_EQ(r.status, 0) << r.out;
   EXPECT_NE(r.out.find("2 requests at rate inf/s"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("| server "), std::string::npos) << r.out;
+  // --rate P%: capacity first (the -n requests at once), then Poisson arrivals at P% of it.
+  r = run_command(cli_path() + " bench serve" + url +
+                  " -n 4 --rate 50% --duration 0.5 --prompt-len fixed:4 --output-len fixed:3"
+                  " --json 2>/dev/null");
+  ASSERT_EQ(r.status, 0) << r.out;
+  j = nlohmann::json::parse(r.out);
+  double capacity = j[0]["capacity_rps"].get<double>();
+  EXPECT_GT(capacity, 4);  // 4 requests of ~30 ms at once
+  EXPECT_NE(j[0]["workload"].get<std::string>().find("for 0.5 s"), std::string::npos);
   r = run_command(cli_path() + " bench serve --url http://127.0.0.1:1 -n 1 --warmup 0 2>&1");
   EXPECT_EQ(r.status, 1) << r.out;
   EXPECT_NE(r.out.find("first error: no response"), std::string::npos) << r.out;

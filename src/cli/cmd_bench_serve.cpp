@@ -23,7 +23,14 @@ namespace {
 
 constexpr const char* kLongPromptScenario = "long-prompt-during-decode";
 
+// "--rate": requests/s, "inf", or "P%" of the capacity measured first on the same server.
+struct RateSpec {
+  double rate = std::numeric_limits<double>::infinity();
+  double capacity_fraction = 0;  // > 0: rate = fraction x measured capacity
+};
+
 struct Opts {
+  RateSpec rate_spec;  // parsed from `rate`
   std::string url, model, compare, server_args, scenario, svg, api_key;
   std::string rate = "inf";
   int32_t threads = 0;
@@ -55,15 +62,27 @@ std::string join(const std::vector<std::string>& words) {
   return s;
 }
 
-double parse_rate(const std::string& s) {
-  if (s == "inf") return std::numeric_limits<double>::infinity();
+RateSpec parse_rate(std::string s) {
+  RateSpec r;
+  if (s == "inf") return r;
+  bool percent = !s.empty() && s.back() == '%';
+  if (percent) s.pop_back();
   size_t used = 0;
-  double r = 0;
+  double v = 0;
   try {
-    r = std::stod(s, &used);
+    v = std::stod(s, &used);
   } catch (const std::exception&) {
   }
-  if (used != s.size() || !(r > 0)) throw InvalidArgument("--rate must be > 0 or 'inf'");
+  if (used != s.size() || !(v > 0) || !std::isfinite(v)) {
+    throw InvalidArgument(
+        "--rate must be requests/s > 0, 'inf', or a percentage of capacity "
+        "such as 70%");
+  }
+  if (percent) {
+    r.capacity_fraction = v / 100;
+  } else {
+    r.rate = v;
+  }
   return r;
 }
 
@@ -118,6 +137,14 @@ std::string served_model_id(const StreamTarget& t) {
   return "";
 }
 
+// A rate or duration for the workload line: 3 significant digits, "inf" when unbounded.
+std::string short_number(double rate) {
+  if (!std::isfinite(rate)) return "inf";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3g", rate);
+  return buf;
+}
+
 std::string describe(const Opts& o, int64_t n_requests) {
   const WorkloadOptions& w = o.workload;
   std::string d;
@@ -126,10 +153,10 @@ std::string describe(const Opts& o, int64_t n_requests) {
         w.output_len + "), then one " + std::to_string(o.long_prompt_tokens) +
         "-token prompt once all decode";
   } else {
-    d = std::to_string(n_requests) + " requests at rate " + o.rate + "/s" +
-        (w.duration_s > 0 ? " for " + std::to_string(static_cast<int>(w.duration_s)) + " s" : "") +
-        ", prompt " + (w.prompts_file.empty() ? w.prompt_len : "jsonl:" + w.prompts_file) +
-        ", output " + w.output_len;
+    d = std::to_string(n_requests) + " requests at rate " + short_number(w.rate) + "/s" +
+        (w.duration_s > 0 ? " for " + short_number(w.duration_s) + " s" : "") + ", prompt " +
+        (w.prompts_file.empty() ? w.prompt_len : "jsonl:" + w.prompts_file) + ", output " +
+        w.output_len;
   }
   if (w.shared_prefix_tokens > 0) {
     d += ", shared prefix " + std::to_string(w.shared_prefix_tokens) + " tokens";
@@ -146,6 +173,22 @@ void warm_up(const StreamTarget& t, const Opts& o) {
         stream_request(t, o.workload.chat ? "/v1/chat/completions" : "/v1/completions", body);
     if (!r.ok) std::fprintf(stderr, "warning: warm-up request failed: %s\n", r.error.c_str());
   }
+}
+
+// Requests/s the server completes when the -n requests of the workload arrive at once. Other
+// prompts than the measured run's (another seed), so a prefix cache does not carry over.
+double measure_capacity(const StreamTarget& target, WorkloadOptions w, const std::string& label) {
+  w.rate = std::numeric_limits<double>::infinity();
+  w.duration_s = 0;
+  w.seed ^= 0x9e3779b97f4a7c15ull;
+  std::fprintf(stderr, "%s: measuring capacity with %lld requests at once\n", label.c_str(),
+               static_cast<long long>(w.num_requests));
+  LoadResult probe = run_load(target, build_workload(w));
+  RunMetrics m = compute_metrics(build_workload(w), probe, {});
+  if (m.completed == 0) throw Error("capacity probe: every request failed: " + m.first_error);
+  std::fprintf(stderr, "%s: capacity %.3f requests/s (%lld failed)\n", label.c_str(),
+               m.request_throughput, static_cast<long long>(m.failed));
+  return m.request_throughput;
 }
 
 ServeConfigResult run_config(const Opts& o, const Config& cfg, ServeRunInfo& info) {
@@ -170,12 +213,17 @@ ServeConfigResult run_config(const Opts& o, const Config& cfg, ServeRunInfo& inf
 
   Opts run = o;
   if (run.workload.model_name.empty()) run.workload.model_name = served_model_id(target);
+  warm_up(target, run);
+  if (o.rate_spec.capacity_fraction > 0) {
+    out.capacity_rps = measure_capacity(target, run.workload, cfg.label);
+    run.workload.rate = o.rate_spec.capacity_fraction * out.capacity_rps;
+  }
   std::vector<PlannedRequest> plan =
       o.scenario == kLongPromptScenario
           ? long_prompt_during_decode(run.workload, o.streams, o.long_prompt_tokens)
           : build_workload(run.workload);
-  info.workload = describe(o, static_cast<int64_t>(plan.size()));
-  warm_up(target, run);
+  info.workload = describe(run, static_cast<int64_t>(plan.size()));
+  out.workload = info.workload;
 
   std::optional<RssSampler> rss;
   if (server) rss.emplace(server->pid());
@@ -209,7 +257,8 @@ void run(const Opts& o, int& exit_code) {
     throw InvalidArgument(std::string("--scenario must be ") + kLongPromptScenario);
   }
   Opts p = o;
-  p.workload.rate = parse_rate(o.rate);
+  p.rate_spec = parse_rate(o.rate);
+  p.workload.rate = p.rate_spec.rate;
   std::vector<Config> configs = configs_for(p);
   ServeRunInfo info;
   info.model = o.model;
@@ -242,7 +291,9 @@ void add_bench_serve_command(CLI::App& bench, int& exit_code) {
   sub->add_option("--server-args", o->server_args,
                   "extra flags for the started server, e.g. \"--kv-mem 1G --max-step-tokens 256\"");
   sub->add_option("-t,--threads", o->threads, "threads of the started server (its -t)");
-  sub->add_option("--rate", o->rate, "Poisson arrival rate in requests/s, or inf (all at once)")
+  sub->add_option("--rate", o->rate,
+                  "Poisson arrival rate in requests/s, inf (all at once), or P% of the capacity "
+                  "measured first with -n requests at once")
       ->capture_default_str();
   sub->add_option("-n,--num-requests", w.num_requests, "requests to send")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 24))

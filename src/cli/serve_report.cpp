@@ -37,6 +37,31 @@ PlotChart percentile_chart(const std::string& title, const std::vector<ServeConf
   return c;
 }
 
+std::string ratio(double num, double den) {
+  if (!(den > 0) || !(num > 0)) return "-";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2fx", num / den);
+  return buf;
+}
+
+// An on/off comparison in one line: how many times the second configuration's figure is the
+// first's (e.g. TTFT p50 of "prefix-cache off" over "prefix-cache on").
+void print_ratios(std::FILE* out, const ServeConfigResult& a, const ServeConfigResult& b) {
+  const RunMetrics &x = a.metrics, &y = b.metrics;
+  std::fprintf(out,
+               "\n'%s' / '%s': TTFT p50 %s, TTFT p99 %s, TPOT p50 %s, ITL p99 %s, E2E p50 %s, "
+               "output tok/s %s",
+               b.label.c_str(), a.label.c_str(), ratio(y.ttft_ms.p50, x.ttft_ms.p50).c_str(),
+               ratio(y.ttft_ms.p99, x.ttft_ms.p99).c_str(),
+               ratio(y.tpot_ms.p50, x.tpot_ms.p50).c_str(),
+               ratio(y.itl_ms.p99, x.itl_ms.p99).c_str(), ratio(y.e2e_ms.p50, x.e2e_ms.p50).c_str(),
+               ratio(y.output_tokens_per_s, x.output_tokens_per_s).c_str());
+  if (x.has_stall_figures && y.has_stall_figures) {
+    std::fprintf(out, ", max stall %s", ratio(y.max_stall_ms, x.max_stall_ms).c_str());
+  }
+  std::fprintf(out, "\n");
+}
+
 }  // namespace
 
 void print_serve_table(std::FILE* out, const ServeRunInfo& info,
@@ -47,6 +72,10 @@ void print_serve_table(std::FILE* out, const ServeRunInfo& info,
   for (const auto& c : configs) {
     std::fprintf(out, "config '%s': %s%s%s\n", c.label.c_str(), c.url.c_str(),
                  c.server_args.empty() ? "" : "  server flags: ", c.server_args.c_str());
+    if (c.capacity_rps > 0) {
+      std::fprintf(out, "  measured capacity %.3f requests/s; ran %s\n", c.capacity_rps,
+                   c.workload.c_str());
+    }
   }
   const int lw = static_cast<int>(label_width(configs));
   std::fprintf(out, "\n| %-*s | %5s | %6s | %8s | %12s | %10s | %13s | %10s |\n", lw, "config",
@@ -89,6 +118,7 @@ void print_serve_table(std::FILE* out, const ServeRunInfo& info,
                    m.long_prompt_ttft_ms);
     }
   }
+  if (configs.size() == 2) print_ratios(out, configs[0], configs[1]);
   for (const auto& c : configs) {
     if (c.has_rss) {
       std::fprintf(out, "server RSS '%s': start %.1f MiB, peak %.1f MiB, end %.1f MiB\n",
@@ -112,7 +142,8 @@ nlohmann::json serve_json(const ServeRunInfo& info, const std::vector<ServeConfi
         {"url", c.url},
         {"server_args", c.server_args},
         {"model", info.model},
-        {"workload", info.workload},
+        {"workload", c.workload.empty() ? info.workload : c.workload},
+        {"capacity_rps", c.capacity_rps},
         {"scenario", info.scenario},
         {"seed", info.seed},
         {"requests", m.requests},

@@ -24,6 +24,8 @@ struct ServeConfigResult {
   std::string label;        // e.g. "prefix-cache on"
   std::string url;          // the server measured
   std::string server_args;  // flags the bench passed to `packinfer serve` ("" with --url)
+  std::string workload;     // as run (with --rate P% the rate depends on the configuration)
+  double capacity_rps = 0;  // > 0: measured before the run (--rate P%)
   RunMetrics metrics;
   bool has_rss = false;  // the bench started the server and sampled its RSS
   RssSummary rss;
