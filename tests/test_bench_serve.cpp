@@ -300,7 +300,8 @@ TEST(BenchServe, RecordsTimingsAgainstAStreamingServer) {
   ASSERT_EQ(j.size(), 1u);
   EXPECT_EQ(j[0]["completed"], 6);
   EXPECT_DOUBLE_EQ(j[0]["ttft_ms"]["p99"].get<double>(), m.ttft_ms.p99);
-  EXPECT_NE(serve_svg({"", "6 requests", "", 1}, {cfg}).find("Time to first token"),
+  EXPECT_EQ(m.ttft_over_time.size(), 6u);
+  EXPECT_NE(serve_svg({"", "6 requests", "", 1}, {cfg}).find("TTFT over the run"),
             std::string::npos);
 }
 

@@ -45,6 +45,7 @@ RunMetrics compute_metrics(const std::vector<PlannedRequest>& plan, const LoadRe
     m.cached_tokens += std::max<int64_t>(r.cached_tokens, 0);
     if (!t.token_times.empty()) {
       ttft.push_back(ttft_s(t));
+      m.ttft_over_time.emplace_back(load.requests[i].sent_at_s, ttft_s(t) * 1e3);
       if (t.output_tokens > 1) tpot.push_back(tpot_s(t));
     }
     std::vector<double> gaps = inter_token_gaps(t);

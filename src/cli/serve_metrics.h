@@ -4,6 +4,7 @@
 // prompt caused in the decoding streams.
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cli/latency_stats.h"
@@ -22,6 +23,9 @@ struct RunMetrics {
   Slo slo;
   int64_t good_requests = 0;
   double goodput = 0;  // requests/s meeting every SLO
+  // (send time s, TTFT ms) of every request that produced a token, in plan order: drift over a
+  // long run shows here first.
+  std::vector<std::pair<double, double>> ttft_over_time;
   // Long-prompt-during-decode scenario (has_stall_figures): the streams' inter-token gaps and the
   // long prompt's TTFT.
   bool has_stall_figures = false;

@@ -217,6 +217,19 @@ std::string serve_svg(const ServeRunInfo& info, const std::vector<ServeConfigRes
   }
   tput.series.push_back(std::move(ts));
   charts.push_back(std::move(tput));
+  PlotChart drift;
+  drift.title = "TTFT over the run";
+  drift.x_label = "request sent at (s)";
+  drift.y_label = "TTFT (ms)";
+  for (const auto& cfg : configs) {
+    PlotSeries s{cfg.label, {}, {}, ""};
+    for (const auto& [t, ms] : cfg.metrics.ttft_over_time) {
+      s.x.push_back(t);
+      s.y.push_back(ms);
+    }
+    drift.series.push_back(std::move(s));
+  }
+  charts.push_back(std::move(drift));
   if (any_rss) {
     PlotChart rss;
     rss.title = "Server RSS";

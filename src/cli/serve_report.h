@@ -37,8 +37,9 @@ void print_serve_table(std::FILE* out, const ServeRunInfo& info,
 // One object per configuration with every figure.
 nlohmann::json serve_json(const ServeRunInfo& info, const std::vector<ServeConfigResult>& configs);
 
-// TTFT and inter-token latency percentiles per configuration as bars, throughput, and (when the
-// bench started the servers) RSS against time; the scenario adds the streams' stall figures.
+// TTFT and inter-token latency percentiles per configuration as bars, throughput, TTFT against
+// send time, and (when the bench started the servers) RSS against time; the scenario adds the
+// streams' stall figures.
 std::string serve_svg(const ServeRunInfo& info, const std::vector<ServeConfigResult>& configs);
 
 }  // namespace packinfer::cli
