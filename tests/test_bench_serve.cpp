@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cmath>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -187,7 +188,10 @@ class FakeServer {
     });
     srv_.Post("/v1/completions", [this](const httplib::Request& req, httplib::Response& res) {
       auto body = nlohmann::json::parse(req.body);
-      model_seen_ = body.value("model", "");
+      {
+        std::lock_guard lock(mu_);
+        model_seen_ = body.value("model", "");
+      }
       std::string prompt = body["prompt"].get<std::string>();
       int64_t n = body["max_tokens"].get<int64_t>();
       if (prompt.rfind("HTTP400", 0) == 0 || prompt.rfind("HTTP500", 0) == 0) {
@@ -236,9 +240,14 @@ class FakeServer {
     t.timeout_s = 10;
     return t;
   }
-  std::string model_seen_;
+  std::string model_seen() {
+    std::lock_guard lock(mu_);
+    return model_seen_;
+  }
 
  private:
+  std::mutex mu_;  // the handlers run on the server's threads
+  std::string model_seen_;
   httplib::Server srv_;
   int port_ = 0;
   std::thread thread_;
@@ -276,7 +285,7 @@ TEST(BenchServe, RecordsTimingsAgainstAStreamingServer) {
     // Open loop: sent at the planned time, not after the previous request.
     EXPECT_NEAR(load.requests[i].sent_at_s, plan[i].send_at_s, 0.05);
   }
-  EXPECT_EQ(fake.model_seen_, "fake-model");
+  EXPECT_EQ(fake.model_seen(), "fake-model");
   RunMetrics m = compute_metrics(plan, load, Slo{1000, 1000});
   EXPECT_EQ(m.completed, 6);
   EXPECT_EQ(m.failed, 0);
@@ -370,7 +379,7 @@ TEST(BenchServe, CommandLineAgainstARunningServer) {
   EXPECT_EQ(j[0]["output_tokens"], 12);
   EXPECT_EQ(j[0]["good_requests"], 4);
   EXPECT_EQ(j[0]["itl_ms"]["count"], 8);
-  EXPECT_EQ(fake.model_seen_, "fake-model");  // from GET /v1/models
+  EXPECT_EQ(fake.model_seen(), "fake-model");  // from GET /v1/models
   EXPECT_NE(read_file(svg).find("<svg"), std::string::npos);
 
   // The table names what ran; failures make the exit status non-zero.
