@@ -12,6 +12,7 @@
 
 #include "cli/latency_stats.h"
 #include "cli/rss_sampler.h"
+#include "cli/serve_bench.h"
 #include "cli/serve_load.h"
 #include "cli/serve_metrics.h"
 #include "cli/serve_report.h"
@@ -403,6 +404,26 @@ TEST(BenchServe, CommandLineAgainstARunningServer) {
   r = run_command(cli_path() + " bench serve" + url + " --compare prefix-cache 2>&1");
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.out.find("needs -m MODEL"), std::string::npos) << r.out;
+}
+
+TEST(BenchServe, ComparisonConfigurationsAndUrls) {
+  auto one = serve_configs("", {"-t", "2"});
+  ASSERT_EQ(one.size(), 1u);
+  EXPECT_EQ(one[0].server_flags, (std::vector<std::string>{"-t", "2"}));
+  auto pc = serve_configs("prefix-cache", {"-t", "2"});
+  ASSERT_EQ(pc.size(), 2u);
+  EXPECT_EQ(pc[0].label, "prefix-cache on");
+  EXPECT_EQ(pc[1].server_flags, (std::vector<std::string>{"-t", "2", "--no-prefix-cache"}));
+  auto cp = serve_configs("chunked-prefill", {});
+  EXPECT_EQ(cp[1].server_flags, std::vector<std::string>{"--no-chunked-prefill"});
+  EXPECT_THROW(serve_configs("kv", {}), InvalidArgument);
+  StreamTarget t = parse_url("http://127.0.0.1:8080/v1");
+  EXPECT_EQ(t.host, "127.0.0.1");
+  EXPECT_EQ(t.port, 8080);
+  EXPECT_EQ(parse_url("http://localhost").port, 80);
+  for (const char* bad :
+       {"127.0.0.1:8080", "https://x:1", "http://:80", "http://h:0", "http://h:x"})
+    EXPECT_THROW(parse_url(bad), InvalidArgument) << bad;
 }
 
 TEST(ServerProcess, ParsesThePortAndStopsTheChild) {
