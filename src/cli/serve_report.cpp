@@ -62,6 +62,26 @@ void print_ratios(std::FILE* out, const ServeConfigResult& a, const ServeConfigR
   std::fprintf(out, "\n");
 }
 
+// One line per configuration through the (x, y) points `points(config)` gives.
+template <class Points>
+PlotChart line_chart(const std::string& title, const std::string& x_label,
+                     const std::string& y_label, const std::vector<ServeConfigResult>& configs,
+                     Points points) {
+  PlotChart c;
+  c.title = title;
+  c.x_label = x_label;
+  c.y_label = y_label;
+  for (const auto& cfg : configs) {
+    PlotSeries s{cfg.label, {}, {}, ""};
+    for (const auto& [x, y] : points(cfg)) {
+      s.x.push_back(x);
+      s.y.push_back(y);
+    }
+    c.series.push_back(std::move(s));
+  }
+  return c;
+}
+
 }  // namespace
 
 void print_serve_table(std::FILE* out, const ServeRunInfo& info,
@@ -217,33 +237,14 @@ std::string serve_svg(const ServeRunInfo& info, const std::vector<ServeConfigRes
   }
   tput.series.push_back(std::move(ts));
   charts.push_back(std::move(tput));
-  PlotChart drift;
-  drift.title = "TTFT over the run";
-  drift.x_label = "request sent at (s)";
-  drift.y_label = "TTFT (ms)";
-  for (const auto& cfg : configs) {
-    PlotSeries s{cfg.label, {}, {}, ""};
-    for (const auto& [t, ms] : cfg.metrics.ttft_over_time) {
-      s.x.push_back(t);
-      s.y.push_back(ms);
-    }
-    drift.series.push_back(std::move(s));
-  }
-  charts.push_back(std::move(drift));
+  charts.push_back(line_chart("TTFT over the run", "request sent at (s)", "TTFT (ms)", configs,
+                              [](const ServeConfigResult& c) { return c.metrics.ttft_over_time; }));
   if (any_rss) {
-    PlotChart rss;
-    rss.title = "Server RSS";
-    rss.x_label = "seconds";
-    rss.y_label = "MiB";
-    for (const auto& cfg : configs) {
-      PlotSeries s{cfg.label, {}, {}, ""};
-      for (const RssSample& r : cfg.rss.samples) {
-        s.x.push_back(r.t_s);
-        s.y.push_back(r.mib);
-      }
-      rss.series.push_back(std::move(s));
-    }
-    charts.push_back(std::move(rss));
+    charts.push_back(line_chart("Server RSS", "seconds", "MiB", configs, [](const auto& c) {
+      std::vector<std::pair<double, double>> points;
+      for (const RssSample& r : c.rss.samples) points.emplace_back(r.t_s, r.mib);
+      return points;
+    }));
   }
   std::string title = "packinfer bench serve: " + info.workload;
   if (!info.model.empty()) title = "packinfer bench serve: " + info.model + ", " + info.workload;
