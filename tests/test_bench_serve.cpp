@@ -68,11 +68,17 @@ TEST(SseParser, EventsFillTheResult) {
   EXPECT_TRUE(r.token_times.empty());  // a role-only chat delta is not a token
   EXPECT_TRUE(apply_sse_event(R"({"choices":[{"delta":{"content":"Hi"}}]})", 0.2, r, done));
   EXPECT_TRUE(apply_sse_event(R"({"choices":[{"text":" there"}]})", 0.3, r, done));
+  // A token with empty text still arrived; the closing chunks carry no token.
+  EXPECT_TRUE(apply_sse_event(R"({"choices":[{"text":"","finish_reason":null}]})", 0.35, r, done));
+  EXPECT_TRUE(
+      apply_sse_event(R"({"choices":[{"text":"","finish_reason":"length"}]})", 0.36, r, done));
+  EXPECT_TRUE(
+      apply_sse_event(R"({"choices":[{"delta":{},"finish_reason":"stop"}]})", 0.37, r, done));
   EXPECT_TRUE(apply_sse_event(
       R"({"choices":[],"usage":{"prompt_tokens":12,"completion_tokens":2,
           "prompt_tokens_details":{"cached_tokens":8}}})",
       0.4, r, done));
-  EXPECT_EQ(r.token_times, (std::vector<double>{0.2, 0.3}));
+  EXPECT_EQ(r.token_times, (std::vector<double>{0.2, 0.3, 0.35}));
   EXPECT_EQ(r.prompt_tokens, 12);
   EXPECT_EQ(r.completion_tokens, 2);
   EXPECT_EQ(r.cached_tokens, 8);

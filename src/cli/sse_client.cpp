@@ -87,18 +87,18 @@ bool apply_sse_event(std::string_view data, double t, StreamResult& r, bool& don
   }
   if (j.contains("choices") && j["choices"].is_array()) {
     for (const auto& c : j["choices"]) {
-      // Completions stream "text"; chat streams "delta.content" (its first delta has only the
-      // role, which is not a token).
-      std::string text;
-      if (c.contains("text") && c["text"].is_string()) text = c["text"].get<std::string>();
+      // Completions stream "text", chat "delta.content". A token can render as empty text
+      // (a special token, half a UTF-8 character) and still is a token that arrived; but the
+      // closing chunk (finish_reason set, no text) and chat's role-only first delta are not.
+      const nlohmann::json* text = nullptr;
+      if (c.contains("text") && c["text"].is_string()) text = &c["text"];
       if (c.contains("delta") && c["delta"].is_object() && c["delta"].contains("content") &&
           c["delta"]["content"].is_string()) {
-        text = c["delta"]["content"].get<std::string>();
+        text = &c["delta"]["content"];
       }
-      if (!text.empty()) {
-        r.token_times.push_back(t);
-        r.output_chars += static_cast<int64_t>(text.size());
-      }
+      if (text == nullptr) continue;
+      bool closing = c.contains("finish_reason") && !c["finish_reason"].is_null();
+      if (!text->get_ref<const std::string&>().empty() || !closing) r.token_times.push_back(t);
     }
   }
   if (j.contains("usage") && j["usage"].is_object()) {

@@ -42,12 +42,11 @@ struct StreamResult {
   bool ok = false;      // HTTP 200, no error event, ended with [DONE]
   int http_status = 0;  // 0: no response (connection refused or reset)
   std::string error;    // why it failed (first line of the server's message when there is one)
-  std::vector<double> token_times;  // arrival of every chunk carrying output text
+  std::vector<double> token_times;  // arrival of every chunk carrying an output token
   double e2e_s = 0;                 // until [DONE] (or the failure)
   int64_t prompt_tokens = -1;       // from usage; -1 when the server sent none
   int64_t completion_tokens = -1;
   int64_t cached_tokens = -1;  // usage.prompt_tokens_details.cached_tokens
-  int64_t output_chars = 0;
 };
 
 // Applies one parsed event (a JSON chunk, "[DONE]" or an error object) to `r`; `t` is its arrival
