@@ -290,7 +290,9 @@ TEST(BenchServe, RecordsTimingsAgainstAStreamingServer) {
     EXPECT_GE(r.token_times[0], 0.009);
     EXPECT_GE(r.e2e_s, r.token_times.back());
     // Open loop: sent at the planned time, not after the previous request.
-    EXPECT_NEAR(load.requests[i].sent_at_s, plan[i].send_at_s, 0.05);
+    // (never early; the slack is for a loaded test machine).
+    EXPECT_GE(load.requests[i].sent_at_s, plan[i].send_at_s - 1e-3);
+    EXPECT_LT(load.requests[i].sent_at_s, plan[i].send_at_s + 0.25);
   }
   EXPECT_EQ(fake.model_seen(), "fake-model");
   RunMetrics m = compute_metrics(plan, load, Slo{1000, 1000});
@@ -351,7 +353,7 @@ TEST(BenchServe, LongPromptWaitsUntilTheStreamsDecode) {
   FakeServer fake;
   WorkloadOptions o;
   o.prompt_len = "fixed:10";
-  o.output_len = "fixed:8";
+  o.output_len = "fixed:30";  // ~300 ms of decoding: the gate opens well before the end
   auto plan = long_prompt_during_decode(o, 4, 300);
   ASSERT_EQ(plan.size(), 5u);
   EXPECT_TRUE(plan.back().after_decoding);
@@ -366,7 +368,7 @@ TEST(BenchServe, LongPromptWaitsUntilTheStreamsDecode) {
   }
   RunMetrics m = compute_metrics(plan, load, {});
   EXPECT_TRUE(m.has_stall_figures);
-  EXPECT_EQ(m.stream_itl_ms.count, 4 * 7);
+  EXPECT_EQ(m.stream_itl_ms.count, 4 * 29);
   EXPECT_GE(m.max_stall_ms, m.stream_itl_ms.p99);
   EXPECT_GT(m.long_prompt_ttft_ms, 0);
 }
