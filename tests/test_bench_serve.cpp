@@ -414,6 +414,32 @@ TEST(BenchServe, CommandLineAgainstARunningServer) {
   EXPECT_NE(r.out.find("needs -m MODEL"), std::string::npos) << r.out;
 }
 
+// With `packinfer serve` built in (issue 4's server), a real on/off comparison in one run: the
+// bench starts a server per configuration, and only the prefix-cache one reuses tokens.
+TEST(BenchServe, StartsRealServersForAComparison) {
+  if (run_command("'" + cli_path() + "' --help").out.find("\n  serve ") == std::string::npos) {
+    GTEST_SKIP() << "this packinfer has no serve command";
+  }
+  std::string model = shared_dir() + "/models/stories260K/stories260K-f32.gguf";
+  CommandResult r = run_command("'" + cli_path() + "' bench serve -m '" + model +
+                                "' -t 1 --compare prefix-cache -n 4 --shared-prefix-tokens 48"
+                                " --prompt-len fixed:8 --output-len fixed:4 --json 2>/dev/null");
+  ASSERT_EQ(r.status, 0) << r.out;
+  nlohmann::json j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j.size(), 2u);
+  EXPECT_EQ(j[0]["config"], "prefix-cache on");
+  EXPECT_EQ(j[1]["server_args"], "-t 1 --no-prefix-cache");
+  for (const auto& c : j) {
+    EXPECT_EQ(c["completed"], 4) << c["first_error"];
+    EXPECT_EQ(c["output_tokens"], 16);
+    EXPECT_EQ(c["ttft_ms"]["count"], 4);
+    EXPECT_GT(c["prompt_tokens"].get<int64_t>(), 4 * 48);
+    EXPECT_GT(c["server_rss_mib"]["peak"].get<double>(), 0);
+  }
+  EXPECT_GT(j[0]["cached_tokens"].get<int64_t>(), 0);
+  EXPECT_EQ(j[1]["cached_tokens"], 0);
+}
+
 TEST(BenchServe, ComparisonConfigurationsAndUrls) {
   auto one = serve_configs("", {"-t", "2"});
   ASSERT_EQ(one.size(), 1u);
