@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -107,6 +108,13 @@ std::string read_text_file(const std::string& path) {
   std::stringstream ss;
   ss << f.rdbuf();
   return ss.str();
+}
+
+void write_report_file(const std::string& path, const std::string& content) {
+  std::ofstream f(path, std::ios::binary);
+  f << content;
+  if (!f.flush()) throw Error("cannot write '" + path + "'");
+  std::fprintf(stderr, "wrote %s\n", path.c_str());
 }
 
 }  // namespace packinfer::cli

@@ -1,7 +1,7 @@
 // `packinfer bench`: prefill (ppN) and decode (tgN) speed like llama-bench, with min / median /
 // max over repetitions, the achieved GFLOP/s (prefill) and GB/s of weights (decode), model load
 // time and peak RSS. `packinfer bench prefill` (packed vs padded vs single) is in
-// cmd_bench_prefill.cpp.
+// cmd_bench_prefill.cpp, `packinfer bench serve` (load on a server) in cmd_bench_serve.cpp.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -12,9 +12,10 @@
 
 #include "batch/token_batch.h"
 #include "cli/cli_common.h"
-#include "cli/peak_memory.h"
 #include "cli/cmd_bench_prefill.h"
+#include "cli/cmd_bench_serve.h"
 #include "cli/commands.h"
+#include "cli/peak_memory.h"
 #include "kv/kv_cache.h"
 #include "model/flops.h"
 #include "model/model.h"
@@ -67,8 +68,10 @@ void add_bench_command(CLI::App& app, int& exit_code) {
   // `bench prefill` compares prefill strategies; plain `bench` keeps measuring ppN/tgN.
   sub->require_subcommand(0, 1);
   add_bench_prefill_command(*sub, exit_code);
+  add_bench_serve_command(*sub, exit_code);
   sub->callback([o, sub, &exit_code] {
-    if (sub->got_subcommand("prefill")) return;  // CLI11 runs this after the subcommand's
+    // CLI11 runs this after the subcommand's
+    if (sub->got_subcommand("prefill") || sub->got_subcommand("serve")) return;
     EngineOptions eo = engine_options(o->model);
     auto t0 = Clock::now();
     std::unique_ptr<Model> model = Model::load(eo.model_path);

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <fstream>
 #include <memory>
 #include <thread>
 
@@ -125,12 +124,7 @@ void run(const Opts& o) {
   // With --json the table goes to stderr so stdout stays one parseable JSON document.
   print_prefill_table(o.json ? stderr : stdout, info, runs);
   if (o.json) std::printf("%s\n", prefill_json(info, runs).dump(1).c_str());
-  if (!o.svg.empty()) {
-    std::ofstream f(o.svg, std::ios::binary);
-    f << prefill_svg(info, runs);
-    if (!f.flush()) throw Error("cannot write '" + o.svg + "'");
-    std::fprintf(stderr, "wrote %s\n", o.svg.c_str());
-  }
+  if (!o.svg.empty()) write_report_file(o.svg, prefill_svg(info, runs));
 }
 
 }  // namespace

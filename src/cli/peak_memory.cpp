@@ -27,9 +27,9 @@ bool reset_peak_rss(std::string* why) {
 }
 
 namespace {
-// A "Key:   123 kB" line of /proc/self/status, in MiB (0 if absent).
-double proc_status_mib(const std::string& key) {
-  std::ifstream f("/proc/self/status");
+// A "Key:   123 kB" line of /proc/<pid>/status, in MiB (0 if absent).
+double proc_status_mib(const std::string& key, const std::string& pid = "self") {
+  std::ifstream f("/proc/" + pid + "/status");
   std::string line;
   while (std::getline(f, line)) {
     if (line.rfind(key, 0) == 0) return std::strtod(line.c_str() + key.size(), nullptr) / 1024.0;
@@ -39,6 +39,8 @@ double proc_status_mib(const std::string& key) {
 }  // namespace
 
 double current_rss_mib() { return proc_status_mib("VmRSS:"); }
+
+double rss_mib_of(int pid) { return proc_status_mib("VmRSS:", std::to_string(pid)); }
 
 double peak_rss_mib() { return proc_status_mib("VmHWM:"); }
 

@@ -13,6 +13,9 @@ bool reset_peak_rss(std::string* why);
 // Current resident set size (VmRSS) in MiB.
 double current_rss_mib();
 
+// Resident set size (VmRSS) of another process in MiB; 0 once it is gone.
+double rss_mib_of(int pid);
+
 // Peak resident set size of this process (VmHWM) in MiB, since start or the last reset.
 double peak_rss_mib();
 

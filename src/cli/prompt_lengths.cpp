@@ -4,26 +4,11 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
+#include "cli/splitmix64.h"
 #include "packinfer/error.h"
 
 namespace packinfer::cli {
 namespace {
-
-// splitmix64: tiny, well mixed, and identical everywhere (std::uniform_int_distribution is
-// implementation-defined, which would make the same seed give different batches per stdlib).
-struct SplitMix64 {
-  uint64_t state;
-  uint64_t next() {
-    uint64_t z = (state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  }
-  double uniform01() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }  // [0, 1)
-  uint64_t below(uint64_t n) {  // [0, n); the modulo bias is negligible for n << 2^64
-    return next() % n;
-  }
-};
 
 [[noreturn]] void bad_spec(const std::string& spec, const std::string& why) {
   throw InvalidArgument("bad prompt distribution '" + spec + "': " + why +

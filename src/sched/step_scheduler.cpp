@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "batch/job_planner.h"
+#include "model/flops.h"
 #include "sample/sampler.h"
 
 namespace packinfer {
@@ -51,17 +52,17 @@ void StepScheduler::step() {
   finish_cancelled();
   std::vector<Piece> pieces;
   if (options_.chunked_prefill) {
-    int64_t budget = options_.max_step_tokens;
+    double budget = static_cast<double>(options_.max_step_tokens);
     plan_decodes(pieces, budget);
     plan_prefills(pieces, budget);
     admit(pieces, budget);
   } else {
     // Prompts first, whole, in a step of their own; decodes only when no prompt is ready.
-    int64_t budget = std::max(options_.max_step_tokens, ctx_.n_ctx);
+    double budget = static_cast<double>(std::max(options_.max_step_tokens, ctx_.n_ctx));
     plan_prefills(pieces, budget);
     admit(pieces, budget);
     if (pieces.empty()) {
-      budget = options_.max_step_tokens;
+      budget = static_cast<double>(options_.max_step_tokens);
       plan_decodes(pieces, budget);
     }
   }
@@ -96,13 +97,33 @@ void StepScheduler::finish_cancelled() {
   remove_finished();
 }
 
-void StepScheduler::plan_decodes(std::vector<Piece>& pieces, int64_t& budget) {
-  for (size_t i = 0; i < running_.size() && budget > 0; ++i) {
+double StepScheduler::token_cost(int64_t cached, int64_t n) const {
+  if (!options_.chunked_prefill) return static_cast<double>(n);
+  // Our attention kernel runs at about 2/3 of the GEMM's FLOP rate, hence the 1.5.
+  const ModelConfig& c = ctx_.model.config();
+  return static_cast<double>(n) +
+         1.5 * attention_flops(c, static_cast<double>(cached), static_cast<double>(n)) /
+             layer_flops_per_token(c);
+}
+
+int64_t StepScheduler::tokens_within(int64_t cached, int64_t wanted, double budget,
+                                     bool first) const {
+  if (token_cost(cached, wanted) <= budget) return wanted;
+  int64_t lo = 0, hi = wanted;  // cost(lo) <= budget < cost(hi)
+  while (hi - lo > 1) {
+    const int64_t mid = lo + (hi - lo) / 2;
+    (token_cost(cached, mid) <= budget ? lo : hi) = mid;
+  }
+  return first ? std::max<int64_t>(lo, 1) : lo;
+}
+
+void StepScheduler::plan_decodes(std::vector<Piece>& pieces, double& budget) {
+  for (size_t i = 0; i < running_.size(); ++i) {
     LiveRequest& r = *running_[i];
     if (r.done || r.prefilling()) continue;
     if (!reserve_or_preempt(r, r.seq->kv.n_tokens + 1, i)) break;  // r was the newest
     pieces.push_back({&r, 1, true});
-    budget--;
+    budget -= token_cost(r.seq->kv.n_tokens - 1, 1);
   }
 }
 
@@ -112,17 +133,19 @@ int64_t StepScheduler::prefill_room(const LiveRequest& r) const {
   return blocks * ctx_.kv.block_size() - r.seq->kv.n_tokens;
 }
 
-void StepScheduler::plan_prefills(std::vector<Piece>& pieces, int64_t& budget) {
+void StepScheduler::plan_prefills(std::vector<Piece>& pieces, double& budget) {
   for (auto& rp : running_) {
     LiveRequest& r = *rp;
     if (budget <= 0) break;
     if (r.done || !r.prefilling()) continue;
-    int64_t n = std::min({budget, r.remaining_prefill(), prefill_room(r)});
+    const int64_t cached = r.seq->kv.n_tokens;
+    int64_t n = std::min(r.remaining_prefill(), prefill_room(r));
+    n = tokens_within(cached, n, budget, pieces.empty());
     if (!options_.chunked_prefill && n < r.remaining_prefill()) continue;
     if (n <= 0) continue;  // waits for decodes to free memory
-    ctx_.kv.reserve(r.seq->kv, r.seq->kv.n_tokens + n);
+    ctx_.kv.reserve(r.seq->kv, cached + n);
     pieces.push_back({&r, n, false});
-    budget -= n;
+    budget -= token_cost(cached, n);
   }
 }
 
@@ -135,7 +158,7 @@ bool StepScheduler::shares_uncomputed_prefix(const LiveRequest& r) const {
   return false;
 }
 
-void StepScheduler::admit(std::vector<Piece>& pieces, int64_t& budget) {
+void StepScheduler::admit(std::vector<Piece>& pieces, double& budget) {
   const int32_t bs = ctx_.kv.block_size();
   for (auto it = waiting_.begin(); it != waiting_.end() && budget > 0 &&
                                    static_cast<int32_t>(running_.size()) < options_.max_running;) {
@@ -151,7 +174,8 @@ void StepScheduler::admit(std::vector<Piece>& pieces, int64_t& budget) {
     const int64_t need = KvCache::blocks_for(r.computed_target + 1, bs) -
                          static_cast<int64_t>(r.seq->kv.blocks.size());
     const int64_t remaining = r.computed_target - hit;
-    const bool fits_budget = options_.chunked_prefill || remaining <= budget;
+    const int64_t n = tokens_within(hit, remaining, budget, pieces.empty());
+    const bool fits_budget = n > 0 && (options_.chunked_prefill || n == remaining);
     if (need > ctx_.kv.pool().n_available() || !fits_budget) {
       ctx_.kv.release(r.seq->kv);
       break;  // first come, first served: nobody overtakes for memory
@@ -166,9 +190,8 @@ void StepScheduler::admit(std::vector<Piece>& pieces, int64_t& budget) {
       r.scheduled = true;
       r.first_scheduled = Clock::now();
     }
-    const int64_t n = std::min(budget, remaining);
-    ctx_.kv.reserve(r.seq->kv, r.seq->kv.n_tokens + n);
-    budget -= n;
+    ctx_.kv.reserve(r.seq->kv, hit + n);
+    budget -= token_cost(hit, n);
     std::unique_ptr<LiveRequest> owned = std::move(*it);
     it = waiting_.erase(it);
     auto pos = std::upper_bound(running_.begin(), running_.end(), owned->id,

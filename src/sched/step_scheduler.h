@@ -7,6 +7,9 @@
 //      request first takes the longest cached prefix of its prompt (whole KV blocks); one that
 //      shares an uncomputed block with a request being prefilled waits until that block is
 //      computed and cached, so a shared prefix is computed once.
+// The budget counts cost, not just tokens: a token attending to a long context costs more than
+// one at the start (token_cost), so a chunk late in a long prompt is shorter and every step
+// takes about the same time — what keeps the decodes' inter-token latency flat.
 // KV blocks are taken as tokens are written. When a decode finds no free block, the newest
 // running request is preempted: its blocks are released (full ones stay in the prefix cache)
 // and it goes back to the front of the queue, to be recomputed. The oldest request therefore
@@ -65,9 +68,15 @@ class StepScheduler {
   };
 
   void finish_cancelled();
-  void plan_decodes(std::vector<Piece>& pieces, int64_t& budget);
-  void plan_prefills(std::vector<Piece>& pieces, int64_t& budget);
-  void admit(std::vector<Piece>& pieces, int64_t& budget);
+  void plan_decodes(std::vector<Piece>& pieces, double& budget);
+  void plan_prefills(std::vector<Piece>& pieces, double& budget);
+  void admit(std::vector<Piece>& pieces, double& budget);
+  // Cost of computing n tokens after `cached` positions, in units of one token's layer matmuls
+  // (chunked mode; otherwise just n).
+  double token_cost(int64_t cached, int64_t n) const;
+  // How many of `wanted` prompt tokens after `cached` fit in `budget` (at least 1 when `first`,
+  // so a step always progresses).
+  int64_t tokens_within(int64_t cached, int64_t wanted, double budget, bool first) const;
   bool shares_uncomputed_prefix(const LiveRequest& r) const;
   int64_t prefill_room(const LiveRequest& r) const;
   // Makes r's KV hold n positions, preempting newer requests (newest first) that are not in
