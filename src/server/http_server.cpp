@@ -1,6 +1,7 @@
 #include "server/http_server.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <atomic>
 #include <chrono>
@@ -49,6 +50,7 @@ struct HttpServer::Impl {
   httplib::Server svr;
   int64_t created = static_cast<int64_t>(std::time(nullptr));
   std::atomic<bool> stopping{false}, running{false};
+  int listen_fd = -1;
 
   Impl(Engine& e, ServingEngine& s, const ServerOptions& o)
       : engine(e),
@@ -104,6 +106,15 @@ struct HttpServer::Impl {
   }
 
   void limits() {
+    // httplib listens with a backlog of 5: a burst of clients (32 requests sent at once) then
+    // overflows the accept queue and some connections are dropped. Remember the socket so
+    // bind() can raise the backlog; SO_REUSEADDR only (httplib's default also sets
+    // SO_REUSEPORT, which would let a second server silently share our port).
+    svr.set_socket_options([this](socket_t sock) {
+      int yes = 1;
+      setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+      listen_fd = sock;
+    });
     svr.set_payload_max_length(static_cast<size_t>(options.max_body_bytes));
     const auto threads = static_cast<size_t>(std::max(1, options.max_connections));
     svr.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
@@ -156,6 +167,7 @@ int HttpServer::bind() {
     throw Error("cannot listen on " + m.options.host + ":" + std::to_string(m.options.port) +
                 " (address in use, or not an address of this machine)");
   }
+  if (m.listen_fd >= 0) ::listen(m.listen_fd, SOMAXCONN);  // Linux updates the backlog
   return port;
 }
 
