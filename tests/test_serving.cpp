@@ -192,10 +192,7 @@ TEST(Serving, PreemptedRequestsRecomputeToTheSameOutput) {
   eo.model_path = stories();
   eo.n_threads = 2;
   eo.n_ctx = 64;
-  Engine probe(eo);
-  const ModelInfo& mi = probe.model_info();
-  const int64_t kv_dim = mi.n_embd / mi.n_head * mi.n_head_kv;
-  eo.kv_mem_bytes = 2 * int64_t{mi.n_layer} * kv_dim * 4 * eo.kv_block_size * 4;
+  eo.kv_blocks = 4;
   Engine engine(eo);
   std::vector<GenerationRequest> reqs = {greedy(kPrompts[2], 40), seeded(kPrompts[5], 40, 3),
                                          greedy(kPrompts[4], 40), seeded(kPrompts[2], 40, 11)};

@@ -32,6 +32,7 @@ struct EngineOptions {
   int64_t max_batch_tokens = 512;  // tokens per forward pass (longer prompts run in chunks)
   int64_t kv_mem_bytes = 0;        // KV cache budget; 0 = room for 4 full contexts. Memory is
                                    // reserved virtually and committed only as blocks are used.
+  int64_t kv_blocks = 0;           // KV cache budget as a block count (wins over kv_mem_bytes)
 };
 
 struct GenerationRequest {

@@ -25,6 +25,9 @@ void add_model_options(CLI::App& app, ModelOptions& o) {
   app.add_option("--kv-mem", o.kv_mem,
                  "KV cache budget, e.g. 2G (default: 4 full contexts; reserved virtually, "
                  "committed as used)");
+  app.add_option("--kv-blocks", o.kv_blocks,
+                 "KV cache budget as a number of blocks (wins over --kv-mem)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 30));
   app.add_option("--kv-block-size", o.kv_block_size,
                  "positions per KV block; prefixes are shared in whole blocks, so a smaller size "
                  "lets shorter shared prompt prefixes be reused")
@@ -79,6 +82,7 @@ EngineOptions engine_options(const ModelOptions& o) {
   e.n_ctx = o.ctx_size;
   e.max_batch_tokens = o.batch_size;
   if (!o.kv_mem.empty()) e.kv_mem_bytes = parse_bytes(o.kv_mem);
+  e.kv_blocks = o.kv_blocks;
   e.kv_block_size = o.kv_block_size;
   return e;
 }

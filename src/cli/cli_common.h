@@ -12,7 +12,8 @@ struct ModelOptions {
   int32_t threads = 0;
   int64_t ctx_size = 0;
   int64_t batch_size = 512;
-  std::string kv_mem;  // KV cache budget: bytes, or with a K/M/G suffix; empty = engine default
+  std::string kv_mem;     // KV cache budget: bytes, or with a K/M/G suffix; empty = engine default
+  int64_t kv_blocks = 0;  // KV cache budget as a block count; 0 = use kv_mem
   int32_t kv_block_size = 16;  // also the prefix-cache granularity: smaller shares shorter prefixes
 };
 

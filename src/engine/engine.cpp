@@ -75,12 +75,15 @@ Engine::Engine(const EngineOptions& options) : impl_(std::make_unique<Impl>()) {
   // KV budget: --kv-mem bytes, else room for 4 full contexts. The memory is only reserved
   // (demand paged), so an unused budget costs no RSS.
   const int64_t block_bytes = KvCache::block_bytes(c, options.kv_block_size);
-  int64_t blocks = options.kv_mem_bytes > 0 ? options.kv_mem_bytes / block_bytes
-                                            : 4 * KvCache::blocks_for(n_ctx, options.kv_block_size);
+  int64_t blocks = options.kv_blocks > 0 ? options.kv_blocks
+                   : options.kv_mem_bytes > 0
+                       ? options.kv_mem_bytes / block_bytes
+                       : 4 * KvCache::blocks_for(n_ctx, options.kv_block_size);
   if (blocks < KvCache::blocks_for(n_ctx, options.kv_block_size)) {
-    throw InvalidArgument("KV memory " + std::to_string(options.kv_mem_bytes >> 20) +
-                          " MiB holds fewer positions than one context of " +
-                          std::to_string(n_ctx));
+    throw InvalidArgument("KV budget of " + std::to_string(blocks) + " blocks (" +
+                          std::to_string(blocks * block_bytes >> 20) + " MiB) holds " +
+                          std::to_string(blocks * options.kv_block_size) +
+                          " positions, fewer than one context of " + std::to_string(n_ctx));
   }
   if (blocks > (int64_t{1} << 30)) throw InvalidArgument("KV memory budget is too large");
   m.kv = std::make_unique<KvCache>(c, static_cast<int32_t>(blocks), options.kv_block_size);
