@@ -207,14 +207,11 @@ TEST(Batch, SharedPrefixIsComputedOnceAndReused) {
   eo.model_path = stories();
   eo.n_threads = 2;
   Engine engine(eo);
-  const std::string system =
-      "Once upon a time, there was a little girl named Lily. She loved to play outside in the "
-      "park with her friends. One day, ";
+  const std::string system = story_opening();
   std::vector<GenerationRequest> reqs;
-  for (const char* q : {"she saw a dog.", "the sun was hot.", "Tom came to play.", "a bird sang.",
-                        "it began to rain.", "her mom called."}) {
+  for (const std::string& prompt : prompts_sharing_the_opening(6)) {
     GenerationRequest r;
-    r.prompt = system + q;
+    r.prompt = prompt;
     r.sampling = SamplingParams::greedy();
     r.sampling.max_tokens = 8;
     reqs.push_back(r);

@@ -18,6 +18,14 @@ namespace {
 
 std::string stories() { return shared_dir() + "/models/stories260K/stories260K-f32.gguf"; }
 
+EngineOptions stories_options(int64_t n_ctx = 0) {
+  EngineOptions eo;
+  eo.model_path = stories();
+  eo.n_threads = 2;
+  eo.n_ctx = n_ctx;
+  return eo;
+}
+
 const char* kPrompts[] = {
     "Once upon a time, there was a little girl named Lily. She loved to play outside.",
     "Once upon a time, there was a little girl named Lily. She had a red ball.",
@@ -112,10 +120,7 @@ void expect_same_as_alone(Engine& engine, const ServingOptions& options,
 }
 
 TEST(Serving, ConcurrentGreedyEqualsAloneChunkedUnchunkedCachedUncached) {
-  EngineOptions eo;
-  eo.model_path = stories();
-  eo.n_threads = 2;
-  Engine engine(eo);
+  Engine engine(stories_options());
   std::vector<GenerationRequest> reqs;
   for (const char* p : kPrompts) reqs.push_back(greedy(p, 24));
   reqs.push_back(seeded(kPrompts[0], 24, 7));  // sampling settings do not leak across requests
@@ -145,10 +150,7 @@ TEST(Serving, ConcurrentGreedyEqualsAloneChunkedUnchunkedCachedUncached) {
 }
 
 TEST(Serving, RepeatedPromptHitsThePrefixCacheWithSameOutput) {
-  EngineOptions eo;
-  eo.model_path = stories();
-  eo.n_threads = 2;
-  Engine engine(eo);
+  Engine engine(stories_options());
   ServingEngine serving(engine, {});
   const GenerationRequest g = greedy(kPrompts[3], 16);
   const int64_t n_prompt = static_cast<int64_t>(engine.tokenize(kPrompts[3]).size());
@@ -166,16 +168,11 @@ TEST(Serving, RepeatedPromptHitsThePrefixCacheWithSameOutput) {
 }
 
 TEST(Serving, SharedPrefixAdmittedTogetherIsComputedOnce) {
-  EngineOptions eo;
-  eo.model_path = stories();
-  eo.n_threads = 2;
-  Engine engine(eo);
-  const std::string system =
-      "Once upon a time, there was a little girl named Lily. She loved to play outside in the "
-      "park with her friends. One day, ";
+  Engine engine(stories_options());
+  const std::string system = story_opening();
   std::vector<GenerationRequest> reqs;
-  for (const char* q : {"she saw a dog.", "the sun was hot.", "Tom came to play.", "a bird sang."})
-    reqs.push_back(greedy(system + q, 8));
+  for (const std::string& prompt : prompts_sharing_the_opening(4))
+    reqs.push_back(greedy(prompt, 8));
   auto expected = alone(engine, reqs);
   ServingStats st;
   expect_same_as_alone(engine, {}, reqs, expected, &st);
@@ -188,10 +185,7 @@ TEST(Serving, SharedPrefixAdmittedTogetherIsComputedOnce) {
 // need most of it: requests are preempted and recomputed, yet every output (greedy and seeded)
 // is the one it has alone, and every request finishes.
 TEST(Serving, PreemptedRequestsRecomputeToTheSameOutput) {
-  EngineOptions eo;
-  eo.model_path = stories();
-  eo.n_threads = 2;
-  eo.n_ctx = 64;
+  EngineOptions eo = stories_options(64);
   eo.kv_blocks = 4;
   Engine engine(eo);
   std::vector<GenerationRequest> reqs = {greedy(kPrompts[2], 40), seeded(kPrompts[5], 40, 3),
@@ -212,10 +206,7 @@ TEST(Serving, PreemptedRequestsRecomputeToTheSameOutput) {
 }
 
 TEST(Serving, CancelFreesEverythingAndOthersContinue) {
-  EngineOptions eo;
-  eo.model_path = stories();
-  eo.n_threads = 2;
-  Engine engine(eo);
+  Engine engine(stories_options());
   // The engine may not be used directly while a ServingEngine owns it.
   const auto expected = engine.generate(greedy(kPrompts[4], 8)).output_ids;
   ServingEngine serving(engine, {});
@@ -255,10 +246,7 @@ TEST(Serving, CancelFreesEverythingAndOthersContinue) {
 }
 
 TEST(Serving, LogprobsDescribeTheSampledTokens) {
-  EngineOptions eo;
-  eo.model_path = stories();
-  eo.n_threads = 2;
-  Engine engine(eo);
+  Engine engine(stories_options());
   ServingEngine serving(engine, {});
   ServingResult r = wait(*submit(serving, greedy(kPrompts[4], 10), 5));
   ASSERT_EQ(r.tokens.size(), r.generation.output_ids.size());
@@ -276,11 +264,7 @@ TEST(Serving, LogprobsDescribeTheSampledTokens) {
 }
 
 TEST(Serving, InvalidRequestsAreRefusedAtSubmit) {
-  EngineOptions eo;
-  eo.model_path = stories();
-  eo.n_threads = 2;
-  eo.n_ctx = 32;
-  Engine engine(eo);
+  Engine engine(stories_options(32));
   ServingEngine serving(engine, {});
   std::string long_prompt;
   for (int i = 0; i < 40; ++i) long_prompt += "the dog ran. ";

@@ -103,4 +103,18 @@ nlohmann::json golden_case(const std::string& golden_model, const std::string& c
   return read_json(shared_dir() + "/golden/" + golden_model + "/" + case_name + ".json");
 }
 
+std::string story_opening() {
+  return "Once upon a time, there was a little girl named Lily. She loved to play outside in the "
+         "park with her friends. One day, ";
+}
+
+std::vector<std::string> prompts_sharing_the_opening(size_t n) {
+  const char* endings[] = {"she saw a dog.", "the sun was hot.",  "Tom came to play.",
+                           "a bird sang.",   "it began to rain.", "her mom called."};
+  std::vector<std::string> out;
+  for (size_t i = 0; i < n && i < std::size(endings); ++i)
+    out.push_back(story_opening() + endings[i]);
+  return out;
+}
+
 }  // namespace packinfer::test

@@ -23,6 +23,11 @@ nlohmann::json read_json(const std::string& path);
 std::string read_file(const std::string& path);
 std::string sha256_file(const std::string& path);
 
+// Prompts that share a story opening (several KV blocks long on stories260K) and then go on
+// differently, for prefix-cache tests: the opening and up to 6 prompts.
+std::string story_opening();
+std::vector<std::string> prompts_sharing_the_opening(size_t n);
+
 // Names of the golden model directories and the cases of each.
 std::vector<std::string> golden_models();
 std::vector<std::string> golden_cases(const std::string& golden_model);
