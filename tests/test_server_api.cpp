@@ -2,6 +2,7 @@
 // response and chunk shaping, SSE framing and the Prometheus exposition.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <map>
 
 #include "server/metrics.h"
@@ -9,6 +10,7 @@
 #include "server/openai_response.h"
 #include "server/sse.h"
 #include "support/prometheus_text.h"
+#include "support/test_support.h"
 
 namespace packinfer::api {
 namespace {
@@ -269,6 +271,31 @@ TEST(ServerMetrics, HistogramsAreCumulativeAndCountersRender) {
   EXPECT_EQ(v["packinfer_generation_tokens_per_second"], 2.0);
   EXPECT_EQ(v["packinfer_prompt_tokens_per_second"], 10.0);
   EXPECT_EQ(v["packinfer_http_responses_total{code=\"400\"}"], 1);
+}
+
+// Every fuzz seed and every input the fuzzer once crashed on parses to a request or an error
+// object, for both endpoints, without throwing.
+TEST(ServerRequests, FuzzCorpusAndRegressionsNeverThrow) {
+  namespace fs = std::filesystem;
+  int files = 0;
+  for (const char* dir : {"fuzz/corpus/openai_request", "fuzz/regressions/openai_request"}) {
+    const fs::path p = fs::path(PACKINFER_SOURCE_DIR) / dir;
+    if (!fs::exists(p)) continue;
+    for (const auto& e : fs::directory_iterator(p)) {
+      if (!e.is_regular_file() || e.path().filename() == ".gitkeep") continue;
+      const std::string body = packinfer::test::read_file(e.path().string());
+      for (Endpoint ep : {Endpoint::Completions, Endpoint::ChatCompletions}) {
+        CompletionRequest req = openai_defaults(ep);
+        ParseOptions o;
+        o.model_names = {"stories260K"};
+        o.max_n = 16;
+        o.logprobs = o.stream = true;
+        EXPECT_NO_THROW(parse_request_text(body, ep, o, {}, req)) << e.path();
+      }
+      ++files;
+    }
+  }
+  EXPECT_GE(files, 4);
 }
 
 }  // namespace

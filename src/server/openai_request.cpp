@@ -199,7 +199,10 @@ CompletionRequest openai_defaults(Endpoint endpoint) {
 }
 
 void parse_body(const json& body, CompletionRequest& req, const ParseOptions& options,
-                const IgnoredFieldFn& ignored) {
+                const IgnoredFieldFn& on_ignored) {
+  // A caller that does not care about ignored fields may pass an empty function.
+  const IgnoredFieldFn ignored =
+      on_ignored ? on_ignored : [](const std::string&, const std::string&) {};
   SamplingParams& s = req.sampling;
   std::optional<int64_t> max_tokens, max_completion_tokens;
   const json *prompt = nullptr, *messages = nullptr, *logprobs = nullptr, *top = nullptr;

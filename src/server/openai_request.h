@@ -50,7 +50,7 @@ inline constexpr size_t kMaxStopStrings = 4;
 // Default max_tokens of the completions endpoint (OpenAI's).
 inline constexpr int64_t kDefaultCompletionMaxTokens = 16;
 
-// Called for each field that is ignored, with the reason.
+// Called for each field that is ignored, with the reason (may be empty).
 using IgnoredFieldFn = std::function<void(const std::string& field, const std::string& why)>;
 
 // A request with OpenAI's sampling defaults (temperature 1, no top-k/top-p/min-p, penalties off
