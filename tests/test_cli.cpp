@@ -90,7 +90,10 @@ TEST(Cli, PromptLongerThanContextIsRejected) {
 TEST(Cli, KvBudgetTooSmallOrMalformedIsAClearError) {
   CommandResult r = cli("run -m '" + stories() + "' -p hi -n 2 --kv-mem 100K");
   EXPECT_EQ(r.status, 1) << r.out;
-  EXPECT_NE(r.out.find("fewer positions than one context"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("fewer than one context"), std::string::npos) << r.out;
+  r = cli("run -m '" + stories() + "' -p hi -n 2 --kv-blocks 3");
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_NE(r.out.find("KV budget of 3 blocks"), std::string::npos) << r.out;
   r = cli("run -m '" + stories() + "' -p hi -n 2 --kv-mem lots");
   EXPECT_EQ(r.status, 1) << r.out;
   EXPECT_NE(r.out.find("invalid byte size"), std::string::npos) << r.out;
