@@ -230,7 +230,6 @@ void StepScheduler::execute(const std::vector<Piece>& pieces, int64_t forward_li
   // split over consecutive forwards (a sequence's tokens stay in order across them).
   batch_.clear();
   batch_pieces_.clear();
-  piece_wants_logits_.clear();
   for (const Piece& p : pieces) {
     LiveRequest& r = *p.request;
     int64_t start = r.seq->kv.n_tokens;
@@ -238,14 +237,15 @@ void StepScheduler::execute(const std::vector<Piece>& pieces, int64_t forward_li
     while (left > 0) {
       if (batch_.size() >= forward_limit) run_forward();
       const int64_t n = std::min(left, forward_limit - batch_.size());
-      const bool reaches_end = start + n == r.computed_target || p.decode;
+      // Logits for a decode, and for the end of a prompt whose first token is not sampled yet
+      // (a recomputed request continues from the token it already has).
+      const bool reaches_end = start + n == r.computed_target;
       const bool wants = n == left && (p.decode || (reaches_end && !r.sampled_first));
       batch_.add(&r.seq->kv,
                  std::span<const int32_t>(r.tokens).subspan(static_cast<size_t>(start),
                                                             static_cast<size_t>(n)),
                  wants ? LogitsWanted::Last : LogitsWanted::None);
-      batch_pieces_.push_back({&r, n, p.decode});
-      piece_wants_logits_.push_back(wants);
+      batch_pieces_.push_back({&r, n, p.decode, wants});
       if (!p.decode) stats_.computed_prompt_tokens += n;
       start += n;
       left -= n;
@@ -270,15 +270,14 @@ void StepScheduler::run_forward() {
     }
   }
   size_t row = 0;
-  for (size_t i = 0; i < batch_pieces_.size(); ++i) {
-    if (!piece_wants_logits_[i]) continue;
-    accept(*batch_pieces_[i].request,
+  for (const Piece& p : batch_pieces_) {
+    if (!p.wants_logits) continue;
+    accept(*p.request,
            std::span<const float>(logits_.data() + row * vocab, static_cast<size_t>(vocab)));
     row++;
   }
   batch_.clear();
   batch_pieces_.clear();
-  piece_wants_logits_.clear();
 }
 
 void StepScheduler::accept(LiveRequest& r, std::span<const float> logits) {

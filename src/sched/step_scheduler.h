@@ -65,6 +65,7 @@ class StepScheduler {
     LiveRequest* request;
     int64_t n_tokens;
     bool decode;
+    bool wants_logits = false;  // set when the piece is placed in a forward
   };
 
   void finish_cancelled();
@@ -97,8 +98,7 @@ class StepScheduler {
   std::deque<std::unique_ptr<LiveRequest>> waiting_;   // arrival order; preempted ones in front
   std::vector<std::unique_ptr<LiveRequest>> running_;  // ascending id (arrival order)
   TokenBatch batch_;
-  std::vector<Piece> batch_pieces_;  // pieces in batch_, with logits rows in order
-  std::vector<bool> piece_wants_logits_;
+  std::vector<Piece> batch_pieces_;  // pieces in batch_, in order (logit rows likewise)
   std::vector<float> logits_;
   ServingStats stats_;
 };
