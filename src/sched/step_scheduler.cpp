@@ -123,7 +123,7 @@ void StepScheduler::plan_decodes(std::vector<Piece>& pieces, double& budget) {
     if (r.done || r.prefilling()) continue;
     if (!reserve_or_preempt(r, r.seq->kv.n_tokens + 1, i)) break;  // r was the newest
     pieces.push_back({&r, 1, true});
-    budget -= token_cost(r.seq->kv.n_tokens - 1, 1);
+    budget -= token_cost(r.seq->kv.n_tokens, 1);  // the new token follows n_tokens positions
   }
 }
 
