@@ -37,7 +37,8 @@ int run_serve(ServeOptions& o) {
   signal(SIGPIPE, SIG_IGN);  // a client that went away is a failed write, not a dead server
 
   EngineOptions eo = engine_options(o.model);
-  // A step budget larger than -b also needs the engine's scratch sized for it.
+  // Scratch grows on demand for any step; this only keeps the MLP's mini-sequences (sized by
+  // -b) as long as a whole step, so a large step budget is not cut into smaller GEMMs.
   if (o.serving.max_step_tokens > eo.max_batch_tokens)
     eo.max_batch_tokens = o.serving.max_step_tokens;
   Engine engine(eo);
