@@ -15,6 +15,7 @@
 #include "cli/cmd_bench_prefill.h"
 #include "cli/cmd_bench_serve.h"
 #include "cli/commands.h"
+#include "cli/latency_stats.h"
 #include "cli/peak_memory.h"
 #include "kv/kv_cache.h"
 #include "model/flops.h"
@@ -30,13 +31,8 @@ using Clock = std::chrono::steady_clock;
 struct Stats {
   double min = 0, median = 0, max = 0;
 };
-Stats stats(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  Stats s;
-  s.min = v.front();
-  s.max = v.back();
-  s.median = v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
-  return s;
+Stats stats(const std::vector<double>& v) {
+  return {percentile(v, 0), percentile(v, 50), percentile(v, 100)};
 }
 
 int64_t decode_weight_bytes(const Model& m) {
