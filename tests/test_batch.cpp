@@ -5,9 +5,10 @@
 
 #include <cmath>
 
+#include "batch/token_batch.h"
 #include "packinfer/batch.h"
 #include "packinfer/engine.h"
-#include "support/model_runner.h"
+#include "support/test_model.h"
 #include "support/test_support.h"
 
 namespace packinfer::test {
@@ -36,7 +37,7 @@ double max_rel_diff(std::span<const float> a, std::span<const float> b) {
 // all in one forward) gives every real position the logits of the prompt run alone.
 TEST(Batch, PaddedForwardEqualsAloneAtEveryPosition) {
   for (const std::string model : {"stories260K-f32", "tiny-f32"}) {
-    ModelRunner runner(golden_model_path(model));
+    TestModel runner(golden_model_path(model));
     auto prompts = golden_prompts(model);
     // Logits of every padded slot are kept: limit the 49152-token vocabulary model to its
     // prompts of at most 200 tokens (the 512-token stories260K vocabulary takes them all).
@@ -44,18 +45,10 @@ TEST(Batch, PaddedForwardEqualsAloneAtEveryPosition) {
                   [&](const auto& p) { return runner.config().n_vocab > 1000 && p.size() > 200; });
     size_t longest = 0;
     for (auto& p : prompts) longest = std::max(longest, p.size());
-    std::vector<SequenceKv> seqs(prompts.size());
-    TokenBatch batch;
-    for (size_t i = 0; i < prompts.size(); ++i) {
-      std::vector<int32_t> padded = prompts[i];
-      padded.resize(longest, runner.model().tokenizer().eos_id());
-      ASSERT_TRUE(runner.kv().reserve(seqs[i], static_cast<int64_t>(longest)));
-      batch.add(&seqs[i], padded, LogitsWanted::All);
-    }
-    std::vector<float> logits;
-    runner.transformer().forward(batch, runner.kv(), logits);
+    std::vector<std::vector<int32_t>> padded = prompts;
+    for (auto& p : padded) p.resize(longest, runner.model().tokenizer().eos_id());
+    const std::vector<float> logits = runner.packed_logits(padded);
     const size_t vocab = static_cast<size_t>(runner.config().n_vocab);
-    for (auto& s : seqs) runner.kv().release(s);
     for (size_t i = 0; i < prompts.size(); ++i) {
       auto alone = runner.all_logits(prompts[i]);
       for (size_t pos = 0; pos < prompts[i].size(); ++pos) {
@@ -72,21 +65,17 @@ TEST(Batch, PaddedForwardEqualsAloneAtEveryPosition) {
 // the logits it has alone, while the same tokens as ONE sequence (what leaking attention and
 // continued positions amount to) give different logits for the second copy.
 TEST(Batch, PackedMaskAndPositionsAreRight) {
-  ModelRunner runner(stories());
+  TestModel runner(stories());
   std::vector<int32_t> p =
       runner.model().tokenizer().encode("Once upon a time there was a cat", true, false);
   auto alone = runner.all_logits(p);
-  SequenceKv a, b;
-  ASSERT_TRUE(runner.kv().reserve(a, static_cast<int64_t>(p.size())));
-  ASSERT_TRUE(runner.kv().reserve(b, static_cast<int64_t>(p.size())));
+  // Positions restart at 0 for each prompt of a token batch.
   TokenBatch batch;
-  batch.add(&a, p, LogitsWanted::All);
-  batch.add(&b, p, LogitsWanted::All);
+  const std::vector<int32_t> blocks(64, 0);
+  batch.add(p, 0, blocks, {});
+  batch.add(p, 0, blocks, {});
   EXPECT_EQ(batch.positions[p.size()], 0) << "positions restart at 0 for each prompt";
-  std::vector<float> logits;
-  runner.transformer().forward(batch, runner.kv(), logits);
-  runner.kv().release(a);
-  runner.kv().release(b);
+  const std::vector<float> logits = runner.packed_logits({p, p});
   const size_t vocab = static_cast<size_t>(runner.config().n_vocab);
   for (size_t copy = 0; copy < 2; ++copy) {
     for (size_t pos = 0; pos < p.size(); ++pos) {

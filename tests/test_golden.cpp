@@ -15,7 +15,7 @@
 #include <set>
 #include <sstream>
 
-#include "support/model_runner.h"
+#include "support/test_model.h"
 #include "support/test_support.h"
 
 namespace packinfer::test {
@@ -81,7 +81,7 @@ TEST_P(GoldenTest, MatchesLlamaCpp) {
   std::string path = golden_model_path(p.model);
   ASSERT_EQ(sha256_file(path), gold.at("model_sha256").get<std::string>())
       << "model file " << path << " is not the one the golden data was made with";
-  ModelRunner runner(path);
+  TestModel runner(path);
   const double tol = tolerance_for(p.model, gold);
   SCOPED_TRACE(p.model + "/" + p.case_name + " tolerance " + std::to_string(tol));
 
@@ -155,7 +155,7 @@ TEST(Golden, Stories260KGreedy200FromBos) {
   }
   ASSERT_EQ(expected.size(), 200u);
   for (const char* file : {"stories260K-f32.gguf", "stories260K-f16.gguf"}) {
-    ModelRunner runner(dir + file);
+    TestModel runner(dir + file);
     const Tokenizer& tok = runner.model().tokenizer();
     SequenceKv seq;
     std::vector<int32_t> got;
@@ -176,21 +176,13 @@ TEST(Golden, Stories260KGreedy200FromBos) {
 // logits as running it alone: attention never crosses sequences, positions restart per prompt.
 TEST(Golden, PackedBatchEqualsOneAtATime) {
   for (const std::string model : {"tiny-f32", "stories260K-f32"}) {
-    ModelRunner runner(golden_model_path(model));
+    TestModel runner(golden_model_path(model));
     std::vector<std::vector<int32_t>> prompts;
     for (const std::string& c : golden_cases(model)) {
       prompts.push_back(golden_case(model, c).at("prompt_ids").get<std::vector<int32_t>>());
     }
-    std::vector<SequenceKv> seqs(prompts.size());
-    TokenBatch batch;
-    for (size_t i = 0; i < prompts.size(); ++i) {
-      ASSERT_TRUE(runner.kv().reserve(seqs[i], static_cast<int64_t>(prompts[i].size())));
-      batch.add(&seqs[i], prompts[i], LogitsWanted::All);
-    }
-    std::vector<float> packed;
-    runner.transformer().forward(batch, runner.kv(), packed);
+    const std::vector<float> packed = runner.packed_logits(prompts);
     const int64_t vocab = runner.config().n_vocab;
-    for (auto& s : seqs) runner.kv().release(s);
     size_t row = 0;
     for (size_t i = 0; i < prompts.size(); ++i) {
       auto alone = runner.all_logits(prompts[i]);

@@ -12,7 +12,7 @@
 #include "kv/block_hash.h"
 #include "kv/kv_cache.h"
 #include "packinfer/error.h"
-#include "support/model_runner.h"
+#include "support/test_model.h"
 #include "support/test_support.h"
 
 namespace packinfer::test {
@@ -22,14 +22,7 @@ std::string stories() { return shared_dir() + "/models/stories260K/stories260K-f
 
 // A KV cache of 1 layer, 1 KV head of dimension 2: enough to store a recognisable value per
 // position without a model.
-ModelConfig tiny_config() {
-  ModelConfig c;
-  c.n_layer = 1;
-  c.n_head = 1;
-  c.n_head_kv = 1;
-  c.head_dim = 2;
-  return c;
-}
+KvShape tiny_config() { return KvShape{.n_layer = 1, .n_kv_heads = 1, .head_dim = 2}; }
 
 // The "KV" written for position p of a sequence: a function of tokens[0..p], so a block holds
 // the right values only if it was computed for exactly this prefix. Kept below 2^24 (exact f32).
@@ -42,7 +35,7 @@ void write_positions(KvCache& kv, SequenceKv& seq, std::span<const int32_t> toke
   for (int64_t p = seq.n_tokens; p < seq.n_tokens + n; ++p) {
     const float k[2] = {prefix_value(tokens, p), static_cast<float>(p)};
     const float v[2] = {-prefix_value(tokens, p), static_cast<float>(tokens[p])};
-    kv.write(0, seq, p, k, v);
+    kv.write(0, seq.blocks, p, k, v);
   }
   seq.n_tokens += n;
 }
@@ -227,13 +220,13 @@ TEST(KvCachePrefix, WritesNeverTouchSharedBlocks) {
   write_positions(kv, a, p, 5);
   kv.register_blocks(a, p);
   const float x[2] = {0, 0};
-  EXPECT_THROW(kv.write(0, a, 2, x, x), Error);  // below n_tokens, in a registered block
+  EXPECT_THROW(kv.write(0, a.blocks, 2, x, x), Error);  // below n_tokens, in a registered block
   SequenceKv b;
   ASSERT_EQ(kv.match_prefix(b, p), 4);
   ASSERT_TRUE(kv.reserve(b, 6));
   SequenceKv b_lying = b;  // pretend the sequence forgot its prefix
   b_lying.n_tokens = 0;
-  EXPECT_THROW(kv.write(0, b_lying, 0, x, x), Error);
+  EXPECT_THROW(kv.write(0, b_lying.blocks, 0, x, x), Error);
   write_positions(kv, b, p, 2);  // its own block: fine
   expect_contents(kv, a, p);
   expect_contents(kv, b, p);
@@ -438,7 +431,7 @@ std::vector<float> snapshot(const KvCache& kv, int32_t n_layer,
 // first's KV and prefills only the rest: same logits at every remaining position as from
 // scratch, and the shared blocks are bit-for-bit unchanged afterwards.
 void shared_prefix_run(bool first_still_running) {
-  ModelRunner runner(stories());
+  TestModel runner(stories());
   KvCache& kv = runner.kv();
   kv.set_check_writes(true);
   const int32_t vocab = runner.config().n_vocab;

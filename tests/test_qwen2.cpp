@@ -7,14 +7,14 @@
 
 #include <cmath>
 
-#include "support/model_runner.h"
+#include "support/test_model.h"
 #include "support/test_support.h"
 
 namespace packinfer::test {
 namespace {
 
 TEST(Qwen2, BiasesNeoxRopeAndPackedEqualsAlone) {
-  ModelRunner runner(synth_model("qwen2-0.5b-shape", "q4_0", "--layers 2"));
+  TestModel runner(synth_model("qwen2-0.5b-shape", "q4_0", "--layers 2"));
   const ModelConfig& c = runner.config();
   ASSERT_EQ(c.arch, "qwen2");
   EXPECT_TRUE(c.qkv_bias);
@@ -41,16 +41,7 @@ TEST(Qwen2, BiasesNeoxRopeAndPackedEqualsAlone) {
   EXPECT_GT(std, 0.05);
   EXPECT_LT(std, 5.0);
 
-  SequenceKv sa, sb;
-  ASSERT_TRUE(runner.kv().reserve(sa, static_cast<int64_t>(a.size())));
-  ASSERT_TRUE(runner.kv().reserve(sb, static_cast<int64_t>(b.size())));
-  TokenBatch batch;
-  batch.add(&sa, a, LogitsWanted::All);
-  batch.add(&sb, b, LogitsWanted::All);
-  std::vector<float> packed;
-  runner.transformer().forward(batch, runner.kv(), packed);
-  runner.kv().release(sa);
-  runner.kv().release(sb);
+  const std::vector<float> packed = runner.packed_logits({a, b});
   const size_t vocab = static_cast<size_t>(c.n_vocab);
   auto check = [&](const std::vector<float>& x, const std::vector<float>& y,
                    const std::string& what) {

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "packinfer/engine.h"
+#include "packinfer/generation.h"
 
 namespace packinfer {
 

@@ -14,6 +14,7 @@
 
 #include "packinfer/chat.h"
 #include "packinfer/error.h"
+#include "packinfer/generation.h"
 #include "packinfer/sampling_params.h"
 
 namespace packinfer {
@@ -23,6 +24,9 @@ struct BatchOptions;
 struct BatchItemResult;
 struct BatchProgress;
 struct BatchStats;
+
+// The engine's internals (src/engine/engine_core.h); an incomplete type outside the library.
+struct EngineCore;
 
 struct EngineOptions {
   std::string model_path;
@@ -35,37 +39,16 @@ struct EngineOptions {
   int64_t kv_blocks = 0;           // KV cache budget as a block count (wins over kv_mem_bytes)
 };
 
-struct GenerationRequest {
-  std::string prompt;               // text, tokenized with the model's tokenizer ...
-  std::vector<int32_t> prompt_ids;  // ... unless token ids are given here
-  SamplingParams sampling;
-  bool add_special = true;    // BOS/EOS as the vocabulary asks
-  bool parse_special = true;  // "<|im_start|>" in the text becomes that token
-};
-
-struct GenerationResult {
-  std::vector<int32_t> prompt_ids;
-  std::vector<int32_t> output_ids;
-  std::string text;           // generated text (stop string excluded)
-  std::string finish_reason;  // "stop" (end token or stop string), "length", "cancelled"
-  int64_t cached_tokens = 0;  // prompt tokens whose KV came from the prefix cache
-  double prompt_seconds = 0;  // prefill time (time to first token)
-  double generate_seconds = 0;
-};
-
 struct ModelInfo {
   std::string path, name, arch;
   int32_t n_vocab = 0, n_layer = 0, n_embd = 0, n_head = 0, n_head_kv = 0, n_ff = 0;
   int64_t n_ctx = 0;        // positions per sequence this engine allows
   int64_t n_ctx_train = 0;  // what the model was trained with
   int64_t n_params = 0, weight_bytes = 0;
+  int64_t decode_bytes_per_token = 0;  // weight bytes one decode step reads (no embedding table)
   double load_seconds = 0;
   std::string chat_template_name;
 };
-
-// Receives generated text as it is produced (never a partial UTF-8 character); return false to
-// cancel the generation.
-using TextCallback = std::function<bool(std::string_view)>;
 
 class Engine {
  public:
@@ -99,12 +82,17 @@ class Engine {
       const std::function<void(const BatchProgress&)>& on_progress = {});
 
   const ModelInfo& model_info() const;
+  // Floating-point operations of prefilling n tokens into an empty cache (layer matmuls, causal
+  // attention, the LM head of the last token): what benchmarks divide by time.
+  double prompt_flops(int64_t n_tokens) const;
   bool is_end_of_generation(int32_t id) const;
 
+  // The model, KV cache and model runner, for the library's other front (ServingEngine, which
+  // drives them from its own thread).
+  EngineCore& core() { return *impl_; }
+
  private:
-  friend class ServingEngine;  // drives the model, KV cache and tokenizer from its own thread
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
+  std::unique_ptr<EngineCore> impl_;
 };
 
 }  // namespace packinfer

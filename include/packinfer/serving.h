@@ -17,65 +17,9 @@
 #include <vector>
 
 #include "packinfer/engine.h"
+#include "packinfer/serving_types.h"
 
 namespace packinfer {
-
-struct ServingOptions {
-  int64_t max_step_tokens = 512;  // tokens per step (decodes + prompt chunks)
-  int32_t max_running = 64;       // requests decoding at once
-  int64_t max_queued = 1024;      // waiting requests beyond this are refused (submit throws)
-  bool prefix_cache = true;       // reuse cached prompt prefixes
-  // false: a prompt runs whole in a prefill-only step (decodes wait for it), the classic
-  // vLLM scheduler; kept for comparison.
-  bool chunked_prefill = true;
-};
-
-struct ServingRequest {
-  GenerationRequest generation;
-  int32_t top_logprobs = -1;  // -1: no logprobs; 0..20: the sampled token's and N alternatives
-};
-
-// One generated token, streamed as soon as it is sampled. At the end a request may release text
-// it held back (a possible stop string, an incomplete character) with no new token: id is then
-// -1. Concatenating every event's text gives the result's text.
-struct TokenEvent {
-  int32_t id = 0;
-  std::string text;  // text this token completes (may be empty: held back for UTF-8 or stop)
-  float logprob = 0;
-  std::vector<std::pair<int32_t, float>> top;  // top_logprobs alternatives, most likely first
-};
-
-struct ServingResult {
-  GenerationResult generation;     // text, ids, finish_reason ("stop", "length", "cancelled")
-  std::string error;               // non-empty: the request failed (generation is partial)
-  std::vector<TokenEvent> tokens;  // with logprobs only (top_logprobs >= 0)
-  double queued_seconds = 0;       // submit until first scheduled
-  double ttft_seconds = 0;         // submit until first token
-  double e2e_seconds = 0;          // submit until done
-  int32_t preemptions = 0;
-};
-
-struct ServingCallbacks {
-  // Called on the engine thread for each token; keep it short. Return false to cancel.
-  std::function<bool(const TokenEvent&)> on_token;
-  // Called exactly once, on the engine thread (or in submit() for a request refused there).
-  std::function<void(const ServingResult&)> on_done;
-};
-
-// A snapshot of the scheduler's state and counters since start.
-struct ServingStats {
-  int64_t queued = 0, running = 0;
-  int64_t kv_blocks_used = 0, kv_blocks_cached = 0, kv_blocks_free = 0, kv_blocks_total = 0;
-  int64_t kv_block_size = 0;
-  int64_t prompt_tokens = 0;         // prompt tokens of finished and running requests
-  int64_t cached_prompt_tokens = 0;  // of those, served from the prefix cache
-  int64_t computed_prompt_tokens = 0;
-  int64_t generated_tokens = 0;
-  int64_t preemptions = 0;
-  int64_t requests_finished = 0, requests_cancelled = 0, requests_failed = 0;
-  int64_t steps = 0;
-  double busy_seconds = 0;  // time spent in forwards
-};
 
 class ServingEngine {
  public:

@@ -1,26 +1,32 @@
 #include "batch/token_batch.h"
 
+#include <string>
+
 #include "packinfer/error.h"
 
 namespace packinfer {
 
-void TokenBatch::add(SequenceKv* kv, std::span<const int32_t> toks, LogitsWanted logits) {
+void TokenBatch::add(std::span<const int32_t> toks, int64_t pos0, std::span<const int32_t> blocks,
+                     std::span<const int32_t> rows) {
   if (toks.empty()) return;
-  for (const BatchSequence& s : sequences) {
-    if (s.kv == kv) throw Error("a sequence may appear only once in a token batch");
-  }
   BatchSequence s;
-  s.kv = kv;
   s.begin = size();
   s.n_tokens = static_cast<int64_t>(toks.size());
-  s.pos0 = kv->n_tokens;
+  s.pos0 = pos0;
+  s.blocks = blocks;
   sequences.push_back(s);
   for (size_t i = 0; i < toks.size(); ++i) {
     tokens.push_back(toks[i]);
-    positions.push_back(static_cast<int32_t>(s.pos0 + static_cast<int64_t>(i)));
-    bool want =
-        logits == LogitsWanted::All || (logits == LogitsWanted::Last && i + 1 == toks.size());
-    if (want) logit_rows.push_back(s.begin + static_cast<int64_t>(i));
+    positions.push_back(static_cast<int32_t>(pos0 + static_cast<int64_t>(i)));
+  }
+  int64_t previous = -1;
+  for (int32_t r : rows) {
+    if (r <= previous || r >= s.n_tokens) {
+      throw Error("logit row " + std::to_string(r) + " is not an ascending index into " +
+                  std::to_string(s.n_tokens) + " tokens");
+    }
+    previous = r;
+    logit_rows.push_back(s.begin + r);
   }
 }
 

@@ -3,27 +3,30 @@
 // sequence and position, plus per-sequence metadata. There is no [batch, max_len] tensor: many
 // prompts packed together, a chunk of a long prompt, and one token per decoding sequence are all
 // just token batches (see ../shared/DESIGN.md).
+//
+// A plain value: it refers to KV memory only through block ids (the sequence's block table), and
+// nothing in it changes when the forward runs. Who owns the sequences and decides what runs is
+// the scheduler's business (runner/step_plan.h is what it hands over).
 #include <cstdint>
 #include <span>
 #include <vector>
 
-#include "kv/kv_cache.h"
-
 namespace packinfer {
 
-enum class LogitsWanted { None, Last, All };
-
 struct BatchSequence {
-  SequenceKv* kv = nullptr;  // the sequence's cache; kv->n_tokens == pos0 before the forward
-  int64_t begin = 0;         // index of its first token in the batch
+  int64_t begin = 0;  // index of its first token in the batch
   int64_t n_tokens = 0;
-  int64_t pos0 = 0;  // position of its first token in the batch
+  int64_t pos0 = 0;  // position of its first token; the KV cache holds positions [0, pos0)
+  // Block table: position p lives in block blocks[p / block_size]. Covers pos0 + n_tokens.
+  std::span<const int32_t> blocks;
 };
 
 class TokenBatch {
  public:
-  // Appends `tokens` of one sequence at positions kv->n_tokens, kv->n_tokens + 1, ...
-  void add(SequenceKv* kv, std::span<const int32_t> tokens, LogitsWanted logits);
+  // Appends `tokens` of one sequence at positions pos0, pos0 + 1, ...; `logit_rows` are indices
+  // into `tokens` (ascending) whose logits the forward must return.
+  void add(std::span<const int32_t> tokens, int64_t pos0, std::span<const int32_t> blocks,
+           std::span<const int32_t> logit_rows);
   void clear();
 
   int64_t size() const { return static_cast<int64_t>(tokens.size()); }

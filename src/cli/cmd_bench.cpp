@@ -10,18 +10,12 @@
 #include <random>
 #include <thread>
 
-#include "batch/token_batch.h"
 #include "cli/cli_common.h"
 #include "cli/cmd_bench_prefill.h"
 #include "cli/cmd_bench_serve.h"
 #include "cli/commands.h"
 #include "cli/latency_stats.h"
 #include "cli/peak_memory.h"
-#include "kv/kv_cache.h"
-#include "model/flops.h"
-#include "model/model.h"
-#include "model/transformer.h"
-#include "util/thread_pool.h"
 
 namespace packinfer::cli {
 namespace {
@@ -33,15 +27,6 @@ struct Stats {
 };
 Stats stats(const std::vector<double>& v) {
   return {percentile(v, 0), percentile(v, 50), percentile(v, 100)};
-}
-
-int64_t decode_weight_bytes(const Model& m) {
-  int64_t bytes = 0;
-  for (const LayerWeights& l : m.weights().layers) {
-    for (const WeightMatrix* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down})
-      bytes += w->row_bytes * w->rows;
-  }
-  return bytes + m.weights().output.row_bytes * m.weights().output.rows;
 }
 
 }  // namespace
@@ -69,57 +54,39 @@ void add_bench_command(CLI::App& app, int& exit_code) {
     // CLI11 runs this after the subcommand's
     if (sub->got_subcommand("prefill") || sub->got_subcommand("serve")) return;
     EngineOptions eo = engine_options(o->model);
-    auto t0 = Clock::now();
-    std::unique_ptr<Model> model = Model::load(eo.model_path);
-    double load_s = std::chrono::duration<double>(Clock::now() - t0).count();
-    const ModelConfig& c = model->config();
-    int threads =
-        eo.n_threads > 0 ? eo.n_threads : static_cast<int>(std::thread::hardware_concurrency());
-    ThreadPool pool(threads);
-    Transformer tf(c, model->weights(), pool);
     int64_t max_len = 1;
     for (int64_t p : o->prompt_lens) max_len = std::max(max_len, p);
     for (int64_t g : o->gen_lens) max_len = std::max(max_len, g);
-    const int32_t block = 16;
-    KvCache kv(c, static_cast<int32_t>(KvCache::blocks_for(max_len, block)), block);
-    tf.set_mlp_chunk(std::max<int64_t>(eo.max_batch_tokens, 1));
+    // KV for the longest test only, as llama-bench sizes its context: the RSS it reports is the
+    // weights plus what one test needs.
+    eo.n_ctx = max_len + 1;
+    eo.kv_blocks = (eo.n_ctx + eo.kv_block_size - 1) / eo.kv_block_size;
+    Engine engine(eo);
+    const ModelInfo& info = engine.model_info();
+    const double load_s = info.load_seconds;
+    const int threads =
+        eo.n_threads > 0 ? eo.n_threads : static_cast<int>(std::thread::hardware_concurrency());
     std::mt19937 rng(1234);
-    std::uniform_int_distribution<int32_t> tok(0, c.n_vocab - 1);
-    std::vector<float> logits;
+    std::uniform_int_distribution<int32_t> tok(0, info.n_vocab - 1);
 
+    // Both tests go through Engine::generate (scheduler, model runner, sampler), greedy.
     auto run_prompt = [&](int64_t n) {
-      std::vector<int32_t> ids(static_cast<size_t>(n));
-      for (auto& id : ids) id = tok(rng);
-      SequenceKv seq;
-      kv.reserve(seq, n);
-      TokenBatch batch;
-      auto s = Clock::now();
-      for (int64_t start = 0; start < n; start += eo.max_batch_tokens) {
-        int64_t m = std::min(eo.max_batch_tokens, n - start);
-        batch.clear();
-        batch.add(&seq, std::span<const int32_t>(ids.data() + start, static_cast<size_t>(m)),
-                  start + m == n ? LogitsWanted::Last : LogitsWanted::None);
-        tf.forward(batch, kv, logits);
-      }
-      double t = std::chrono::duration<double>(Clock::now() - s).count();
-      kv.release(seq);
-      return t;
+      GenerationRequest req;
+      req.prompt_ids.resize(static_cast<size_t>(n));
+      for (auto& id : req.prompt_ids) id = tok(rng);
+      req.sampling = SamplingParams::greedy();
+      req.sampling.max_tokens = 0;  // prefill only: the time to the first token's logits
+      return engine.generate(req).prompt_seconds;
     };
     auto run_gen = [&](int64_t n) {
-      SequenceKv seq;
-      kv.reserve(seq, n);
-      TokenBatch batch;
-      int32_t id = tok(rng);
-      auto s = Clock::now();
-      for (int64_t i = 0; i < n; ++i) {
-        batch.clear();
-        batch.add(&seq, std::span<const int32_t>(&id, 1), LogitsWanted::Last);
-        tf.forward(batch, kv, logits);
-        id = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
-      }
-      double t = std::chrono::duration<double>(Clock::now() - s).count();
-      kv.release(seq);
-      return t;
+      GenerationRequest req;
+      req.prompt_ids = {tok(rng)};
+      req.sampling = SamplingParams::greedy();
+      req.sampling.max_tokens = static_cast<int32_t>(n);
+      req.sampling.ignore_eos = true;
+      // n forwards: the one-token prompt, then n - 1 decodes (as llama-bench's tgN).
+      GenerationResult r = engine.generate(req);
+      return r.prompt_seconds + r.generate_seconds;
     };
 
     struct Row {
@@ -134,8 +101,7 @@ void add_bench_command(CLI::App& app, int& exit_code) {
       std::vector<double> tps;
       for (int r = 0; r < o->reps; ++r) tps.push_back(p / run_prompt(p));
       Stats s = stats(tps);
-      double flops = layer_flops_per_token(c) * p + attention_flops(c, 0, p) + lm_head_flops(c);
-      rows.push_back({"pp" + std::to_string(p), s, flops * s.median / p / 1e9});
+      rows.push_back({"pp" + std::to_string(p), s, engine.prompt_flops(p) * s.median / p / 1e9});
     }
     for (int64_t g : o->gen_lens) {
       if (g <= 0) continue;
@@ -143,7 +109,7 @@ void add_bench_command(CLI::App& app, int& exit_code) {
       std::vector<double> tps;
       for (int r = 0; r < o->reps; ++r) tps.push_back(g / run_gen(g));
       Stats s = stats(tps);
-      rows.push_back({"tg" + std::to_string(g), s, decode_weight_bytes(*model) * s.median / 1e9});
+      rows.push_back({"tg" + std::to_string(g), s, info.decode_bytes_per_token * s.median / 1e9});
     }
     double rss = peak_rss_mib();
     if (o->json) {
@@ -151,7 +117,7 @@ void add_bench_command(CLI::App& app, int& exit_code) {
       for (const Row& r : rows) {
         bool pp = r.test[0] == 'p';
         out.push_back({{"test", r.test},
-                       {"model", c.name},
+                       {"model", info.name},
                        {"model_path", eo.model_path},
                        {"threads", threads},
                        {"tokens_per_s_median", r.tps.median},
@@ -164,8 +130,8 @@ void add_bench_command(CLI::App& app, int& exit_code) {
       std::printf("%s\n", out.dump(1).c_str());
     } else {
       std::printf("model: %s (%s, %s)  params: %.1f M  weights: %.1f MiB  threads: %d\n",
-                  c.name.c_str(), c.arch.c_str(), eo.model_path.c_str(), model->n_params() / 1e6,
-                  model->weight_bytes() / 1048576.0, threads);
+                  info.name.c_str(), info.arch.c_str(), eo.model_path.c_str(), info.n_params / 1e6,
+                  info.weight_bytes / 1048576.0, threads);
       std::printf("load: %.3f s (mmap)   peak RSS: %.1f MiB   repetitions: %d\n", load_s, rss,
                   o->reps);
       std::printf("| %-7s | %12s | %12s | %12s | %18s |\n", "test", "t/s median", "t/s min",

@@ -1,24 +1,18 @@
-// Engine: the public API over model, KV cache, token batches and sampler for one sequence at a
-// time. (Many sequences at once go through the scheduler.)
+// Engine: the public API over model, KV cache, scheduler and model runner. Every request, one or
+// many, goes through the scheduler core and the runner (see sched/scheduler.h).
 #include "packinfer/engine.h"
 
 #include <algorithm>
 #include <chrono>
 #include <thread>
 
-#include "batch/token_batch.h"
-#include "engine/engine_impl.h"
-#include "kv/kv_cache.h"
-#include "model/model.h"
-#include "model/transformer.h"
+#include "engine/engine_core.h"
+#include "model/flops.h"
 #include "packinfer/batch.h"
-#include "sample/sampler.h"
-#include "sched/batch_scheduler.h"
+#include "sched/offline_policy.h"
+#include "sched/request_factory.h"
 #include "sched/sequence.h"
-#include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
-#include "tokenizer/utf8.h"
-#include "util/thread_pool.h"
 
 namespace packinfer {
 namespace {
@@ -32,29 +26,27 @@ constexpr int64_t kDefaultMaxContext = 8192;
 
 }  // namespace
 
-void Engine::Impl::prefill(SequenceKv& seq, std::span<const int32_t> ids, bool all,
-                           const std::function<void(int64_t, std::span<const float>)>& on_logits) {
-  const int64_t vocab = model->config().n_vocab;
-  TokenBatch batch;
-  for (int64_t start = 0; start < static_cast<int64_t>(ids.size());) {
-    int64_t n =
-        std::min<int64_t>(options.max_batch_tokens, static_cast<int64_t>(ids.size()) - start);
-    bool last_chunk = start + n == static_cast<int64_t>(ids.size());
-    if (!kv->reserve(seq, seq.n_tokens + n)) throw Error("KV cache is full");
-    batch.clear();
-    batch.add(&seq, ids.subspan(static_cast<size_t>(start), static_cast<size_t>(n)),
-              all ? LogitsWanted::All : (last_chunk ? LogitsWanted::Last : LogitsWanted::None));
-    transformer->forward(batch, *kv, logits);
-    for (size_t r = 0; r < batch.logit_rows.size(); ++r) {
-      on_logits(start + batch.logit_rows[r],
-                std::span<const float>(logits.data() + r * vocab, static_cast<size_t>(vocab)));
+void EngineCore::drive(Scheduler& scheduler,
+                       const std::function<void(const StepPlan&, const StepOutput&)>& observe) {
+  while (!scheduler.idle()) {
+    StepPlan plan = scheduler.schedule();
+    if (plan.empty()) {
+      if (scheduler.idle()) break;
+      throw Error("the scheduler cannot make progress (internal error)");
     }
-    start += n;
+    try {
+      runner->run(plan, output);
+    } catch (const std::exception& e) {
+      scheduler.fail(plan, std::string("internal error: ") + e.what());
+      continue;
+    }
+    scheduler.update(plan, output);
+    if (observe) observe(plan, output);
   }
 }
 
-Engine::Engine(const EngineOptions& options) : impl_(std::make_unique<Impl>()) {
-  Impl& m = *impl_;
+Engine::Engine(const EngineOptions& options) : impl_(std::make_unique<EngineCore>()) {
+  EngineCore& m = *impl_;
   m.options = options;
   if (options.kv_block_size < 1 || options.kv_block_size > 1024) {
     throw InvalidArgument("kv block size must be in [1, 1024]");
@@ -74,7 +66,7 @@ Engine::Engine(const EngineOptions& options) : impl_(std::make_unique<Impl>()) {
   m.transformer->set_mlp_chunk(options.max_batch_tokens);
   // KV budget: --kv-mem bytes, else room for 4 full contexts. The memory is only reserved
   // (demand paged), so an unused budget costs no RSS.
-  const int64_t block_bytes = KvCache::block_bytes(c, options.kv_block_size);
+  const int64_t block_bytes = KvCache::block_bytes(c.kv_shape(), options.kv_block_size);
   int64_t blocks = options.kv_blocks > 0 ? options.kv_blocks
                    : options.kv_mem_bytes > 0
                        ? options.kv_mem_bytes / block_bytes
@@ -86,7 +78,9 @@ Engine::Engine(const EngineOptions& options) : impl_(std::make_unique<Impl>()) {
                           " positions, fewer than one context of " + std::to_string(n_ctx));
   }
   if (blocks > (int64_t{1} << 30)) throw InvalidArgument("KV memory budget is too large");
-  m.kv = std::make_unique<KvCache>(c, static_cast<int32_t>(blocks), options.kv_block_size);
+  m.kv =
+      std::make_unique<KvCache>(c.kv_shape(), static_cast<int32_t>(blocks), options.kv_block_size);
+  m.runner = std::make_unique<ModelRunner>(*m.transformer, *m.kv);
   m.chat_template = ChatTemplate::detect(m.model->chat_template());
   ModelInfo& i = m.info;
   i.path = options.model_path;
@@ -102,6 +96,12 @@ Engine::Engine(const EngineOptions& options) : impl_(std::make_unique<Impl>()) {
   i.n_ctx_train = c.n_ctx_train;
   i.n_params = m.model->n_params();
   i.weight_bytes = m.model->weight_bytes();
+  for (const LayerWeights& l : m.model->weights().layers) {
+    for (const WeightMatrix* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down})
+      i.decode_bytes_per_token += w->row_bytes * w->rows;
+  }
+  const WeightMatrix& out = m.model->weights().output;
+  i.decode_bytes_per_token += out.row_bytes * out.rows;
   i.chat_template_name = std::string(m.chat_template.name());
   i.load_seconds = seconds_since(t0);
 }
@@ -109,6 +109,12 @@ Engine::Engine(const EngineOptions& options) : impl_(std::make_unique<Impl>()) {
 Engine::~Engine() = default;
 
 const ModelInfo& Engine::model_info() const { return impl_->info; }
+
+double Engine::prompt_flops(int64_t n) const {
+  const ModelConfig& c = impl_->model->config();
+  const double t = static_cast<double>(n);
+  return layer_flops_per_token(c) * t + attention_flops(c, 0, t) + lm_head_flops(c);
+}
 
 bool Engine::is_end_of_generation(int32_t id) const { return impl_->model->tokenizer().is_eog(id); }
 
@@ -131,68 +137,60 @@ std::string Engine::apply_chat_template(const std::vector<ChatMessage>& messages
   return impl_->chat_template.render(messages, add_generation_prompt);
 }
 
+namespace {
+
+// A single request runs as a job of one: prompt in chunks of the token budget, then one token
+// per forward. Nothing is published to the prefix cache (nobody else would reuse it).
+std::unique_ptr<Scheduler> single_request_scheduler(EngineCore& m) {
+  OfflinePolicyOptions po;
+  po.mode = PrefillMode::Single;
+  po.max_batch_tokens = m.options.max_batch_tokens;
+  SchedulerOptions so;
+  so.prefix_cache = false;
+  return std::make_unique<Scheduler>(*m.kv, std::make_unique<OfflinePolicy>(po), so);
+}
+
+}  // namespace
+
 void Engine::prompt_logits(std::span<const int32_t> ids,
                            const std::function<void(int64_t, std::span<const float>)>& fn) {
-  Impl& m = *impl_;
+  EngineCore& m = *impl_;
   if (ids.empty()) throw InvalidArgument("empty prompt");
   if (static_cast<int64_t>(ids.size()) > m.options.n_ctx) {
     throw InvalidArgument("prompt has " + std::to_string(ids.size()) +
                           " tokens but the context size is " + std::to_string(m.options.n_ctx));
   }
-  SequenceKv seq;
-  try {
-    m.prefill(seq, ids, /*all=*/true, fn);
-  } catch (...) {
-    m.kv->release(seq);
-    throw;
-  }
-  m.kv->release(seq);
+  GenerationRequest g;
+  g.sampling = SamplingParams::greedy();
+  PreparedRequest p{std::vector<int32_t>(ids.begin(), ids.end()), 0};
+  std::unique_ptr<Request> r = make_request(m.next_request_id++, m.model->tokenizer(), g,
+                                            std::move(p), m.model->config().n_vocab);
+  r->on_prompt_logits = fn;
+  std::string error;
+  r->callbacks.on_done = [&error](const ServingResult& res) { error = res.error; };
+  std::unique_ptr<Scheduler> scheduler = single_request_scheduler(m);
+  scheduler->add(std::move(r));
+  m.drive(*scheduler);
+  if (!error.empty()) throw Error(error);
 }
 
 GenerationResult Engine::generate(const GenerationRequest& req, const TextCallback& on_text) {
-  Impl& m = *impl_;
+  EngineCore& m = *impl_;
   PreparedRequest p = prepare_request(m.model->tokenizer(), req, m.options.n_ctx);
-  Sequence seq(m.model->tokenizer(), req.sampling, std::move(p.prompt_ids), p.max_new,
-               m.model->config().n_vocab);
-  struct Release {
-    KvCache& kv;
-    SequenceKv& seq;
-    ~Release() { kv.release(seq); }
-  } release{*m.kv, seq.kv};
-
-  auto t0 = Clock::now();
-  std::vector<float> last;
-  m.prefill(seq.kv, seq.prompt(), /*all=*/false,
-            [&](int64_t, std::span<const float> l) { last.assign(l.begin(), l.end()); });
-  seq.result().prompt_seconds = seconds_since(t0);
-  auto t1 = Clock::now();
-  bool going =
-      seq.max_new() > 0 ? seq.accept_logits(last, on_text) : (seq.finish("length", on_text), false);
-  TokenBatch batch;
-  while (going) {
-    if (!m.kv->reserve(seq.kv, seq.kv.n_tokens + 1)) throw Error("KV cache is full");
-    int32_t id = seq.next_token();
-    batch.clear();
-    batch.add(&seq.kv, std::span<const int32_t>(&id, 1), LogitsWanted::Last);
-    m.transformer->forward(batch, *m.kv, m.logits);
-    going = seq.accept_logits(m.logits, on_text);
+  std::unique_ptr<Request> r = make_request(m.next_request_id++, m.model->tokenizer(), req,
+                                            std::move(p), m.model->config().n_vocab);
+  if (on_text) {
+    r->callbacks.on_token = [&on_text](const TokenEvent& ev) {
+      return ev.text.empty() || on_text(ev.text);
+    };
   }
-  seq.result().generate_seconds = seconds_since(t1);
-  return std::move(seq.result());
-}
-
-}  // namespace packinfer
-
-// --- batch API ------------------------------------------------------------------------------
-namespace packinfer {
-
-std::vector<BatchItemResult> Engine::generate_batch(
-    const std::vector<GenerationRequest>& requests, const BatchOptions& options, BatchStats* stats,
-    const std::function<void(size_t, const BatchItemResult&)>& on_done,
-    const std::function<void(const BatchProgress&)>& on_progress) {
-  Impl& m = *impl_;
-  BatchContext ctx{*m.model, *m.transformer, *m.kv, m.options.n_ctx, m.options.max_batch_tokens};
-  return run_batch(ctx, requests, options, stats, on_done, on_progress);
+  ServingResult result;
+  r->callbacks.on_done = [&result](const ServingResult& res) { result = res; };
+  std::unique_ptr<Scheduler> scheduler = single_request_scheduler(m);
+  scheduler->add(std::move(r));
+  m.drive(*scheduler);
+  if (!result.error.empty()) throw Error(result.error);
+  return std::move(result.generation);
 }
 
 }  // namespace packinfer

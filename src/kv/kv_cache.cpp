@@ -10,13 +10,13 @@
 
 namespace packinfer {
 
-int64_t KvCache::block_bytes(const ModelConfig& c, int32_t block_size) {
+int64_t KvCache::block_bytes(const KvShape& c, int32_t block_size) {
   return static_cast<int64_t>(c.n_layer) * 2 * c.kv_dim() * block_size * sizeof(float);
 }
 
-KvCache::KvCache(const ModelConfig& c, int32_t n_blocks, int32_t block_size)
+KvCache::KvCache(const KvShape& c, int32_t n_blocks, int32_t block_size)
     : n_layer_(c.n_layer),
-      n_head_kv_(c.n_head_kv),
+      n_head_kv_(c.n_kv_heads),
       head_dim_(c.head_dim),
       block_size_(block_size),
       block_stride_(static_cast<int64_t>(c.kv_dim()) * block_size),
@@ -83,15 +83,19 @@ void KvCache::register_blocks(const SequenceKv& seq, std::span<const int32_t> to
   }
 }
 
-void KvCache::write(int32_t layer, const SequenceKv& seq, int64_t pos, const float* k,
+void KvCache::write(int32_t layer, std::span<const int32_t> blocks, int64_t pos, const float* k,
                     const float* v) {
-  const int32_t block = seq.blocks[static_cast<size_t>(pos / block_size_)];
+  const size_t index = static_cast<size_t>(pos / block_size_);
+  if (index >= blocks.size()) {
+    throw Error("KV write at position " + std::to_string(pos) + " beyond the sequence's " +
+                std::to_string(blocks.size()) + " blocks");
+  }
+  const int32_t block = blocks[index];
   if (check_writes_) {
     // The whole copy-on-write story: a registered block may be shared and must stay immutable,
-    // and it never needs writing because it lies entirely below n_tokens.
-    if (pos < seq.n_tokens || pool_.registered(block) || pool_.refcount(block) != 1) {
-      throw Error("KV write at position " + std::to_string(pos) + " (sequence holds " +
-                  std::to_string(seq.n_tokens) + ") would touch shared KV block " +
+    // and it never needs writing because it lies entirely below the positions a sequence holds.
+    if (pool_.registered(block) || pool_.refcount(block) != 1) {
+      throw Error("KV write at position " + std::to_string(pos) + " would touch shared KV block " +
                   std::to_string(block));
     }
   }

@@ -23,9 +23,17 @@
 #include "kernels/attention.h"
 #include "kv/block_pool.h"
 #include "kv/prefix_index.h"
-#include "model/model_config.h"
 
 namespace packinfer {
+
+// What the cache stores per position and layer: n_kv_heads heads of head_dim values, keys and
+// values apart.
+struct KvShape {
+  int32_t n_layer = 0;
+  int32_t n_kv_heads = 0;
+  int32_t head_dim = 0;
+  int64_t kv_dim() const { return static_cast<int64_t>(n_kv_heads) * head_dim; }
+};
 
 // The KV state of one sequence: its blocks in position order and how many positions they hold.
 struct SequenceKv {
@@ -35,7 +43,7 @@ struct SequenceKv {
 
 class KvCache {
  public:
-  KvCache(const ModelConfig& config, int32_t n_blocks, int32_t block_size);
+  KvCache(const KvShape& shape, int32_t n_blocks, int32_t block_size);
   ~KvCache();
   KvCache(const KvCache&) = delete;
   KvCache& operator=(const KvCache&) = delete;
@@ -45,7 +53,7 @@ class KvCache {
     return (n_tokens + block_size - 1) / block_size;
   }
   // Bytes of one block over all layers (keys and values).
-  static int64_t block_bytes(const ModelConfig& config, int32_t block_size);
+  static int64_t block_bytes(const KvShape& shape, int32_t block_size);
 
   // Makes seq able to hold `n_tokens` positions. All-or-nothing: returns false (and allocates
   // nothing) when the pool has too few free or evictable cached blocks.
@@ -62,9 +70,11 @@ class KvCache {
   // the sequence's tokens so far (at least its first n_tokens). Call after a forward.
   void register_blocks(const SequenceKv& seq, std::span<const int32_t> tokens);
 
-  // Stores the keys and values (kv_dim floats each) of position `pos` of seq for one layer.
-  // Positions below seq.n_tokens are never rewritten, so registered blocks stay immutable.
-  void write(int32_t layer, const SequenceKv& seq, int64_t pos, const float* k, const float* v);
+  // Stores the keys and values (kv_dim floats each) of position `pos` for one layer, in the
+  // sequence whose block table is `blocks`. Positions a sequence already holds are never
+  // rewritten, so registered (shareable) blocks stay immutable.
+  void write(int32_t layer, std::span<const int32_t> blocks, int64_t pos, const float* k,
+             const float* v);
   // Checks in write() that no shared or registered block is written (on in debug builds).
   void set_check_writes(bool on) { check_writes_ = on; }
 

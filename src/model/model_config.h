@@ -5,6 +5,7 @@
 
 #include "gguf/gguf_file.h"
 #include "kernels/elementwise.h"
+#include "kv/kv_cache.h"
 
 namespace packinfer {
 
@@ -26,6 +27,7 @@ struct ModelConfig {
 
   int32_t q_dim() const { return n_head * head_dim; }
   int32_t kv_dim() const { return n_head_kv * head_dim; }
+  KvShape kv_shape() const { return {n_layer, n_head_kv, head_dim}; }
 
   // Throws packinfer::Error for an unknown architecture (naming it) or inconsistent values.
   static ModelConfig from_gguf(const gguf::File& file);

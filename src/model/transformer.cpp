@@ -56,8 +56,7 @@ void Transformer::forward(const TokenBatch& batch, KvCache& kv, std::vector<floa
     }
   }
   for (const BatchSequence& s : batch.sequences) {
-    if (s.kv->n_tokens != s.pos0 ||
-        static_cast<int64_t>(s.kv->blocks.size()) * kv.block_size() < s.pos0 + s.n_tokens) {
+    if (static_cast<int64_t>(s.blocks.size()) * kv.block_size() < s.pos0 + s.n_tokens) {
       throw Error("token batch sequence has no KV blocks reserved for its positions");
     }
   }
@@ -73,7 +72,6 @@ void Transformer::forward(const TokenBatch& batch, KvCache& kv, std::vector<floa
     attention_layer(l, batch, kv);
     mlp_layer(l, n);
   }
-  for (const BatchSequence& s : batch.sequences) s.kv->n_tokens = s.pos0 + s.n_tokens;
   lm_head(batch, logits);
 }
 
@@ -104,7 +102,7 @@ void Transformer::attention_layer(int32_t layer, const TokenBatch& batch, KvCach
   for (const BatchSequence& s : batch.sequences) {
     for (int64_t i = 0; i < s.n_tokens; ++i) {
       const int64_t t = s.begin + i;
-      kv.write(layer, *s.kv, s.pos0 + i, k_.data() + t * kvd, v_.data() + t * kvd);
+      kv.write(layer, s.blocks, s.pos0 + i, k_.data() + t * kvd, v_.data() + t * kvd);
     }
   }
 
@@ -129,7 +127,7 @@ void Transformer::attention_layer(int32_t layer, const TokenBatch& batch, KvCach
         it.q_end = std::min(s.n_tokens, q0 + kAttentionQueryTile);
         it.pos0 = s.pos0;
         it.kv_head = h;
-        it.block_table = s.kv->blocks.data();
+        it.block_table = s.blocks.data();
         items.push_back(it);
       }
     }

@@ -19,9 +19,11 @@ class Transformer {
  public:
   Transformer(const ModelConfig& config, const ModelWeights& weights, ThreadPool& pool);
 
-  // Runs the batch: writes every token's K and V into the cache (each sequence must already have
-  // blocks reserved for pos0 + n_tokens positions), advances each sequence's kv->n_tokens, and
-  // returns the logits of batch.logit_rows as [logit_rows.size(), n_vocab] in `logits`.
+  // Runs the batch: writes every token's K and V into the cache (each sequence's block table
+  // must cover pos0 + n_tokens positions) and returns the logits of batch.logit_rows as
+  // [logit_rows.size(), n_vocab] in `logits`. Called only by the model runner
+  // (runner/model_runner.h), which owns the batch; the caller's bookkeeping of what the cache
+  // holds is the scheduler's.
   void forward(const TokenBatch& batch, KvCache& kv, std::vector<float>& logits);
 
   const ModelConfig& config() const { return config_; }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "packinfer/error.h"
 #include "tokenizer/utf8.h"
 
 namespace packinfer {

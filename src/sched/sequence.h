@@ -1,15 +1,14 @@
 #pragma once
-// One request being generated: its prompt, KV blocks, sampler, and the stop logic that turns
+// The generating side of one request: its prompt, sampler, and the stop logic that turns
 // sampled tokens into streamed text (end-of-generation tokens, stop tokens, stop strings, max
-// tokens, never a partial UTF-8 character). Used by Engine::generate for a single request and
-// by the batch scheduler for many.
+// tokens, never a partial UTF-8 character). The scheduler's Request (sched/request.h) holds one,
+// beside the request's KV blocks and scheduling state.
 #include <cstdint>
 #include <span>
 #include <string>
 #include <vector>
 
-#include "kv/kv_cache.h"
-#include "packinfer/engine.h"
+#include "packinfer/generation.h"
 #include "sample/sampler.h"
 #include "tokenizer/tokenizer.h"
 
@@ -33,9 +32,6 @@ class Sequence {
   int64_t max_new() const { return max_new_; }
   const std::vector<int32_t>& prompt() const { return result_.prompt_ids; }
   GenerationResult& result() { return result_; }
-
-  SequenceKv kv;
-  int64_t prefilled = 0;  // prompt tokens already in the KV cache
 
  private:
   void emit(const std::string& text, const TextCallback& on_text);

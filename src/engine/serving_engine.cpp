@@ -1,35 +1,60 @@
-// ServingEngine: the thread-safe front of the StepScheduler. Callers submit and cancel from any
-// thread; one engine thread owns the scheduler (and through it the model and KV cache) and runs
-// steps while there is work, sleeping on a condition variable otherwise.
+// ServingEngine: the thread-safe front of the scheduler core with the online policy. Callers
+// submit and cancel from any thread; one engine thread owns the scheduler (and through it the
+// model runner and KV cache) and runs steps while there is work, sleeping on a condition
+// variable otherwise.
 #include <condition_variable>
 #include <mutex>
 #include <thread>
 
-#include "engine/engine_impl.h"
+#include "engine/engine_core.h"
 #include "packinfer/serving.h"
-#include "sched/live_request.h"
-#include "sched/step_scheduler.h"
+#include "sched/online_policy.h"
+#include "sched/request_factory.h"
+#include "sched/scheduler.h"
+#include "sched/sequence.h"
 
 namespace packinfer {
 
 struct ServingEngine::Impl {
-  Engine::Impl& engine;
+  EngineCore& engine;
   ServingOptions options;
-  StepScheduler scheduler;
+  Scheduler scheduler;
 
   mutable std::mutex mu;
   std::condition_variable wake;
-  std::vector<std::unique_ptr<LiveRequest>> incoming;  // submitted, not yet in the scheduler
+  std::vector<std::unique_ptr<Request>> incoming;  // submitted, not yet in the scheduler
   std::vector<uint64_t> cancels;
   uint64_t next_id = 1;
   bool stopping = false;
   ServingStats published;  // the scheduler's stats after the last step
   std::thread thread;
 
-  Impl(Engine::Impl& e, const ServingOptions& o)
+  static SchedulerOptions scheduler_options(const ServingOptions& o) {
+    SchedulerOptions so;
+    so.prefix_cache = o.prefix_cache;
+    return so;
+  }
+
+  Impl(EngineCore& e, const ServingOptions& o)
       : engine(e),
         options(o),
-        scheduler(StepContext{*e.model, *e.transformer, *e.kv, e.options.n_ctx}, o) {}
+        scheduler(*e.kv,
+                  std::make_unique<OnlinePolicy>(e.model->config(), e.options.n_ctx, o),
+                  scheduler_options(o)) {}
+
+  // One step: the next forward the scheduler plans, run and taken back.
+  void step() {
+    StepPlan plan = scheduler.schedule();
+    if (plan.empty()) return;
+    try {
+      engine.runner->run(plan, engine.output);
+    } catch (const std::exception& e) {
+      // A failed forward leaves the KV of this step's requests undefined: fail them all.
+      scheduler.fail(plan, std::string("internal error: ") + e.what());
+      return;
+    }
+    scheduler.update(plan, engine.output);
+  }
 
   void loop() {
     for (;;) {
@@ -39,28 +64,28 @@ struct ServingEngine::Impl {
           return stopping || !incoming.empty() || !cancels.empty() || !scheduler.idle();
         });
         if (stopping) break;
-        for (auto& r : incoming) scheduler.enqueue(std::move(r));
+        for (auto& r : incoming) scheduler.add(std::move(r));
         incoming.clear();
         for (uint64_t id : cancels) scheduler.cancel(id);
         cancels.clear();
       }
-      scheduler.step();
+      step();
       std::lock_guard lock(mu);
       published = scheduler.stats();
     }
     // Shutdown: everything queued or running ends cancelled (callers get on_done).
-    std::vector<std::unique_ptr<LiveRequest>> left;
+    std::vector<std::unique_ptr<Request>> left;
     {
       std::lock_guard lock(mu);
       left.swap(incoming);
     }
-    for (auto& r : left) scheduler.enqueue(std::move(r));
+    for (auto& r : left) scheduler.add(std::move(r));
     scheduler.cancel_all();
   }
 };
 
 ServingEngine::ServingEngine(Engine& engine, const ServingOptions& options)
-    : impl_(std::make_unique<Impl>(*engine.impl_, options)) {
+    : impl_(std::make_unique<Impl>(engine.core(), options)) {
   impl_->published = impl_->scheduler.stats();
   impl_->thread = std::thread([this] { impl_->loop(); });
 }
@@ -77,17 +102,12 @@ ServingEngine::~ServingEngine() {
 uint64_t ServingEngine::submit(const ServingRequest& request, ServingCallbacks callbacks) {
   Impl& m = *impl_;
   if (request.top_logprobs > 20) throw InvalidArgument("top_logprobs must be at most 20");
-  PreparedRequest p =
-      prepare_request(m.engine.model->tokenizer(), request.generation, m.engine.options.n_ctx);
-  auto r = std::make_unique<LiveRequest>();
-  r->tokens = p.prompt_ids;
-  r->computed_target = static_cast<int64_t>(p.prompt_ids.size());
-  r->seq = std::make_unique<Sequence>(m.engine.model->tokenizer(), request.generation.sampling,
-                                      std::move(p.prompt_ids), p.max_new,
-                                      m.engine.model->config().n_vocab);
+  const Tokenizer& tok = m.engine.model->tokenizer();
+  PreparedRequest p = prepare_request(tok, request.generation, m.engine.options.n_ctx);
+  std::unique_ptr<Request> r =
+      make_request(0, tok, request.generation, std::move(p), m.engine.model->config().n_vocab);
   r->callbacks = std::move(callbacks);
   r->top_logprobs = request.top_logprobs;
-  r->submitted = LiveRequest::Clock::now();
   uint64_t id = 0;
   {
     std::lock_guard lock(m.mu);

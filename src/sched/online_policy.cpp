@@ -1,0 +1,156 @@
+#include "sched/online_policy.h"
+
+#include <algorithm>
+
+#include "model/flops.h"
+#include "sched/scheduler.h"
+
+namespace packinfer {
+
+OnlinePolicy::OnlinePolicy(const ModelConfig& config, int64_t n_ctx, const ServingOptions& options)
+    : config_(config), n_ctx_(n_ctx), options_(options) {
+  options_.max_step_tokens = std::max<int64_t>(1, options_.max_step_tokens);
+  options_.max_running = std::max(1, options_.max_running);
+}
+
+void OnlinePolicy::plan_step(Scheduler& s, std::deque<Forward>& forwards) {
+  std::vector<Piece> pieces;
+  if (options_.chunked_prefill) {
+    double budget = static_cast<double>(options_.max_step_tokens);
+    plan_decodes(s, pieces, budget);
+    plan_prefills(s, pieces, budget);
+    admit(s, pieces, budget);
+  } else {
+    // Prompts first, whole, in a step of their own; decodes only when no prompt is ready.
+    double budget = static_cast<double>(std::max(options_.max_step_tokens, n_ctx_));
+    plan_prefills(s, pieces, budget);
+    admit(s, pieces, budget);
+    if (pieces.empty()) {
+      budget = static_cast<double>(options_.max_step_tokens);
+      plan_decodes(s, pieces, budget);
+    }
+  }
+  split(pieces, forwards);
+}
+
+double OnlinePolicy::token_cost(int64_t cached, int64_t n) const {
+  if (!options_.chunked_prefill) return static_cast<double>(n);
+  // Our attention kernel runs at about 2/3 of the GEMM's FLOP rate, hence the 1.5.
+  return static_cast<double>(n) +
+         1.5 * attention_flops(config_, static_cast<double>(cached), static_cast<double>(n)) /
+             layer_flops_per_token(config_);
+}
+
+int64_t OnlinePolicy::tokens_within(int64_t cached, int64_t wanted, double budget,
+                                    bool first) const {
+  if (token_cost(cached, wanted) <= budget) return wanted;
+  int64_t lo = 0, hi = wanted;  // cost(lo) <= budget < cost(hi)
+  while (hi - lo > 1) {
+    const int64_t mid = lo + (hi - lo) / 2;
+    (token_cost(cached, mid) <= budget ? lo : hi) = mid;
+  }
+  return first ? std::max<int64_t>(lo, 1) : lo;
+}
+
+void OnlinePolicy::plan_decodes(Scheduler& s, std::vector<Piece>& pieces, double& budget) {
+  auto& running = s.running();
+  for (size_t i = 0; i < running.size(); ++i) {
+    Request& r = *running[i];
+    if (r.done || r.prefilling()) continue;
+    if (!reserve_or_preempt(s, r, r.kv.n_tokens + 1, i)) break;  // r was the newest
+    pieces.push_back({&r, 1, 0, true});
+    budget -= token_cost(r.kv.n_tokens, 1);  // the new token follows n_tokens positions
+  }
+}
+
+int64_t OnlinePolicy::prefill_room(const Scheduler& s, const Request& r) const {
+  const int64_t blocks = static_cast<int64_t>(r.kv.blocks.size()) + s.kv().pool().n_available();
+  return blocks * s.kv().block_size() - r.kv.n_tokens;
+}
+
+void OnlinePolicy::plan_prefills(Scheduler& s, std::vector<Piece>& pieces, double& budget) {
+  for (auto& rp : s.running()) {
+    Request& r = *rp;
+    if (budget <= 0) break;
+    if (r.done || !r.prefilling()) continue;
+    const int64_t cached = r.kv.n_tokens;
+    int64_t n = std::min(r.remaining_prefill(), prefill_room(s, r));
+    n = tokens_within(cached, n, budget, pieces.empty());
+    if (!options_.chunked_prefill && n < r.remaining_prefill()) continue;
+    if (n <= 0) continue;  // waits for decodes to free memory
+    s.kv().reserve(r.kv, cached + n);
+    pieces.push_back({&r, n, 0, false});
+    budget -= token_cost(cached, n);
+  }
+}
+
+void OnlinePolicy::admit(Scheduler& s, std::vector<Piece>& pieces, double& budget) {
+  const int32_t bs = s.kv().block_size();
+  auto& waiting = s.waiting();
+  for (auto it = waiting.begin();
+       it != waiting.end() && budget > 0 &&
+       static_cast<int32_t>(s.running().size()) < options_.max_running;) {
+    Request& r = **it;
+    if (s.prefix_cache() && s.shares_uncomputed_prefix(r)) {
+      ++it;  // its shared blocks are being computed; a later step reuses them
+      continue;
+    }
+    const int64_t hit = s.match_prefix(r);
+    // Admit only with room for the whole prompt and the first generated token: a request
+    // admitted beyond that would mostly be preempted again.
+    const int64_t need =
+        KvCache::blocks_for(r.computed_target + 1, bs) - static_cast<int64_t>(r.kv.blocks.size());
+    const int64_t remaining = r.computed_target - hit;
+    const int64_t n = tokens_within(hit, remaining, budget, pieces.empty());
+    const bool fits_budget = n > 0 && (options_.chunked_prefill || n == remaining);
+    if (need > s.kv().pool().n_available() || !fits_budget) {
+      s.kv().release(r.kv);
+      break;  // first come, first served: nobody overtakes for memory
+    }
+    s.kv().reserve(r.kv, hit + n);
+    budget -= token_cost(hit, n);
+    pieces.push_back({&r, n, 0, false});
+    it = s.start(it);
+  }
+}
+
+bool OnlinePolicy::reserve_or_preempt(Scheduler& s, Request& r, int64_t n, size_t index) {
+  auto& running = s.running();
+  while (!s.kv().reserve(r.kv, n)) {
+    if (running.size() - 1 > index) {
+      s.preempt(running.size() - 1);  // the newest request, not yet in this step's batch
+    } else {
+      s.preempt(index);
+      return false;
+    }
+  }
+  return true;
+}
+
+void OnlinePolicy::split(const std::vector<Piece>& pieces, std::deque<Forward>& forwards) const {
+  // In chunked mode the pieces fit one forward; otherwise long prompts are split over
+  // consecutive forwards (a sequence's tokens stay in order across them).
+  const int64_t limit = options_.max_step_tokens;
+  Forward current;
+  int64_t size = 0;
+  auto close = [&] {
+    if (!current.empty()) forwards.push_back(std::move(current));
+    current.clear();
+    size = 0;
+  };
+  for (const Piece& p : pieces) {
+    int64_t left = p.n_tokens;
+    while (left > 0) {
+      if (size >= limit) close();
+      const int64_t n = std::min(left, limit - size);
+      current.push_back({p.request, n, 0, p.decode});
+      size += n;
+      left -= n;
+      // The sequence cannot appear twice in one forward: its remaining tokens go to the next.
+      if (left > 0) close();
+    }
+  }
+  close();
+}
+
+}  // namespace packinfer

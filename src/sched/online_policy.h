@@ -1,0 +1,60 @@
+#pragma once
+// The online policy (serving): continuous batching with chunked prefill (Sarathi-Serve). Each
+// step is one forward under the step budget:
+//   1. one token for every decoding request, oldest first (decodes never wait behind prompts);
+//   2. the next chunk of every request still prefilling, oldest first;
+//   3. new requests in arrival order while budget, sequence slots and KV memory allow. A new
+//      request first takes the longest cached prefix of its prompt (whole KV blocks); one that
+//      shares an uncomputed block with a request being prefilled waits until that block is
+//      computed and cached, so a shared prefix is computed once.
+// The budget counts cost, not just tokens: a token attending to a long context costs more than
+// one at the start (token_cost), so a chunk late in a long prompt is shorter and every step
+// takes about the same time — what keeps the decodes' inter-token latency flat.
+// KV blocks are taken as tokens are written. When a decode finds no free block, the newest
+// running request is preempted: its blocks are released (full ones stay in the prefix cache)
+// and it goes back to the front of the queue, to be recomputed. The oldest request therefore
+// always progresses, and since the KV budget holds at least one full context, a request that
+// fits the context never fails for lack of KV.
+// With chunked_prefill off, a step is either prompts only (whole prompts, over as many forwards
+// of max_step_tokens as they need) or decodes only: the classic scheduler whose decode stalls
+// chunking removes.
+#include <cstdint>
+#include <vector>
+
+#include "model/model_config.h"
+#include "packinfer/serving_types.h"
+#include "sched/scheduling_policy.h"
+
+namespace packinfer {
+
+class OnlinePolicy : public SchedulingPolicy {
+ public:
+  OnlinePolicy(const ModelConfig& config, int64_t n_ctx, const ServingOptions& options);
+
+  void plan_step(Scheduler& s, std::deque<Forward>& forwards) override;
+
+  // Cost of computing n tokens after `cached` positions, in units of one token's layer matmuls
+  // (chunked mode; otherwise just n).
+  double token_cost(int64_t cached, int64_t n) const;
+
+ private:
+  void plan_decodes(Scheduler& s, std::vector<Piece>& pieces, double& budget);
+  void plan_prefills(Scheduler& s, std::vector<Piece>& pieces, double& budget);
+  void admit(Scheduler& s, std::vector<Piece>& pieces, double& budget);
+  // How many of `wanted` prompt tokens after `cached` fit in `budget` (at least 1 when `first`,
+  // so a step always progresses).
+  int64_t tokens_within(int64_t cached, int64_t wanted, double budget, bool first) const;
+  int64_t prefill_room(const Scheduler& s, const Request& r) const;
+  // Makes r's KV hold n positions, preempting newer requests (newest first) that are not in
+  // this step's batch; returns false if r itself had to be preempted.
+  bool reserve_or_preempt(Scheduler& s, Request& r, int64_t n, size_t index);
+  // Splits the step's pieces into forwards of at most max_step_tokens (a request's tokens stay
+  // in order, a request at most once per forward).
+  void split(const std::vector<Piece>& pieces, std::deque<Forward>& forwards) const;
+
+  const ModelConfig& config_;
+  int64_t n_ctx_;
+  ServingOptions options_;
+};
+
+}  // namespace packinfer
