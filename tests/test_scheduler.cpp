@@ -1,0 +1,491 @@
+// The scheduler core and its two policies against a fake model runner, without a model: KV
+// admission under a budget, preemption order, chunking, prefix waits and reuse, cancellation.
+//
+// The fake runner keeps its own copy of "KV": for every block slot the token written there. The
+// logits it returns for a position are a function of the tokens it finds in the sequence's block
+// table for every position so far, so a request whose blocks held the wrong tokens (a bad prefix
+// reuse, a preempted request recomputed wrongly) would continue differently than it does alone.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gguf/gguf_file.h"
+#include "kv/block_hash.h"
+#include "kv/kv_cache.h"
+#include "runner/step_plan.h"
+#include "sched/offline_policy.h"
+#include "sched/online_policy.h"
+#include "sched/request_factory.h"
+#include "sched/scheduler.h"
+#include "support/gguf_writer.h"
+#include "tokenizer/tokenizer.h"
+
+namespace packinfer::test {
+namespace {
+
+constexpr int32_t kVocab = 8;  // <unk> <s> </s> a b c d e
+constexpr int32_t kBlock = 4;
+
+// A SentencePiece vocabulary of 8 tokens, made in memory.
+std::unique_ptr<Tokenizer> tiny_tokenizer() {
+  GgufWriter w;
+  w.add("tokenizer.ggml.model", gv::str("llama"));
+  w.add("tokenizer.ggml.tokens", gv::strings({"<unk>", "<s>", "</s>", "a", "b", "c", "d", "e"}));
+  std::vector<gguf::Value> scores, types;
+  for (int i = 0; i < kVocab; ++i) {
+    scores.push_back(gv::f32(-static_cast<float>(i)));
+    types.push_back(gv::i32(i == 0 ? 2 : i < 3 ? 3 : 1));
+  }
+  w.add("tokenizer.ggml.scores", gv::array(gguf::ValueType::FLOAT32, scores));
+  w.add("tokenizer.ggml.token_type", gv::array(gguf::ValueType::INT32, types));
+  const std::vector<uint8_t> bytes = w.bytes();
+  auto file = gguf::File::parse(bytes);
+  return Tokenizer::from_gguf(*file);
+}
+
+// The next token after a context: one of a..e, never end-of-generation.
+int32_t next_after(std::span<const int32_t> context) {
+  return 3 + static_cast<int32_t>(hash_block(kRootBlockHash, context) % 5);
+}
+
+// What a request generates alone: the chain of next_after over its own growing context.
+std::vector<int32_t> alone(std::vector<int32_t> tokens, int n) {
+  std::vector<int32_t> out;
+  for (int i = 0; i < n; ++i) {
+    out.push_back(next_after(tokens));
+    tokens.push_back(out.back());
+  }
+  return out;
+}
+
+class FakeRunner {
+ public:
+  explicit FakeRunner(int32_t n_blocks) : slots_(static_cast<size_t>(n_blocks) * kBlock, -1) {}
+
+  void run(const StepPlan& plan, StepOutput& out) {
+    plans.push_back(plan);
+    out.n_vocab = kVocab;
+    out.logits.assign(static_cast<size_t>(plan.n_logit_rows() * kVocab), 0.0f);
+    int64_t row = 0;
+    for (const PlannedSequence& s : plan.sequences) {
+      for (size_t i = 0; i < s.tokens.size(); ++i) {
+        const int64_t pos = s.pos0 + static_cast<int64_t>(i);
+        slot(s, pos) = s.tokens[i];
+      }
+      for (int32_t r : s.logit_rows) {
+        std::vector<int32_t> context;
+        for (int64_t p = 0; p <= s.pos0 + r; ++p) context.push_back(slot(s, p));
+        out.logits[static_cast<size_t>(row * kVocab + next_after(context))] = 1.0f;
+        row++;
+      }
+    }
+    out.seconds = 0.001;
+  }
+
+  std::vector<StepPlan> plans;
+
+ private:
+  int32_t& slot(const PlannedSequence& s, int64_t pos) {
+    const int32_t block = s.blocks.at(static_cast<size_t>(pos / kBlock));
+    return slots_.at(static_cast<size_t>(block) * kBlock + pos % kBlock);
+  }
+  std::vector<int32_t> slots_;
+};
+
+ModelConfig small_config() {
+  ModelConfig c;
+  c.n_layer = 2;
+  c.n_embd = 64;
+  c.n_head = 4;
+  c.n_head_kv = 2;
+  c.head_dim = 16;
+  c.n_ff = 128;
+  c.n_vocab = kVocab;
+  return c;
+}
+
+struct Outcome {
+  ServingResult result;
+  bool done = false;
+  std::vector<int32_t> streamed;
+};
+
+class SchedulerTest : public ::testing::Test {
+ protected:
+  void make(int32_t n_blocks, std::unique_ptr<SchedulingPolicy> policy, bool prefix_cache = true) {
+    kv_ = std::make_unique<KvCache>(KvShape{1, 1, 2}, n_blocks, kBlock);
+    runner_ = std::make_unique<FakeRunner>(n_blocks);
+    SchedulerOptions so;
+    so.prefix_cache = prefix_cache;
+    so.pad_token = 2;
+    scheduler_ = std::make_unique<Scheduler>(*kv_, std::move(policy), so);
+  }
+
+  std::unique_ptr<OnlinePolicy> online(int64_t step_tokens, bool chunked = true,
+                                       int32_t max_running = 64) {
+    ServingOptions o;
+    o.max_step_tokens = step_tokens;
+    o.chunked_prefill = chunked;
+    o.max_running = max_running;
+    return std::make_unique<OnlinePolicy>(config_, 4096, o);
+  }
+
+  // Queues a greedy request for `prompt` generating `max_new` tokens.
+  uint64_t add(const std::vector<int32_t>& prompt, int max_new) {
+    GenerationRequest g;
+    g.sampling = SamplingParams::greedy();
+    g.sampling.ignore_eos = true;
+    PreparedRequest p{prompt, max_new};
+    const uint64_t id = next_id_++;
+    auto r = make_request(id, *tok_, g, std::move(p), kVocab);
+    Outcome* o = &outcomes_[id];
+    r->callbacks.on_token = [o](const TokenEvent& ev) {
+      if (ev.id >= 0) o->streamed.push_back(ev.id);
+      return true;
+    };
+    r->callbacks.on_done = [o](const ServingResult& res) {
+      o->result = res;
+      o->done = true;
+    };
+    scheduler_->add(std::move(r));
+    return id;
+  }
+
+  // One schedule -> run -> update round; false when nothing ran.
+  bool step() {
+    StepPlan plan = scheduler_->schedule();
+    if (plan.empty()) return false;
+    runner_->run(plan, out_);
+    scheduler_->update(plan, out_);
+    kv_->check_invariants();
+    EXPECT_EQ(kv_->pool().n_used() + kv_->pool().n_cached() + kv_->pool().n_free(),
+              kv_->pool().n_total());
+    return true;
+  }
+
+  void run_all(int max_steps = 10000) {
+    for (int i = 0; i < max_steps && !scheduler_->idle(); ++i) {
+      if (!step()) break;
+    }
+    ASSERT_TRUE(scheduler_->idle()) << "the scheduler stopped making progress";
+  }
+
+  static std::vector<int32_t> prompt(int n, int salt) {
+    std::vector<int32_t> p;
+    for (int i = 0; i < n; ++i) p.push_back(3 + (i * 7 + salt * 3 + i / 3) % 5);
+    return p;
+  }
+
+  ModelConfig config_ = small_config();
+  std::unique_ptr<Tokenizer> tok_ = tiny_tokenizer();
+  std::unique_ptr<KvCache> kv_;
+  std::unique_ptr<FakeRunner> runner_;
+  std::unique_ptr<Scheduler> scheduler_;
+  StepOutput out_;
+  std::map<uint64_t, Outcome> outcomes_;
+  uint64_t next_id_ = 1;
+};
+
+TEST_F(SchedulerTest, OnlineOutputsEqualAloneAndEveryBlockReturns) {
+  make(64, online(16));
+  std::vector<std::vector<int32_t>> prompts;
+  for (int i = 0; i < 6; ++i) {
+    prompts.push_back(prompt(5 + 7 * i, i));
+    add(prompts.back(), 9);
+  }
+  run_all();
+  for (int i = 0; i < 6; ++i) {
+    const Outcome& o = outcomes_.at(static_cast<uint64_t>(i + 1));
+    ASSERT_TRUE(o.done);
+    EXPECT_EQ(o.result.error, "");
+    EXPECT_EQ(o.result.generation.finish_reason, "length");
+    EXPECT_EQ(o.result.generation.output_ids, alone(prompts[static_cast<size_t>(i)], 9));
+    EXPECT_EQ(o.streamed, o.result.generation.output_ids);
+  }
+  EXPECT_EQ(kv_->pool().n_used(), 0);
+  const ServingStats s = scheduler_->stats();
+  EXPECT_EQ(s.requests_finished, 6);
+  EXPECT_EQ(s.generated_tokens, 6 * 9);
+}
+
+// Decodes come first in every step, and prompt chunks fill the rest of the token budget: no
+// forward exceeds it, and a long prompt is spread over several steps while others decode.
+TEST_F(SchedulerTest, OnlineChunksPromptsBehindDecodes) {
+  make(256, online(8));
+  const std::vector<int32_t> shorter = prompt(3, 1), longer = prompt(40, 2);
+  add(shorter, 20);
+  step();  // the short prompt alone
+  add(longer, 2);
+  int prompt_pieces = 0;
+  while (!scheduler_->idle()) {
+    ASSERT_TRUE(step());
+    const StepPlan& plan = runner_->plans.back();
+    EXPECT_LE(plan.n_tokens(), 8);
+    bool seen_prompt = false;
+    for (const PlannedSequence& s : plan.sequences) {
+      if (s.decode) {
+        EXPECT_FALSE(seen_prompt) << "decodes come before prompt chunks";
+        EXPECT_EQ(s.tokens.size(), 1u);
+      } else {
+        seen_prompt = true;
+        if (s.request_id == 2) prompt_pieces++;
+      }
+    }
+  }
+  EXPECT_GE(prompt_pieces, 40 / 8);
+  EXPECT_EQ(outcomes_.at(1).result.generation.output_ids, alone(shorter, 20));
+  EXPECT_EQ(outcomes_.at(2).result.generation.output_ids, alone(longer, 2));
+}
+
+// The cost budget makes chunks late in a long context shorter than early ones.
+TEST_F(SchedulerTest, OnlineChunksShrinkAsTheContextGrows) {
+  make(1024, online(64));
+  add(prompt(3000, 3), 1);
+  run_all();
+  std::vector<int64_t> sizes;
+  for (const StepPlan& p : runner_->plans) sizes.push_back(p.n_tokens());
+  ASSERT_GE(sizes.size(), 3u);
+  EXPECT_LE(sizes.front(), 64);
+  EXPECT_LT(sizes[sizes.size() - 2], sizes.front() / 2)
+      << "a chunk at 3000 positions costs more attention per token";
+  const OnlinePolicy policy(config_, 4096, ServingOptions{});
+  EXPECT_GT(policy.token_cost(2000, 10), policy.token_cost(0, 10));
+}
+
+TEST_F(SchedulerTest, OnlineUnchunkedRunsWholePromptsInPromptOnlySteps) {
+  make(256, online(8, /*chunked=*/false));
+  add(prompt(3, 1), 6);
+  step();
+  add(prompt(30, 2), 1);
+  run_all();
+  for (const StepPlan& p : runner_->plans) {
+    EXPECT_LE(p.n_tokens(), 8);
+    bool decode = false, prefill = false;
+    for (const PlannedSequence& s : p.sequences) (s.decode ? decode : prefill) = true;
+    EXPECT_FALSE(decode && prefill) << "a step is prompts only or decodes only";
+  }
+  EXPECT_EQ(outcomes_.at(2).result.generation.output_ids, alone(prompt(30, 2), 1));
+}
+
+// KV for 12 blocks (48 positions): three requests of 10-token prompts generating 30 each cannot
+// all finish together. The newest running request is preempted first, recomputed later, and
+// every output is still what the request generates alone.
+TEST_F(SchedulerTest, OnlinePreemptsTheNewestAndRecomputesExactly) {
+  make(12, online(64));
+  std::vector<std::vector<int32_t>> prompts;
+  for (int i = 0; i < 3; ++i) {
+    prompts.push_back(prompt(10, 10 + i));
+    add(prompts.back(), 30);
+  }
+  run_all();
+  for (int i = 0; i < 3; ++i) {
+    const Outcome& o = outcomes_.at(static_cast<uint64_t>(i + 1));
+    EXPECT_EQ(o.result.error, "");
+    EXPECT_EQ(o.result.generation.output_ids, alone(prompts[static_cast<size_t>(i)], 30));
+    EXPECT_EQ(o.streamed, o.result.generation.output_ids) << "no token streamed twice";
+  }
+  EXPECT_EQ(outcomes_.at(1).result.preemptions, 0) << "the oldest request always progresses";
+  EXPECT_GT(outcomes_.at(3).result.preemptions, 0) << "the newest is preempted first";
+  EXPECT_GE(outcomes_.at(3).result.preemptions, outcomes_.at(2).result.preemptions);
+  EXPECT_GT(scheduler_->stats().preemptions, 0);
+  EXPECT_EQ(kv_->pool().n_used(), 0);
+}
+
+// Two requests share 12 prompt tokens (3 blocks). Submitted together, the second waits while
+// the first computes them, then takes the cached blocks and computes only its own tail.
+TEST_F(SchedulerTest, SharedPrefixIsComputedOnceAndReused) {
+  make(64, online(64));
+  std::vector<int32_t> a = prompt(12, 5), b = a;
+  a.push_back(3);
+  a.push_back(4);
+  b.push_back(5);
+  b.push_back(6);
+  b.push_back(7);
+  add(a, 4);
+  add(b, 4);
+  ASSERT_TRUE(step());
+  ASSERT_EQ(runner_->plans[0].sequences.size(), 1u) << "b waits for the shared blocks";
+  run_all();
+  EXPECT_EQ(outcomes_.at(1).result.generation.output_ids, alone(a, 4));
+  EXPECT_EQ(outcomes_.at(2).result.generation.output_ids, alone(b, 4));
+  EXPECT_EQ(outcomes_.at(2).result.generation.cached_tokens, 12);
+  int64_t b_prompt = 0;
+  for (const StepPlan& p : runner_->plans) {
+    for (const PlannedSequence& s : p.sequences) {
+      if (s.request_id == 2 && !s.decode) b_prompt += s.n_real();
+    }
+  }
+  EXPECT_EQ(b_prompt, 3) << "only b's own tokens are computed";
+  EXPECT_EQ(scheduler_->stats().cached_prompt_tokens, 12);
+}
+
+TEST_F(SchedulerTest, WithoutPrefixCacheNothingIsShared) {
+  make(64, online(64), /*prefix_cache=*/false);
+  std::vector<int32_t> a = prompt(13, 5), b = prompt(13, 5);
+  add(a, 2);
+  add(b, 2);
+  run_all();
+  EXPECT_EQ(outcomes_.at(2).result.generation.cached_tokens, 0);
+  EXPECT_EQ(outcomes_.at(2).result.generation.output_ids, alone(b, 2));
+  EXPECT_EQ(kv_->pool().n_cached(), 0);
+}
+
+TEST_F(SchedulerTest, CancelQueuedAndRunningRequests) {
+  make(64, online(8, true, /*max_running=*/1));
+  const uint64_t running = add(prompt(5, 1), 50);
+  const uint64_t queued = add(prompt(5, 2), 50);
+  step();
+  step();
+  scheduler_->cancel(queued);
+  scheduler_->cancel(running);
+  EXPECT_FALSE(step()) << "nothing left to run";
+  EXPECT_TRUE(scheduler_->idle());
+  for (uint64_t id : {running, queued}) {
+    ASSERT_TRUE(outcomes_.at(id).done);
+    EXPECT_EQ(outcomes_.at(id).result.generation.finish_reason, "cancelled");
+  }
+  EXPECT_TRUE(outcomes_.at(queued).result.generation.output_ids.empty());
+  EXPECT_FALSE(outcomes_.at(running).result.generation.output_ids.empty());
+  EXPECT_EQ(kv_->pool().n_used(), 0);
+  EXPECT_EQ(scheduler_->stats().requests_cancelled, 2);
+}
+
+TEST_F(SchedulerTest, ACallbackReturningFalseCancelsAtTheNextStep) {
+  make(64, online(8));
+  GenerationRequest g;
+  g.sampling = SamplingParams::greedy();
+  g.sampling.ignore_eos = true;
+  auto r = make_request(7, *tok_, g, PreparedRequest{prompt(4, 3), 100}, kVocab);
+  int tokens = 0;
+  ServingResult result;
+  r->callbacks.on_token = [&](const TokenEvent&) { return ++tokens < 3; };
+  r->callbacks.on_done = [&](const ServingResult& res) { result = res; };
+  scheduler_->add(std::move(r));
+  run_all();
+  EXPECT_EQ(tokens, 3);
+  EXPECT_EQ(result.generation.finish_reason, "cancelled");
+  EXPECT_EQ(result.generation.output_ids.size(), 3u);
+}
+
+OfflinePolicyOptions offline_options(PrefillMode mode, int64_t budget, int32_t max_seqs = 64) {
+  OfflinePolicyOptions o;
+  o.mode = mode;
+  o.max_batch_tokens = budget;
+  o.max_seqs = max_seqs;
+  return o;
+}
+
+// Offline admission promises every request its prompt and whole output: with 10 blocks (40
+// positions) and requests needing 20 positions, two run at a time; a request needing more than
+// the whole cache fails with a message, and the others still complete.
+TEST_F(SchedulerTest, OfflineAdmitsUnderTheKvPromise) {
+  make(10, std::make_unique<OfflinePolicy>(offline_options(PrefillMode::Packed, 64)));
+  std::vector<std::vector<int32_t>> prompts;
+  for (int i = 0; i < 4; ++i) {
+    prompts.push_back(prompt(8, 20 + i));
+    add(prompts.back(), 12);
+  }
+  add(prompt(30, 9), 20);  // 50 positions > 40
+  run_all();
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(outcomes_.at(static_cast<uint64_t>(i + 1)).result.generation.output_ids,
+              alone(prompts[static_cast<size_t>(i)], 12));
+  }
+  EXPECT_NE(outcomes_.at(5).result.error.find("needs 50 KV positions"), std::string::npos)
+      << outcomes_.at(5).result.error;
+  size_t most = 0;
+  for (const StepPlan& p : runner_->plans) most = std::max(most, p.sequences.size());
+  EXPECT_EQ(most, 2u) << "the KV promise allows two requests at a time";
+  EXPECT_EQ(scheduler_->stats().preemptions, 0);
+}
+
+// A wave's prompts are packed into forwards of at most the token budget; padded mode pads each
+// forward to its longest prompt, and both give the same outputs as single.
+TEST_F(SchedulerTest, OfflinePackedPaddedAndSingleGiveTheSameOutputs) {
+  std::vector<std::vector<int32_t>> prompts;
+  for (int i = 0; i < 5; ++i) prompts.push_back(prompt(3 + 5 * i, 30 + i));
+  std::map<std::string, std::vector<std::vector<int32_t>>> outputs;
+  for (PrefillMode mode : {PrefillMode::Packed, PrefillMode::Padded, PrefillMode::Single}) {
+    outcomes_.clear();
+    next_id_ = 1;
+    make(128, std::make_unique<OfflinePolicy>(offline_options(mode, 16)), false);
+    for (const auto& p : prompts) add(p, 3);
+    run_all();
+    int64_t pads = 0;
+    for (const StepPlan& p : runner_->plans) {
+      bool prefill = false;
+      for (const PlannedSequence& s : p.sequences) {
+        pads += s.n_padding;
+        prefill |= !s.decode;
+      }
+      if (prefill && mode == PrefillMode::Packed) EXPECT_LE(p.n_tokens(), 16);
+      if (mode == PrefillMode::Single) EXPECT_EQ(p.sequences.size(), 1u);
+    }
+    EXPECT_EQ(pads > 0, mode == PrefillMode::Padded) << prefill_mode_name(mode);
+    for (int i = 0; i < 5; ++i) {
+      outputs[prefill_mode_name(mode)].push_back(
+          outcomes_.at(static_cast<uint64_t>(i + 1)).result.generation.output_ids);
+      EXPECT_EQ(outputs[prefill_mode_name(mode)].back(), alone(prompts[static_cast<size_t>(i)], 3))
+          << prefill_mode_name(mode) << " prompt " << i;
+    }
+  }
+}
+
+// Offline prefix reuse: a request sharing uncomputed blocks with one in the same wave waits one
+// wave, then reuses them.
+TEST_F(SchedulerTest, OfflineSharedPrefixWaitsOneWave) {
+  make(64, std::make_unique<OfflinePolicy>(offline_options(PrefillMode::Packed, 64)));
+  std::vector<int32_t> a = prompt(16, 4), b = a;
+  a.push_back(3);
+  b.push_back(4);
+  b.push_back(5);
+  add(a, 2);
+  add(b, 2);
+  run_all();
+  EXPECT_EQ(runner_->plans[0].sequences.size(), 1u);
+  EXPECT_EQ(outcomes_.at(2).result.generation.cached_tokens, 16);
+  EXPECT_EQ(outcomes_.at(2).result.generation.output_ids, alone(b, 2));
+}
+
+// Prompt scoring: every prompt position's logits are handed out, in order, and the request ends
+// after its prompt.
+TEST_F(SchedulerTest, PromptLogitsCoverEveryPosition) {
+  make(64, std::make_unique<OfflinePolicy>(offline_options(PrefillMode::Single, 4)), false);
+  const std::vector<int32_t> p = prompt(11, 6);
+  GenerationRequest g;
+  g.sampling = SamplingParams::greedy();
+  auto r = make_request(1, *tok_, g, PreparedRequest{p, 0}, kVocab);
+  std::vector<int64_t> positions;
+  r->on_prompt_logits = [&](int64_t pos, std::span<const float> logits) {
+    positions.push_back(pos);
+    std::vector<int32_t> context(p.begin(), p.begin() + pos + 1);
+    EXPECT_EQ(logits[static_cast<size_t>(next_after(context))], 1.0f) << pos;
+  };
+  scheduler_->add(std::move(r));
+  run_all();
+  ASSERT_EQ(positions.size(), p.size());
+  for (size_t i = 0; i < positions.size(); ++i) EXPECT_EQ(positions[i], static_cast<int64_t>(i));
+  EXPECT_EQ(runner_->plans.size(), 3u) << "11 tokens in chunks of 4";
+}
+
+// A forward that fails ends its requests with the error; the scheduler goes on with the rest.
+TEST_F(SchedulerTest, AFailedForwardFailsOnlyItsRequests) {
+  make(64, online(8, true, 1));
+  add(prompt(4, 1), 3);
+  add(prompt(4, 2), 3);
+  StepPlan plan = scheduler_->schedule();
+  ASSERT_EQ(plan.sequences.size(), 1u);
+  scheduler_->fail(plan, "internal error: boom");
+  run_all();
+  EXPECT_EQ(outcomes_.at(1).result.error, "internal error: boom");
+  EXPECT_EQ(outcomes_.at(2).result.error, "");
+  EXPECT_EQ(outcomes_.at(2).result.generation.output_ids, alone(prompt(4, 2), 3));
+  EXPECT_EQ(scheduler_->stats().requests_failed, 1);
+  EXPECT_EQ(kv_->pool().n_used(), 0);
+}
+
+}  // namespace
+}  // namespace packinfer::test
