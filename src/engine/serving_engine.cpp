@@ -38,8 +38,7 @@ struct ServingEngine::Impl {
   Impl(EngineCore& e, const ServingOptions& o)
       : engine(e),
         options(o),
-        scheduler(*e.kv,
-                  std::make_unique<OnlinePolicy>(e.model->config(), e.options.n_ctx, o),
+        scheduler(*e.kv, std::make_unique<OnlinePolicy>(e.model->config(), e.options.n_ctx, o),
                   scheduler_options(o)) {}
 
   // One step: the next forward the scheduler plans, run and taken back.
