@@ -1,0 +1,180 @@
+// Instruction-set detection and the PACKINFER_ISA override, on made-up machines: detect_isa and
+// choose_isa are pure functions of the CPU/OS features and the environment strings, so every
+// case runs on any machine.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "kernels/isa_select.h"
+#include "packinfer/error.h"
+
+namespace packinfer {
+namespace {
+
+constexpr uint64_t kAvxState = kXcr0Sse | kXcr0Avx;
+constexpr uint64_t kZmmState = kXcr0Opmask | kXcr0ZmmHi256 | kXcr0Hi16Zmm;
+constexpr uint64_t kTileState = kXcr0TileCfg | kXcr0TileData;
+
+CpuFeatures zen3() {
+  CpuFeatures f;
+  f.avx2 = f.fma = f.f16c = true;
+  f.osxsave = true;
+  f.xcr0 = 1 | kAvxState;
+  return f;
+}
+
+CpuFeatures zen5() {
+  CpuFeatures f = zen3();
+  f.avx512f = f.avx512bw = f.avx512vl = f.avx512dq = true;
+  f.avx512_vnni = f.avx512_bf16 = f.avx_vnni = true;
+  f.xcr0 |= kZmmState;
+  return f;
+}
+
+CpuFeatures sapphire_rapids() {
+  CpuFeatures f = zen5();
+  f.amx_tile = f.amx_int8 = f.amx_bf16 = true;
+  f.xcr0 |= kTileState;
+  f.amx_permission = AmxPermission::Granted;
+  return f;
+}
+
+TEST(IsaNames, RoundTrip) {
+  for (Isa isa : kAllIsas) EXPECT_EQ(parse_isa(isa_name(isa)), isa) << isa_name(isa);
+  EXPECT_EQ(isa_name(Isa::Avx512Vnni), "avx512_vnni");
+  EXPECT_FALSE(parse_isa("AVX2"));  // names are exact
+  EXPECT_FALSE(parse_isa("avx512vnni"));
+  EXPECT_FALSE(parse_isa(""));
+  EXPECT_EQ(isa_name_list(), "scalar, avx2, avx512, avx512_vnni, amx");
+}
+
+TEST(DetectIsa, KnownMachines) {
+  EXPECT_EQ(detect_isa(CpuFeatures{}).level, Isa::Scalar);
+  EXPECT_EQ(detect_isa(zen3()).level, Isa::Avx2);
+  EXPECT_EQ(detect_isa(zen5()).level, Isa::Avx512Vnni);
+  EXPECT_EQ(detect_isa(sapphire_rapids()).level, Isa::Amx);
+  const IsaDetection d = detect_isa(zen3());
+  EXPECT_TRUE(d.levels[isa_index(Isa::Scalar)].usable);
+  EXPECT_EQ(d.levels[isa_index(Isa::Avx512)].cpu_lacks, "avx512f avx512bw avx512vl avx512dq");
+  EXPECT_EQ(d.levels[isa_index(Isa::Amx)].cpu_lacks, "amx_tile amx_int8 amx_bf16");
+}
+
+TEST(DetectIsa, EveryCpuFeatureOfALevelIsNeeded) {
+  CpuFeatures f = zen3();
+  f.f16c = false;
+  EXPECT_EQ(detect_isa(f).level, Isa::Scalar);
+  EXPECT_EQ(detect_isa(f).levels[isa_index(Isa::Avx2)].cpu_lacks, "f16c");
+  f = zen5();
+  f.avx512bw = false;  // Knights Landing-like: F without BW
+  EXPECT_EQ(detect_isa(f).level, Isa::Avx2);
+  f = zen5();
+  f.avx512_bf16 = false;  // Ice Lake: VNNI without BF16
+  EXPECT_EQ(detect_isa(f).level, Isa::Avx512);
+  f = sapphire_rapids();
+  f.amx_bf16 = false;
+  EXPECT_EQ(detect_isa(f).level, Isa::Avx512Vnni);
+}
+
+TEST(DetectIsa, LevelsAreNested) {
+  // AMX without AVX-512 does not make an amx machine.
+  CpuFeatures f = sapphire_rapids();
+  f.avx512dq = false;
+  const IsaDetection d = detect_isa(f);
+  EXPECT_EQ(d.level, Isa::Avx2);
+  EXPECT_FALSE(d.levels[isa_index(Isa::Amx)].usable);
+  EXPECT_TRUE(d.levels[isa_index(Isa::Amx)].cpu_lacks.empty());
+}
+
+TEST(DetectIsa, OsStateRefusalsFallBackOneLevel) {
+  CpuFeatures f = zen3();
+  f.osxsave = false;
+  f.xcr0 = 0;
+  EXPECT_EQ(detect_isa(f).level, Isa::Scalar);
+  EXPECT_NE(detect_isa(f).levels[isa_index(Isa::Avx2)].refused.find("XSAVE"), std::string::npos);
+
+  f = zen5();
+  f.xcr0 &= ~kXcr0Hi16Zmm;  // an OS (or VM) that does not save zmm16-31
+  IsaDetection d = detect_isa(f);
+  EXPECT_EQ(d.level, Isa::Avx2);
+  EXPECT_NE(d.levels[isa_index(Isa::Avx512)].refused.find("ZMM"), std::string::npos);
+
+  f = sapphire_rapids();
+  f.xcr0 &= ~kXcr0TileData;
+  EXPECT_EQ(detect_isa(f).level, Isa::Avx512Vnni);
+
+  f = sapphire_rapids();
+  f.amx_permission = AmxPermission::Refused;
+  f.amx_refusal = "arch_prctl(ARCH_REQ_XCOMP_PERM, XTILEDATA): Invalid argument";
+  d = detect_isa(f);
+  EXPECT_EQ(d.level, Isa::Avx512Vnni);
+  EXPECT_NE(d.levels[isa_index(Isa::Amx)].refused.find("Invalid argument"), std::string::npos);
+}
+
+TEST(ChooseIsa, DefaultsToDetectedWithoutNotice) {
+  for (const CpuFeatures& f : {CpuFeatures{}, zen3(), zen5(), sapphire_rapids()}) {
+    const IsaChoice c = choose_isa(f, nullptr, nullptr);
+    EXPECT_EQ(c.active, c.detected);
+    EXPECT_EQ(c.reason, "detected");
+    EXPECT_TRUE(c.notices.empty());  // lacking a feature is normal, not worth a notice
+  }
+  EXPECT_EQ(choose_isa(zen5(), "", nullptr).active, Isa::Avx512Vnni);  // empty = unset
+}
+
+TEST(ChooseIsa, RefusalGivesOneNotice) {
+  CpuFeatures f = sapphire_rapids();
+  f.amx_permission = AmxPermission::Refused;
+  f.amx_refusal = "arch_prctl(ARCH_REQ_XCOMP_PERM, XTILEDATA): Operation not permitted";
+  const IsaChoice c = choose_isa(f, nullptr, nullptr);
+  EXPECT_EQ(c.active, Isa::Avx512Vnni);
+  ASSERT_EQ(c.notices.size(), 1u);
+  EXPECT_NE(c.notices[0].find("CPU has amx"), std::string::npos) << c.notices[0];
+  EXPECT_NE(c.notices[0].find("Operation not permitted"), std::string::npos) << c.notices[0];
+  EXPECT_NE(c.notices[0].find("using avx512_vnni"), std::string::npos) << c.notices[0];
+}
+
+TEST(ChooseIsa, EnvLowersTheLevel) {
+  for (Isa want : kAllIsas) {
+    const IsaChoice c = choose_isa(sapphire_rapids(), std::string(isa_name(want)).c_str(), nullptr);
+    EXPECT_EQ(c.active, want);
+    EXPECT_EQ(c.detected, Isa::Amx);
+    EXPECT_EQ(c.reason, "PACKINFER_ISA=" + std::string(isa_name(want)));
+    EXPECT_TRUE(c.notices.empty());
+  }
+}
+
+TEST(ChooseIsa, EnvAboveDetectedGivesNoticeAndDetectedLevel) {
+  const IsaChoice c = choose_isa(zen3(), "avx512", nullptr);
+  EXPECT_EQ(c.active, Isa::Avx2);
+  ASSERT_EQ(c.notices.size(), 1u);
+  EXPECT_NE(c.notices[0].find("PACKINFER_ISA=avx512"), std::string::npos) << c.notices[0];
+  EXPECT_NE(c.notices[0].find("avx512f"), std::string::npos) << c.notices[0];
+  EXPECT_NE(c.notices[0].find("using avx2"), std::string::npos) << c.notices[0];
+  EXPECT_EQ(choose_isa(zen5(), "amx", nullptr).active, Isa::Avx512Vnni);
+  EXPECT_EQ(choose_isa(CpuFeatures{}, "avx2", nullptr).active, Isa::Scalar);
+}
+
+TEST(ChooseIsa, UnknownNameIsAnErrorListingTheNames) {
+  for (const char* bad : {"avx", "AVX2", "avx-512", "native", " avx2"}) {
+    try {
+      choose_isa(zen5(), bad, nullptr);
+      ADD_FAILURE() << bad << " was accepted";
+    } catch (const Error& e) {
+      const std::string msg = e.what();
+      EXPECT_NE(msg.find(std::string("\"") + bad + "\""), std::string::npos) << msg;
+      EXPECT_NE(msg.find("scalar, avx2, avx512, avx512_vnni, amx"), std::string::npos) << msg;
+    }
+  }
+  // Even when PACKINFER_NO_AVX2 would decide anyway: a typo is never silently ignored.
+  EXPECT_THROW(choose_isa(zen5(), "avx3", "1"), Error);
+}
+
+TEST(ChooseIsa, NoAvx2IsAnAliasOfScalar) {
+  const IsaChoice c = choose_isa(zen5(), nullptr, "1");
+  EXPECT_EQ(c.active, Isa::Scalar);
+  EXPECT_NE(c.reason.find("PACKINFER_NO_AVX2"), std::string::npos);
+  EXPECT_EQ(choose_isa(zen5(), nullptr, "").active, Isa::Scalar);  // set, even if empty
+  EXPECT_EQ(choose_isa(zen5(), "avx2", "1").active, Isa::Avx2);    // PACKINFER_ISA wins
+}
+
+}  // namespace
+}  // namespace packinfer
