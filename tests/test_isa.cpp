@@ -1,11 +1,12 @@
 // Instruction-set detection and the PACKINFER_ISA override, on made-up machines: detect_isa and
 // choose_isa are pure functions of the CPU/OS features and the environment strings, so every
-// case runs on any machine.
+// case runs on any machine. Plus the kernel tables' layering and this machine's own choice.
 #include <gtest/gtest.h>
 
 #include <string>
 
 #include "kernels/isa_select.h"
+#include "kernels/kernel_table.h"
 #include "packinfer/error.h"
 
 namespace packinfer {
@@ -174,6 +175,52 @@ TEST(ChooseIsa, NoAvx2IsAnAliasOfScalar) {
   EXPECT_NE(c.reason.find("PACKINFER_NO_AVX2"), std::string::npos);
   EXPECT_EQ(choose_isa(zen5(), nullptr, "").active, Isa::Scalar);  // set, even if empty
   EXPECT_EQ(choose_isa(zen5(), "avx2", "1").active, Isa::Avx2);    // PACKINFER_ISA wins
+}
+
+// Each level's table starts as the one below it: what a level does not override is inherited.
+TEST(KernelTables, HigherLevelsInheritWhatTheyDoNotOverride) {
+  const KernelTable& scalar = kernels_for(Isa::Scalar);
+  const KernelTable& avx2 = kernels_for(Isa::Avx2);
+  const KernelTable& avx512 = kernels_for(Isa::Avx512);
+  for (Isa isa : kAllIsas) EXPECT_EQ(kernels_for(isa).isa, isa);
+  EXPECT_EQ(scalar.gemv_f32, nullptr);
+  EXPECT_NE(avx2.gemv_f32, nullptr);
+  EXPECT_NE(avx2.gemm.micro, scalar.gemm.micro);
+  EXPECT_EQ(avx512.gemm.micro, avx2.gemm.micro);  // nothing of its own yet
+  EXPECT_EQ(avx512.attention, avx2.attention);
+  EXPECT_EQ(avx512.rms_norm, avx2.rms_norm);
+  EXPECT_EQ(kernels_for(Isa::Amx).gemm.micro, avx512.gemm.micro);
+  // F32 rows are dequantized by a memcpy at every level.
+  EXPECT_EQ(avx2.type(GgmlType::F32)->dequant, scalar.type(GgmlType::F32)->dequant);
+  for (uint32_t id = 0; id < kTypeSlots; ++id) {
+    const GgmlType t = static_cast<GgmlType>(id);
+    for (Isa isa : kAllIsas) {
+      EXPECT_EQ(kernels_for(isa).type(t) != nullptr, scalar.type(t) != nullptr)
+          << ggml_type_name(id) << " " << isa_name(isa);
+    }
+  }
+  EXPECT_EQ(scalar.type(static_cast<GgmlType>(99)), nullptr);
+}
+
+TEST(KernelTables, GemmTilesFitTheDriver) {
+  for (Isa isa : kAllIsas) {
+    const GemmKernel& g = kernels_for(isa).gemm;
+    EXPECT_GE(g.mr, 1);
+    EXPECT_LE(g.mr, kGemmMaxMR);
+    EXPECT_GE(g.nr, 1);
+    EXPECT_LE(g.nr, kGemmMaxNR);
+    EXPECT_GT(g.kc, 0);
+  }
+}
+
+// This process: the choice is consistent with this machine and the environment the test runs in.
+TEST(ThisMachine, ChoiceIsConsistent) {
+  const IsaChoice& c = isa_choice();
+  EXPECT_EQ(c.detected, detected_isa());
+  EXPECT_LE(isa_index(c.active), isa_index(c.detected));
+  EXPECT_EQ(active_isa(), c.active);
+  EXPECT_EQ(&active_kernels(), &kernels_for(c.active));
+  for (Isa isa : kAllIsas) EXPECT_EQ(isa_supported(isa), isa_index(isa) <= isa_index(c.detected));
 }
 
 }  // namespace

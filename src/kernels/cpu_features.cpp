@@ -1,11 +1,8 @@
 #include "kernels/cpu_features.h"
 
-#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <utility>
-
-#include "kernels/isa_select.h"
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 #endif
@@ -79,16 +76,7 @@ CpuFeatures read_features() {
   return f;
 }
 
-std::atomic<bool> g_force_scalar{false};
-
 }  // namespace
-
-bool use_avx2() {
-  static const bool avx2 = isa_index(active_isa()) >= isa_index(Isa::Avx2);
-  return avx2 && !g_force_scalar.load(std::memory_order_relaxed);
-}
-
-void set_force_scalar(bool on) { g_force_scalar.store(on); }
 
 const CpuFeatures& cpu_features() {
   static const CpuFeatures f = read_features();

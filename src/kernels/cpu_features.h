@@ -41,11 +41,6 @@ struct CpuFeatures {
 // tile instruction kills the process.
 const CpuFeatures& cpu_features();
 
-// True when the AVX2 kernels may be used: the active instruction-set level (isa_select.h) is avx2
-// or above, and set_force_scalar(true) was not called. (Until the kernels take a level's table.)
-bool use_avx2();
-void set_force_scalar(bool on);
-
 // "avx2 fma f16c avx512f ..." (only those present), for reports.
 std::string cpu_feature_names(const CpuFeatures& f);
 // "sse avx opmask zmm_hi256 hi16_zmm ..." (the XCR0 state components set), for reports.

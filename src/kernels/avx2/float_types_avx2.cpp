@@ -1,9 +1,9 @@
-// AVX2+FMA+F16C kernels for F32, F16 and BF16 weights. Compiled with -mavx2 -mfma -mf16c; only
-// called when use_avx2() is true.
+// AVX2+FMA+F16C kernels for F32, F16 and BF16 weights. Compiled with the avx2 flags; reached only
+// through the kernel tables of avx2 and above.
 #include <immintrin.h>
 
+#include "kernels/avx2/avx2_kernels.h"
 #include "kernels/fp16.h"
-#include "kernels/type_kernels_impl.h"
 
 namespace packinfer {
 namespace {

@@ -6,8 +6,8 @@
 #include <cmath>
 #include <vector>
 
-#include "kernels/elementwise.h"
-#include "kernels/exp_avx2.h"
+#include "kernels/avx2/avx2_kernels.h"
+#include "kernels/avx2/exp_avx2.h"
 #include "kernels/rope_table.h"
 
 namespace packinfer {

@@ -4,9 +4,8 @@
 #include <cmath>
 #include <vector>
 
-#include "kernels/quant_act.h"
 #include "kernels/quant_blocks.h"
-#include "kernels/type_kernels_impl.h"
+#include "kernels/scalar/scalar_kernels.h"
 
 namespace packinfer {
 namespace {

@@ -1,6 +1,6 @@
 #pragma once
-// Helpers for the AVX2 quant kernels. Include only from *_avx2.cpp files (compiled with -mavx2
-// -mfma -mf16c).
+// Helpers for the AVX2 quant kernels. Include only from the folders of avx2 and higher levels
+// (compiled with at least -mavx2 -mfma -mf16c).
 #include <immintrin.h>
 
 #include <cstdint>

@@ -19,9 +19,9 @@
 #include <cmath>
 #include <limits>
 
-#include "kernels/attention.h"
-#include "kernels/attention_kernels_avx2.h"
-#include "kernels/exp_avx2.h"
+#include "kernels/avx2/attention_kernels_avx2.h"
+#include "kernels/avx2/avx2_kernels.h"
+#include "kernels/avx2/exp_avx2.h"
 
 namespace packinfer {
 namespace {

@@ -2,9 +2,9 @@
 // multiplied with int8 activations by maddubs (u8 x s8 -> pairs summed in i16), then madd with
 // the sub-block scales (i16 x i16 -> i32). One float FMA per block instead of one per 8 weights,
 // which is what lets the decode GEMV keep up with memory bandwidth.
-#include "kernels/quant_avx2_common.h"
+#include "kernels/avx2/avx2_kernels.h"
+#include "kernels/avx2/quant_avx2_common.h"
 #include "kernels/quant_blocks.h"
-#include "kernels/type_kernels_impl.h"
 
 namespace packinfer {
 using namespace avx2;

@@ -1,8 +1,8 @@
 // AVX2 Q2_K kernels. Each 16-byte run of qs holds four sub-blocks of 16 weights (one per 2-bit
 // field), so the bytes are widened once and shifted four ways.
-#include "kernels/quant_avx2_common.h"
+#include "kernels/avx2/avx2_kernels.h"
+#include "kernels/avx2/quant_avx2_common.h"
 #include "kernels/quant_blocks.h"
-#include "kernels/type_kernels_impl.h"
 
 namespace packinfer {
 using namespace avx2;

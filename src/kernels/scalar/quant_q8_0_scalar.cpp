@@ -4,9 +4,9 @@
 
 #include "kernels/fp16.h"
 #include "kernels/quant_blocks.h"
-#include "kernels/quant_scalar_common.h"
 #include "kernels/quantize.h"
-#include "kernels/type_kernels_impl.h"
+#include "kernels/scalar/quant_scalar_common.h"
+#include "kernels/scalar/scalar_kernels.h"
 
 namespace packinfer {
 namespace {

@@ -1,7 +1,7 @@
 #pragma once
 // Register-level building blocks of the AVX2 attention (attention_avx2.cpp): QK scores, either as
 // direct dot products reduced with horizontal adds (few rows) or against a transposed key chunk
-// (many rows), and the P·V accumulation. Include only from *_avx2.cpp files.
+// (many rows), and the P·V accumulation. Include only from the folders of avx2 and higher levels.
 #include <immintrin.h>
 
 namespace packinfer::attn_avx2 {

@@ -1,8 +1,8 @@
 // AVX2 Q6_K kernels. For each group of 8 positions l, three 8-byte loads (ql[l], ql[l+32],
 // qh[l]) give 8 weights in each of four sub-blocks (l, l+32, l+64, l+96 of the half).
-#include "kernels/quant_avx2_common.h"
+#include "kernels/avx2/avx2_kernels.h"
+#include "kernels/avx2/quant_avx2_common.h"
 #include "kernels/quant_blocks.h"
-#include "kernels/type_kernels_impl.h"
 
 namespace packinfer {
 using namespace avx2;

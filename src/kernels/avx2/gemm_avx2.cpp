@@ -1,16 +1,18 @@
-// AVX2/FMA micro-kernel and B-panel packer of the blocked GEMM. Compiled with -mavx2 -mfma;
-// reached only through avx2_kernels() after use_avx2().
+// AVX2/FMA micro-kernel and B-panel packer of the blocked GEMM (gemm.cpp). Compiled with the
+// avx2 flags; reached only through the kernel tables of avx2 and above.
 #include <immintrin.h>
 
-#include "kernels/matmul_internal.h"
+#include "kernels/avx2/avx2_kernels.h"
 
-namespace packinfer::gemm {
+namespace packinfer {
 namespace {
+
+constexpr int kNR = 16;
 
 // 6x16 tile: per k step two aligned B loads, six broadcasts of x and twelve FMAs. Zen 3 issues
 // two FMAs per cycle, so the twelve independent accumulators also cover the 4-cycle FMA latency.
-void micro_6x16(int64_t kc, const float* a, int64_t lda, const float* b, float* c, int64_t ldc,
-                bool accumulate) {
+void micro(int64_t kc, const float* a, int64_t lda, const float* b, float* c, int64_t ldc,
+           bool accumulate) {
   __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
   __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
   __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
@@ -84,7 +86,7 @@ inline void transpose8(__m256 r[8]) {
 
 // Packing runs once per weight element per call, so it uses 8x8 register transposes rather than
 // a strided scalar loop (which would cost ~10% of the GEMM at M = 512).
-void pack_b_avx2(const float* const* rows, int64_t kc, float* dst) {
+void pack_b(const float* const* rows, int64_t kc, float* dst) {
   int64_t k = 0;
   for (; k + 8 <= kc; k += 8) {
     for (int half = 0; half < 2; ++half) {
@@ -101,9 +103,11 @@ void pack_b_avx2(const float* const* rows, int64_t kc, float* dst) {
 
 }  // namespace
 
-const Kernels& avx2_kernels() {
-  static const Kernels k{micro_6x16, pack_b_avx2};
-  return k;
+void gemm_micro_6x16_avx2(int64_t kc, const float* a, int64_t lda, const float* b, float* c,
+                          int64_t ldc, bool accumulate) {
+  micro(kc, a, lda, b, c, ldc, accumulate);
 }
 
-}  // namespace packinfer::gemm
+void gemm_pack_b16_avx2(const float* const* rows, int64_t kc, float* dst) { pack_b(rows, kc, dst); }
+
+}  // namespace packinfer

@@ -1,12 +1,12 @@
 // AVX2/FMA GEMV tiles for decode: R weight rows times MB vectors of x per pass, so each weight
-// vector loaded from memory feeds MB FMAs and each x vector feeds R. Compiled with -mavx2 -mfma
-// -mf16c; reached only after use_avx2().
+// vector loaded from memory feeds MB FMAs and each x vector feeds R. Compiled with the avx2 flags;
+// reached only through the kernel tables of avx2 and above.
 #include <immintrin.h>
 
+#include "kernels/avx2/avx2_kernels.h"
 #include "kernels/fp16.h"
-#include "kernels/matmul_internal.h"
 
-namespace packinfer::gemm {
+namespace packinfer {
 namespace {
 
 inline float hsum(__m256 v) {
@@ -116,4 +116,4 @@ void gemv_f16_avx2(const uint16_t* w, int64_t ldw, int64_t n_rows, const float* 
   gemv_any(w, ldw, n_rows, x, ldx, M, K, y, ldy);
 }
 
-}  // namespace packinfer::gemm
+}  // namespace packinfer

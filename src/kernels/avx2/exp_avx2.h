@@ -1,6 +1,6 @@
 #pragma once
-// Vectorised expf for the AVX2 kernels. Include only from *_avx2.cpp files (compiled with
-// -mavx2 -mfma), which run only after use_avx2().
+// Vectorised expf for the AVX2 kernels. Include only from the folders of avx2 and higher levels
+// (compiled with at least -mavx2 -mfma), whose kernels are reached only through their tables.
 //
 // Method: exp(x) = 2^n * exp(r) with n = round(x / ln2) and r = x - n*ln2 computed in two steps
 // (ln2 split into a short exact head and a tail) so r keeps full precision; |r| <= ln2/2. exp(r)

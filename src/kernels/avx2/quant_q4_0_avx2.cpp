@@ -1,8 +1,8 @@
 // AVX2 Q4_0 kernels: 8 bytes widened to int32 give 8 low nibbles (elements j) and 8 high nibbles
 // (elements j + 16) of one block.
-#include "kernels/quant_avx2_common.h"
+#include "kernels/avx2/avx2_kernels.h"
+#include "kernels/avx2/quant_avx2_common.h"
 #include "kernels/quant_blocks.h"
-#include "kernels/type_kernels_impl.h"
 
 namespace packinfer {
 using namespace avx2;

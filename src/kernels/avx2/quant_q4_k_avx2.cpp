@@ -1,8 +1,8 @@
 // AVX2 Q4_K kernels. 8 bytes of qs widened to int32 give 8 weights of sub-block 2p (low nibbles)
 // and the matching 8 of sub-block 2p+1 (high nibbles).
-#include "kernels/quant_avx2_common.h"
+#include "kernels/avx2/avx2_kernels.h"
+#include "kernels/avx2/quant_avx2_common.h"
 #include "kernels/quant_blocks.h"
-#include "kernels/type_kernels_impl.h"
 
 namespace packinfer {
 using namespace avx2;

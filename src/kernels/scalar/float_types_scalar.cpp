@@ -2,7 +2,7 @@
 #include <cstring>
 
 #include "kernels/fp16.h"
-#include "kernels/type_kernels_impl.h"
+#include "kernels/scalar/scalar_kernels.h"
 
 namespace packinfer {
 

@@ -1,8 +1,8 @@
 // Scalar reference for Q5_K: the definition of the layout documented on BlockQ5_K.
 #include "kernels/fp16.h"
 #include "kernels/quant_blocks.h"
-#include "kernels/quant_scalar_common.h"
-#include "kernels/type_kernels_impl.h"
+#include "kernels/scalar/quant_scalar_common.h"
+#include "kernels/scalar/scalar_kernels.h"
 
 namespace packinfer {
 namespace {

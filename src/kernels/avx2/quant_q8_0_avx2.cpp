@@ -1,7 +1,7 @@
 // AVX2 Q8_0 kernels: sign-extend int8 to int32, convert, FMA against x; one scale per 32.
-#include "kernels/quant_avx2_common.h"
+#include "kernels/avx2/avx2_kernels.h"
+#include "kernels/avx2/quant_avx2_common.h"
 #include "kernels/quant_blocks.h"
-#include "kernels/type_kernels_impl.h"
 
 namespace packinfer {
 using namespace avx2;

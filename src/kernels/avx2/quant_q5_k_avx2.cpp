@@ -1,8 +1,8 @@
 // AVX2 Q5_K kernels: the Q4_K scheme plus the fifth bit from qh (bit 2p for the low-nibble
 // sub-block, bit 2p+1 for the high-nibble one), moved to bit 4 with a shift and a mask.
-#include "kernels/quant_avx2_common.h"
+#include "kernels/avx2/avx2_kernels.h"
+#include "kernels/avx2/quant_avx2_common.h"
 #include "kernels/quant_blocks.h"
-#include "kernels/type_kernels_impl.h"
 
 namespace packinfer {
 using namespace avx2;
