@@ -175,7 +175,7 @@ TEST_P(ElementwiseLevel, RmsNormMatchesScalarAndAliases) {
 
 TEST_P(ElementwiseLevel, RopeMatchesScalarExactly) {
   for (RopeStyle style : {RopeStyle::Normal, RopeStyle::NeoX}) {
-    for (int hd : {2, 6, 10, 16, 24, 34, 64, 80, 128}) {
+    for (int hd : {2, 6, 10, 16, 24, 34, 64, 80, 128, 1030}) {
       const int n_heads = 5, n_tok = 9;
       const int64_t stride = n_heads * hd + 3;
       std::vector<int32_t> pos = {0, 3, 17, 100, 511, 1024, 2047, 4095, 32000};

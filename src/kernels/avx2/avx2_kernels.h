@@ -45,10 +45,12 @@ PACKINFER_DECLARE_QUANT_AVX2(q6_k)
 constexpr int32_t kAttentionMaxHeadDimAvx2 = 256;
 void attention_avx2(const AttentionShape& shape, const KvLayerView& kv, const AttentionItem& item);
 
-// rope_avx2 matches rope_scalar bit for bit (same float operations, no FMA); rms_norm_avx2
+// rope_avx2 matches rope_scalar bit for bit (same float operations, no FMA; heads above
+// kRopeMaxHeadDimAvx2 run rope_scalar itself); rms_norm_avx2
 // differs only in the order of its double sum; swiglu_avx2 uses a polynomial exp (relative error
 // < 1e-6, see exp_avx2.h).
 void rms_norm_avx2(const float* x, const float* w, float* y, int64_t n_rows, int64_t n, float eps);
+constexpr int32_t kRopeMaxHeadDimAvx2 = 1024;
 void rope_avx2(float* x, int64_t n_tokens, int64_t stride, int32_t n_heads, int32_t head_dim,
                const int32_t* pos, float freq_base, RopeStyle style);
 void swiglu_avx2(const float* gate, const float* up, float* out, int64_t n);

@@ -4,11 +4,11 @@
 #include <immintrin.h>
 
 #include <cmath>
-#include <vector>
 
 #include "kernels/avx2/avx2_kernels.h"
 #include "kernels/avx2/exp_avx2.h"
 #include "kernels/rope_table.h"
+#include "kernels/scalar/scalar_kernels.h"
 
 namespace packinfer {
 namespace {
@@ -49,16 +49,20 @@ void rms_norm_avx2(const float* x, const float* w, float* y, int64_t n_rows, int
 
 void rope_avx2(float* x, int64_t n_tokens, int64_t stride, int32_t n_heads, int32_t head_dim,
                const int32_t* pos, float freq_base, RopeStyle style) {
+  // The tables live on the stack: a std::vector here would instantiate library code with AVX2
+  // flags that the linker could hand to baseline callers (see matmul_internal.h). Heads larger
+  // than any model's go to the scalar kernel, which computes the same values.
+  if (head_dim > kRopeMaxHeadDimAvx2) {
+    rope_scalar(x, n_tokens, stride, n_heads, head_dim, pos, freq_base, style);
+    return;
+  }
   const int half = head_dim / 2;
   // cos/sin of the current token; for Normal also duplicated per pair ([c0 c0 c1 c1 ...]) so
   // 4 pairs rotate per vector.
-  thread_local std::vector<float> cos_t, sin_t, cos_d, sin_d;
-  cos_t.resize(half);
-  sin_t.resize(half);
-  cos_d.resize(head_dim);
-  sin_d.resize(head_dim);
+  float cos_t[kRopeMaxHeadDimAvx2 / 2], sin_t[kRopeMaxHeadDimAvx2 / 2];
+  float cos_d[kRopeMaxHeadDimAvx2], sin_d[kRopeMaxHeadDimAvx2];
   for (int64_t t = 0; t < n_tokens; ++t) {
-    rope_table(pos[t], freq_base, head_dim, cos_t.data(), sin_t.data());
+    rope_table(pos[t], freq_base, head_dim, cos_t, sin_t);
     if (style == RopeStyle::Normal) {
       for (int k = 0; k < half; ++k) {
         cos_d[2 * k] = cos_d[2 * k + 1] = cos_t[k];
@@ -72,8 +76,8 @@ void rope_avx2(float* x, int64_t n_tokens, int64_t stride, int32_t n_heads, int3
         for (; i + 8 <= head_dim; i += 8) {
           const __m256 v = _mm256_loadu_ps(xh + i);
           const __m256 swapped = _mm256_permute_ps(v, 0xB1);  // [x1 x0 x3 x2 ...]
-          const __m256 a = rounded(_mm256_mul_ps(v, _mm256_loadu_ps(cos_d.data() + i)));
-          const __m256 b = rounded(_mm256_mul_ps(swapped, _mm256_loadu_ps(sin_d.data() + i)));
+          const __m256 a = rounded(_mm256_mul_ps(v, _mm256_loadu_ps(cos_d + i)));
+          const __m256 b = rounded(_mm256_mul_ps(swapped, _mm256_loadu_ps(sin_d + i)));
           // even lanes x0*c - x1*s, odd lanes x1*c + x0*s
           _mm256_storeu_ps(xh + i, _mm256_addsub_ps(a, b));
         }
@@ -83,8 +87,8 @@ void rope_avx2(float* x, int64_t n_tokens, int64_t stride, int32_t n_heads, int3
         for (; k + 8 <= half; k += 8) {
           const __m256 x0 = _mm256_loadu_ps(xh + k);
           const __m256 x1 = _mm256_loadu_ps(xh + k + half);
-          const __m256 c = _mm256_loadu_ps(cos_t.data() + k);
-          const __m256 s = _mm256_loadu_ps(sin_t.data() + k);
+          const __m256 c = _mm256_loadu_ps(cos_t + k);
+          const __m256 s = _mm256_loadu_ps(sin_t + k);
           const __m256 x0c = rounded(_mm256_mul_ps(x0, c)), x1s = rounded(_mm256_mul_ps(x1, s));
           const __m256 x0s = rounded(_mm256_mul_ps(x0, s)), x1c = rounded(_mm256_mul_ps(x1, c));
           _mm256_storeu_ps(xh + k, _mm256_sub_ps(x0c, x1s));
