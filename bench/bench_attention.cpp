@@ -88,4 +88,4 @@ const int kRegistered = [] {
 }  // namespace
 }  // namespace packinfer
 
-BENCHMARK_MAIN();
+PACKINFER_BENCHMARK_MAIN()

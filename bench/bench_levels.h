@@ -1,6 +1,6 @@
 #pragma once
 // Shared by the Google-benchmark drivers: which instruction-set levels to measure, skipping the
-// ones this machine cannot run.
+// ones this machine cannot run, and a main() that records the machine in the benchmark context.
 #include <benchmark/benchmark.h>
 
 #include <string>
@@ -8,6 +8,7 @@
 
 #include "kernels/isa_select.h"
 #include "kernels/kernel_table.h"
+#include "kernels/system_info.h"
 
 namespace packinfer::bench {
 
@@ -32,3 +33,15 @@ inline bool level_runs(benchmark::State& state, Isa isa) {
 }
 
 }  // namespace packinfer::bench
+
+// BENCHMARK_MAIN plus the machine (CPU, instruction-set level in use and detected) in the
+// context printed above the results and stored in --benchmark_format=json output.
+#define PACKINFER_BENCHMARK_MAIN()                                                \
+  int main(int argc, char** argv) {                                               \
+    benchmark::Initialize(&argc, argv);                                           \
+    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;             \
+    benchmark::AddCustomContext("packinfer_system", packinfer::system_summary()); \
+    benchmark::RunSpecifiedBenchmarks();                                          \
+    benchmark::Shutdown();                                                        \
+    return 0;                                                                     \
+  }

@@ -140,4 +140,4 @@ BENCHMARK(BM_OpenBlasSgemm)
 }  // namespace
 }  // namespace packinfer
 
-BENCHMARK_MAIN();
+PACKINFER_BENCHMARK_MAIN()

@@ -7,7 +7,9 @@
 
 #include "kernels/isa_select.h"
 #include "kernels/kernel_table.h"
+#include "kernels/system_info.h"
 #include "packinfer/error.h"
+#include "support/test_support.h"
 
 namespace packinfer {
 namespace {
@@ -221,6 +223,54 @@ TEST(ThisMachine, ChoiceIsConsistent) {
   EXPECT_EQ(active_isa(), c.active);
   EXPECT_EQ(&active_kernels(), &kernels_for(c.active));
   for (Isa isa : kAllIsas) EXPECT_EQ(isa_supported(isa), isa_index(isa) <= isa_index(c.detected));
+  std::printf("%s", system_report().c_str());
+  const std::string line = system_summary(2);
+  EXPECT_NE(line.find("isa " + std::string(isa_name(c.active))), std::string::npos) << line;
+  EXPECT_NE(line.find("2 threads"), std::string::npos) << line;
+}
+
+// The CLI: `info --system` without a model, and PACKINFER_ISA as a user meets it.
+test::CommandResult cli(const std::string& env, const std::string& args) {
+  return test::run_command(env + " '" + test::cli_path() + "' " + args + " 2>&1");
+}
+
+TEST(Cli, InfoSystemNeedsNoModel) {
+  const test::CommandResult r = cli("", "info --system");
+  ASSERT_EQ(r.status, 0) << r.out;
+  for (const char* key :
+       {"cpu:", "features:", "os state:", "XCR0", "levels:", "detected:", "in use:"}) {
+    EXPECT_NE(r.out.find(key), std::string::npos) << key << " missing in\n" << r.out;
+  }
+  EXPECT_NE(r.out.find("detected:    " + std::string(isa_name(detected_isa()))), std::string::npos)
+      << r.out;
+  EXPECT_NE(cli("", "info").status, 0);  // neither a model nor --system
+}
+
+TEST(Cli, IsaOverrideIsReported) {
+  const test::CommandResult r = cli("PACKINFER_ISA=scalar", "info --system");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("in use:      scalar (PACKINFER_ISA=scalar)"), std::string::npos) << r.out;
+  if (detected_isa() != Isa::Amx) {
+    const test::CommandResult above = cli("PACKINFER_ISA=amx", "info --system");
+    ASSERT_EQ(above.status, 0) << above.out;
+    EXPECT_NE(above.out.find("packinfer: PACKINFER_ISA=amx is above what this machine runs"),
+              std::string::npos)
+        << above.out;
+  }
+}
+
+TEST(Cli, UnknownIsaNameFailsClearly) {
+  const std::string model = test::shared_dir() + "/models/stories260K/stories260K-f32.gguf";
+  for (const std::string& args :
+       {std::string("info --system"), "run -m '" + model + "' -p 'Once' -n 2 --temp 0"}) {
+    const test::CommandResult r = cli("PACKINFER_ISA=avx9000", args);
+    EXPECT_NE(r.status, 0) << args << "\n" << r.out;
+    EXPECT_NE(r.out.find("PACKINFER_ISA=\"avx9000\" is not an instruction-set level; valid names: "
+                         "scalar, avx2, avx512, avx512_vnni, amx"),
+              std::string::npos)
+        << args << "\n"
+        << r.out;
+  }
 }
 
 }  // namespace
