@@ -16,6 +16,7 @@
 #include "cli/commands.h"
 #include "cli/latency_stats.h"
 #include "cli/peak_memory.h"
+#include "kernels/system_info.h"
 
 namespace packinfer::cli {
 namespace {
@@ -120,6 +121,7 @@ void add_bench_command(CLI::App& app, int& exit_code) {
                        {"model", info.name},
                        {"model_path", eo.model_path},
                        {"threads", threads},
+                       {"system", system_summary(threads)},
                        {"tokens_per_s_median", r.tps.median},
                        {"tokens_per_s_min", r.tps.min},
                        {"tokens_per_s_max", r.tps.max},
@@ -129,6 +131,7 @@ void add_bench_command(CLI::App& app, int& exit_code) {
       }
       std::printf("%s\n", out.dump(1).c_str());
     } else {
+      std::printf("system: %s\n", system_summary(threads).c_str());
       std::printf("model: %s (%s, %s)  params: %.1f M  weights: %.1f MiB  threads: %d\n",
                   info.name.c_str(), info.arch.c_str(), eo.model_path.c_str(), info.n_params / 1e6,
                   info.weight_bytes / 1048576.0, threads);

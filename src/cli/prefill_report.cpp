@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "cli/svg_plot.h"
+#include "kernels/system_info.h"
 
 namespace packinfer::cli {
 namespace {
@@ -48,6 +49,7 @@ PlotChart chart(const std::string& title, const std::string& x_label, const std:
 
 void print_prefill_table(std::FILE* out, const PrefillRunInfo& info,
                          const std::vector<PrefillBatchResult>& runs) {
+  std::fprintf(out, "system: %s\n", system_summary(info.threads).c_str());
   std::fprintf(out, "model: %s (%s)  threads: %d\n", info.model_name.c_str(),
                info.model_path.c_str(), info.threads);
   std::fprintf(out,

@@ -1,6 +1,7 @@
 #include "cli/serve_report.h"
 
 #include "cli/svg_plot.h"
+#include "kernels/system_info.h"
 
 namespace packinfer::cli {
 namespace {
@@ -86,6 +87,7 @@ PlotChart line_chart(const std::string& title, const std::string& x_label,
 
 void print_serve_table(std::FILE* out, const ServeRunInfo& info,
                        const std::vector<ServeConfigResult>& configs) {
+  std::fprintf(out, "system: %s\n", system_summary().c_str());
   if (!info.model.empty()) std::fprintf(out, "model: %s\n", info.model.c_str());
   std::fprintf(out, "workload: %s  seed: %llu\n", info.workload.c_str(),
                static_cast<unsigned long long>(info.seed));

@@ -11,6 +11,8 @@
 
 namespace packinfer {
 
+struct KernelTable;
+
 struct AttentionShape {
   int32_t n_heads = 0;     // query heads
   int32_t n_kv_heads = 0;  // key/value heads (GQA: n_heads is a multiple of it)
@@ -23,10 +25,6 @@ struct AttentionShape {
     return static_cast<int64_t>(kv_head) * block_size * head_dim;
   }
 };
-
-// attention_avx2 handles head_dim % 8 == 0 and head_dim <= this; attention() falls back to the
-// scalar path otherwise.
-constexpr int32_t kAttentionMaxHeadDimAvx2 = 256;
 
 struct KvLayerView {
   const float* k = nullptr;  // base of the key pool of this layer
@@ -53,12 +51,12 @@ struct AttentionItem {
   const int32_t* block_table = nullptr;
 };
 
-// Dispatches to AVX2 when use_avx2() (and head_dim suits it), else the scalar reference. Scratch
-// is O(tile): per-call memory does not depend on the context length, and nothing is allocated per
-// call (the scalar path keeps thread_local buffers that only grow).
+// Runs the attention kernel of the active level (active_kernels()), or the scalar one for a
+// head_dim that kernel does not handle. Scratch is O(tile): per-call memory does not depend on
+// the context length, and nothing is allocated per call.
 void attention(const AttentionShape& shape, const KvLayerView& kv, const AttentionItem& item);
-void attention_scalar(const AttentionShape& shape, const KvLayerView& kv,
-                      const AttentionItem& item);
-void attention_avx2(const AttentionShape& shape, const KvLayerView& kv, const AttentionItem& item);
+// The same with the kernels of a chosen level (tests, benchmarks).
+void attention_with(const KernelTable& kt, const AttentionShape& shape, const KvLayerView& kv,
+                    const AttentionItem& item);
 
 }  // namespace packinfer
