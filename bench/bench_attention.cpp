@@ -46,7 +46,7 @@ struct Setup {
 
   // Runs every KV head of queries [0, n_q) at positions pos0 ...
   void run(Kernel kernel, int64_t n_q, int64_t pos0) {
-    KvLayerView kv{k.data(), v.data(), block_stride};
+    const KvLayerView kv = f32_layer_view(k.data(), v.data(), block_stride);
     for (int h = 0; h < shape.n_kv_heads; ++h) {
       AttentionItem it{q.data(), row, out.data(), row, 0, n_q, pos0, h, table.data()};
       kernel(shape, kv, it);

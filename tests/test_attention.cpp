@@ -96,7 +96,7 @@ void check(Problem pb, Kernel kernel, uint32_t seed) {
   const int64_t q_stride = row + 5, out_stride = row + 3;  // padded rows
   const float sentinel = 12345.0f;
   std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-  KvLayerView kv{pb.k.data(), pb.v.data(), pb.block_stride};
+  const KvLayerView kv = f32_layer_view(pb.k.data(), pb.v.data(), pb.block_stride);
 
   double worst = 0.0;
   for (const Seq& sq : pb.seqs) {
@@ -272,7 +272,7 @@ TEST_P(AttentionLevel, ConcurrentItemsMatchSequential) {
       items.push_back({q.data(), row, nullptr, row, b, b + 25, sq.pos0, h, sq.table.data()});
     }
   }
-  KvLayerView kv{pb.k.data(), pb.v.data(), pb.block_stride};
+  const KvLayerView kv = f32_layer_view(pb.k.data(), pb.v.data(), pb.block_stride);
   std::vector<float> seq_out(q.size()), par_out(q.size());
   for (AttentionItem it : items) {
     it.out = seq_out.data();

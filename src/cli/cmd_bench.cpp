@@ -58,10 +58,9 @@ void add_bench_command(CLI::App& app, int& exit_code) {
     int64_t max_len = 1;
     for (int64_t p : o->prompt_lens) max_len = std::max(max_len, p);
     for (int64_t g : o->gen_lens) max_len = std::max(max_len, g);
-    // KV for the longest test only, as llama-bench sizes its context: the RSS it reports is the
-    // weights plus what one test needs.
+    // A context for the longest test, as llama-bench sizes its context: one test at a time
+    // touches one context of KV, so the RSS it reports is the weights plus what a test needs.
     eo.n_ctx = max_len + 1;
-    eo.kv_blocks = (eo.n_ctx + eo.kv_block_size - 1) / eo.kv_block_size;
     Engine engine(eo);
     const ModelInfo& info = engine.model_info();
     const double load_s = info.load_seconds;

@@ -20,6 +20,7 @@
 #include "kernels/attention.h"
 #include "kernels/elementwise.h"
 #include "kernels/isa.h"
+#include "kernels/kv_codecs.h"
 #include "kernels/type_kernels.h"
 
 namespace packinfer {
@@ -58,6 +59,8 @@ using AddInplaceFn = void (*)(float* y, const float* x, int64_t n);
 
 // ggml type ids below this have a slot in the table (TQ2_0 = 35 is the largest known).
 inline constexpr uint32_t kTypeSlots = 36;
+// KV cache formats, indexed by KvType (kv/kv_format.h).
+inline constexpr int kKvTypeSlots = 7;
 
 struct KernelTable {
   Isa isa = Isa::Scalar;
@@ -76,6 +79,10 @@ struct KernelTable {
   AttentionFn attention = nullptr;
   int32_t attention_head_dim_multiple = 1;
   int32_t attention_max_head_dim = INT32_MAX;
+
+  // KV cache codecs per format: keys (KIVI per channel) and values (everything per position).
+  KvCodec kv_key[kKvTypeSlots];
+  KvCodec kv_value[kKvTypeSlots];
 
   RmsNormFn rms_norm = nullptr;
   RopeFn rope = nullptr;

@@ -27,6 +27,11 @@ void add_scalar_kernels(KernelTable& t) {
   t.attention_head_dim_multiple = 1;
   t.attention_max_head_dim = INT32_MAX;
 
+  for (int f = 0; f < kKvTypeSlots; ++f) {
+    t.kv_key[f] = kv_key_codec_scalar(f);
+    t.kv_value[f] = kv_value_codec_scalar(f);
+  }
+
   t.rms_norm = rms_norm_scalar;
   t.rope = rope_scalar;
   t.swiglu = swiglu_scalar;

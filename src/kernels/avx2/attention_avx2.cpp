@@ -49,6 +49,9 @@ struct Tile {
   float alpha[kMaxRows];             // rescale factor of the current chunk
   int valid[kMaxRows];               // keys of the current chunk the row may see
   int64_t qpos[kMaxRows];            // absolute position of the row's query
+  // The current chunk's keys and values decoded to f32, for caches stored in other formats.
+  alignas(32) float kdec[kChunk * kMaxHd];  // row j at j * head_dim
+  alignas(32) float vdec[kChunk * kMaxHd];
 };
 
 // Keys of the chunk starting at c0 (nk of them) that row r may see under the causal mask.
@@ -115,6 +118,21 @@ inline int resolve_chunk(const AttentionItem& item, int64_t c0, int64_t kv_len, 
   return n;
 }
 
+// Decodes the rows of positions c0 .. c0 + n - 1 of one source (a cache in a format other than
+// f32) into dec, one run per block, and points rows[j] at them.
+inline void decode_chunk(const KvRowSource& src, const AttentionItem& item, int64_t c0, int n,
+                         int bs, int hd, float* dec, const float** rows) {
+  for (int j = 0; j < n;) {
+    const int64_t p = c0 + j;
+    const int32_t block = item.block_table[p / bs];
+    const int slot = static_cast<int>(p % bs);
+    const int run = std::min(n - j, bs - slot);
+    src.decode(src.ctx, block, item.kv_head, slot, run, dec + static_cast<int64_t>(j) * hd);
+    j += run;
+  }
+  for (int j = 0; j < n; ++j) rows[j] = dec + static_cast<int64_t>(j) * hd;
+}
+
 // One tile: queries [i0, i1) x heads [h0, h0 + hg) of the item's KV head.
 template <int NV>
 void run_tile(const AttentionShape& shape, const KvLayerView& kv, const AttentionItem& item,
@@ -149,20 +167,29 @@ void run_tile(const AttentionShape& shape, const KvLayerView& kv, const Attentio
   // ahead so its K/V rows can be prefetched (blocks are scattered over the pool, which defeats
   // the hardware prefetcher at every block boundary).
   int64_t off[kChunk], off_next[kChunk];
-  int nk_next = resolve_chunk(item, 0, kv_len, bs, kv.block_stride, head_off, hd, off_next);
+  const bool in_place = kv.k.in_place() && kv.v.in_place();
+  const int64_t stride = kv.k.block_stride;
+  int nk_next = in_place ? resolve_chunk(item, 0, kv_len, bs, stride, head_off, hd, off_next)
+                         : static_cast<int>(std::min<int64_t>(kChunk, kv_len));
   for (int64_t c0 = 0; c0 < kv_len; c0 += kChunk) {
     const int nk = nk_next;
-    std::copy(off_next, off_next + nk, off);
-    nk_next = resolve_chunk(item, c0 + kChunk, kv_len, bs, kv.block_stride, head_off, hd, off_next);
-    for (int j = 0; j < nk_next; ++j) {
-      for (int b = 0; b < hd; b += 16) {  // one 64-byte line per 16 floats
-        _mm_prefetch(reinterpret_cast<const char*>(kv.k + off_next[j] + b), _MM_HINT_T0);
-        _mm_prefetch(reinterpret_cast<const char*>(kv.v + off_next[j] + b), _MM_HINT_T0);
+    if (in_place) {
+      std::copy(off_next, off_next + nk, off);
+      nk_next = resolve_chunk(item, c0 + kChunk, kv_len, bs, stride, head_off, hd, off_next);
+      for (int j = 0; j < nk_next; ++j) {
+        for (int b = 0; b < hd; b += 16) {  // one 64-byte line per 16 floats
+          _mm_prefetch(reinterpret_cast<const char*>(kv.k.f32 + off_next[j] + b), _MM_HINT_T0);
+          _mm_prefetch(reinterpret_cast<const char*>(kv.v.f32 + off_next[j] + b), _MM_HINT_T0);
+        }
       }
-    }
-    for (int j = 0; j < nk; ++j) {
-      kp[j] = kv.k + off[j];
-      vp[j] = kv.v + off[j];
+      for (int j = 0; j < nk; ++j) {
+        kp[j] = kv.k.f32 + off[j];
+        vp[j] = kv.v.f32 + off[j];
+      }
+    } else {
+      nk_next = static_cast<int>(std::min<int64_t>(kChunk, kv_len - c0 - kChunk));
+      decode_chunk(kv.k, item, c0, nk, bs, hd, t.kdec, kp);
+      decode_chunk(kv.v, item, c0, nk, bs, hd, t.vdec, vp);
     }
     for (int j = nk; j < kChunk; ++j) kp[j] = kp[0];  // read but masked out
 

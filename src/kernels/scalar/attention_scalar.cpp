@@ -17,13 +17,21 @@ void attention_scalar(const AttentionShape& shape, const KvLayerView& kv,
   const int bs = shape.block_size;
   // Scratch grows to the largest shape seen by this thread and is then reused: no allocation per
   // call in steady state. O(g * head_dim + block_size), independent of the context length.
-  thread_local std::vector<float> acc, m, l, s;
+  thread_local std::vector<float> acc, m, l, s, kdec, vdec;
   acc.resize(static_cast<size_t>(g) * hd);
   m.resize(g);
   l.resize(g);
   s.resize(bs);
-
+  kdec.resize(static_cast<size_t>(bs) * hd);
+  vdec.resize(static_cast<size_t>(bs) * hd);
   const int64_t head_off = static_cast<int64_t>(shape.kv_head_offset(item.kv_head));
+  // The rows of one block of the item's KV head: in place (f32 cache) or decoded into scratch.
+  auto rows = [&](const KvRowSource& src, int32_t block, int n, std::vector<float>& dec) {
+    if (src.in_place()) return src.f32 + block * src.block_stride + head_off;
+    src.decode(src.ctx, block, item.kv_head, 0, n, dec.data());
+    return static_cast<const float*>(dec.data());
+  };
+
   for (int64_t i = item.q_begin; i < item.q_end; ++i) {
     const float* qrow = item.q + i * item.q_stride + static_cast<int64_t>(item.kv_head) * g * hd;
     const int64_t kv_len = item.pos0 + i + 1;  // causal: positions 0 .. pos0 + i
@@ -31,10 +39,10 @@ void attention_scalar(const AttentionShape& shape, const KvLayerView& kv,
     std::fill(m.begin(), m.end(), -std::numeric_limits<float>::infinity());
     std::fill(l.begin(), l.end(), 0.0f);
     for (int64_t p0 = 0; p0 < kv_len; p0 += bs) {
-      const int64_t block = item.block_table[p0 / bs];
-      const float* kb = kv.k + block * kv.block_stride + head_off;
-      const float* vb = kv.v + block * kv.block_stride + head_off;
+      const int32_t block = item.block_table[p0 / bs];
       const int n = static_cast<int>(std::min<int64_t>(bs, kv_len - p0));
+      const float* kb = rows(kv.k, block, n, kdec);
+      const float* vb = rows(kv.v, block, n, vdec);
       for (int h = 0; h < g; ++h) {
         const float* q = qrow + h * hd;
         float bmax = -std::numeric_limits<float>::infinity();
