@@ -17,6 +17,7 @@
 #include "cli/batch_resume.h"
 #include "packinfer/error.h"
 #include "server/request_prompt.h"
+#include "util/text_file.h"
 
 namespace packinfer::cli {
 namespace {

@@ -4,8 +4,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "cli/cli_common.h"
 #include "packinfer/error.h"
+#include "util/text_file.h"
 
 namespace packinfer::cli {
 namespace {

@@ -11,6 +11,7 @@
 #include "cli/prompt_lengths.h"
 #include "packinfer/batch.h"
 #include "packinfer/engine.h"
+#include "util/text_file.h"
 
 namespace packinfer::cli {
 namespace {

@@ -4,8 +4,8 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
-#include "cli/splitmix64.h"
 #include "packinfer/error.h"
+#include "util/splitmix64.h"
 
 namespace packinfer::cli {
 namespace {

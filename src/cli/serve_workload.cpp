@@ -3,10 +3,10 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
-#include "cli/cli_common.h"
 #include "cli/prompt_lengths.h"
-#include "cli/splitmix64.h"
 #include "packinfer/error.h"
+#include "util/splitmix64.h"
+#include "util/text_file.h"
 
 namespace packinfer::cli {
 namespace {

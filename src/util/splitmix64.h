@@ -4,7 +4,7 @@
 // the same prompts and arrival times with every standard library.
 #include <cstdint>
 
-namespace packinfer::cli {
+namespace packinfer {
 
 struct SplitMix64 {
   uint64_t state;
@@ -20,4 +20,4 @@ struct SplitMix64 {
   }
 };
 
-}  // namespace packinfer::cli
+}  // namespace packinfer
