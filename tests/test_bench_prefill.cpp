@@ -6,8 +6,8 @@
 #include <fstream>
 
 #include "cli/prompt_lengths.h"
-#include "cli/svg_plot.h"
 #include "packinfer/error.h"
+#include "report/svg_plot.h"
 #include "support/test_support.h"
 
 namespace packinfer::test {
@@ -140,7 +140,7 @@ bool well_formed_xml(const std::string& s, std::string* why) {
 }
 
 TEST(SvgPlot, LineAndBarChartsAreWellFormed) {
-  cli::PlotChart line;
+  report::PlotChart line;
   line.title = "Speedup <packed>";
   line.x_label = "batch size";
   line.y_label = "x";
@@ -148,14 +148,14 @@ TEST(SvgPlot, LineAndBarChartsAreWellFormed) {
   line.reference_y = 1.0;
   line.series.push_back({"vs padded", {1, 2, 4, 8}, {1.0, 1.3, 1.7, 2.1}, ""});
   line.series.push_back({"vs single & co", {1, 2, 4, 8}, {1.0, 1.8, 3.0, 4.4}, ""});
-  cli::PlotChart bars;
+  report::PlotChart bars;
   bars.title = "Memory";
   bars.x_label = "mode";
   bars.y_label = "MiB";
   bars.categories = {"packed", "padded", "single"};
   bars.series.push_back({"activation", {}, {1.5, 4.0, 0.5}, ""});
   bars.series.push_back({"RSS", {}, {100, 120, 90}, ""});
-  std::string svg = cli::render_svg({line, bars}, "title");
+  std::string svg = report::render_svg({line, bars}, "title");
   std::string why;
   EXPECT_TRUE(well_formed_xml(svg, &why)) << why << "\n" << svg;
   EXPECT_EQ(svg.rfind("<?xml", 0), 0u);
@@ -167,11 +167,11 @@ TEST(SvgPlot, LineAndBarChartsAreWellFormed) {
 }
 
 TEST(SvgPlot, NiceTicksCoverTheRange) {
-  auto t = cli::nice_ticks(0, 4.3);
+  auto t = report::nice_ticks(0, 4.3);
   ASSERT_GE(t.size(), 3u);
   EXPECT_LE(t.front(), 0);
   EXPECT_GE(t.back(), 4.3);
-  EXPECT_EQ(cli::nice_ticks(0, 100, 5), (std::vector<double>{0, 20, 40, 60, 80, 100}));
+  EXPECT_EQ(report::nice_ticks(0, 100, 5), (std::vector<double>{0, 20, 40, 60, 80, 100}));
 }
 
 TEST(BenchPrefillCli, JsonHasOneObjectPerMode) {

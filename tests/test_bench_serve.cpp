@@ -20,12 +20,14 @@
 #include "cli/server_process.h"
 #include "cli/sse_client.h"
 #include "packinfer/error.h"
+#include "report/percentile.h"
 #include "support/test_support.h"
 
 namespace packinfer::test {
 namespace {
 
 using namespace packinfer::cli;
+using report::percentile;
 
 std::vector<std::string> parse_all(const std::vector<std::string_view>& pieces) {
   std::vector<std::string> events;

@@ -15,12 +15,12 @@
 #include "cli/cmd_bench_prefill.h"
 #include "cli/cmd_bench_serve.h"
 #include "cli/commands.h"
-#include "cli/latency_stats.h"
-#include "cli/peak_memory.h"
 #include "kv/kv_cache.h"
 #include "model/flops.h"
 #include "model/model.h"
 #include "model/transformer.h"
+#include "report/peak_memory.h"
+#include "report/percentile.h"
 #include "util/thread_pool.h"
 
 namespace packinfer::cli {
@@ -32,7 +32,7 @@ struct Stats {
   double min = 0, median = 0, max = 0;
 };
 Stats stats(const std::vector<double>& v) {
-  return {percentile(v, 0), percentile(v, 50), percentile(v, 100)};
+  return {report::percentile(v, 0), report::percentile(v, 50), report::percentile(v, 100)};
 }
 
 int64_t decode_weight_bytes(const Model& m) {
@@ -145,7 +145,7 @@ void add_bench_command(CLI::App& app, int& exit_code) {
       Stats s = stats(tps);
       rows.push_back({"tg" + std::to_string(g), s, decode_weight_bytes(*model) * s.median / 1e9});
     }
-    double rss = peak_rss_mib();
+    double rss = report::peak_rss_mib();
     if (o->json) {
       nlohmann::json out = nlohmann::json::array();
       for (const Row& r : rows) {

@@ -1,28 +1,20 @@
 #include "cli/latency_stats.h"
 
 #include <algorithm>
-#include <cmath>
 #include <numeric>
 
-namespace packinfer::cli {
+#include "report/percentile.h"
 
-double percentile(std::vector<double> sample, double p) {
-  if (sample.empty()) return 0;
-  std::sort(sample.begin(), sample.end());
-  double rank = std::clamp(p, 0.0, 100.0) / 100.0 * static_cast<double>(sample.size() - 1);
-  auto lo = static_cast<size_t>(std::floor(rank));
-  size_t hi = std::min(lo + 1, sample.size() - 1);
-  return sample[lo] + (sample[hi] - sample[lo]) * (rank - static_cast<double>(lo));
-}
+namespace packinfer::cli {
 
 LatencySummary summarize(const std::vector<double>& sample) {
   LatencySummary s;
   s.count = static_cast<int64_t>(sample.size());
   if (sample.empty()) return s;
   s.mean = std::accumulate(sample.begin(), sample.end(), 0.0) / static_cast<double>(s.count);
-  s.p50 = percentile(sample, 50);
-  s.p90 = percentile(sample, 90);
-  s.p99 = percentile(sample, 99);
+  s.p50 = report::percentile(sample, 50);
+  s.p90 = report::percentile(sample, 90);
+  s.p99 = report::percentile(sample, 99);
   s.max = *std::max_element(sample.begin(), sample.end());
   return s;
 }

@@ -1,15 +1,12 @@
 #pragma once
-// Latency statistics of a serving benchmark: percentiles of a sample, and the per-request
-// figures (TTFT, TPOT, inter-token gaps) that serving benchmarks agree on, following the
-// definitions of vLLM's benchmark_serving so numbers can be compared.
+// Latency statistics of a serving benchmark: the summary of a sample (mean, max and the
+// percentiles of report/percentile.h), and the per-request figures (TTFT, TPOT, inter-token gaps)
+// that serving benchmarks agree on, following the definitions of vLLM's benchmark_serving so
+// numbers can be compared.
 #include <cstdint>
 #include <vector>
 
 namespace packinfer::cli {
-
-// Percentile `p` in [0, 100] with linear interpolation between closest ranks (numpy's default);
-// 0 for an empty sample.
-double percentile(std::vector<double> sample, double p);
 
 struct LatencySummary {
   int64_t count = 0;

@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "cli/cli_common.h"
-#include "cli/peak_memory.h"
+#include "report/peak_memory.h"
 
 namespace packinfer::cli {
 namespace {
@@ -50,12 +50,12 @@ std::vector<PrefillModeResult> run_prefill_bench(Engine& engine,
       // offline job planner.
       bo.plan_order = false;
       // The peak of a mode is the largest high-water mark over its own repetitions.
-      bool reset = reset_peak_rss(&r.peak_rss_note);
+      bool reset = report::reset_peak_rss(&r.peak_rss_note);
       r.peak_rss_reset = rep == 0 ? reset : r.peak_rss_reset && reset;
-      if (rep == 0) r.rss_start_mib = current_rss_mib();
+      if (rep == 0) r.rss_start_mib = report::current_rss_mib();
       BatchStats st;
       std::vector<BatchItemResult> items = engine.generate_batch(requests, bo, &st);
-      r.peak_rss_mib = std::max(r.peak_rss_mib, peak_rss_mib());
+      r.peak_rss_mib = std::max(r.peak_rss_mib, report::peak_rss_mib());
       int64_t tokens = 0;
       for (size_t i = 0; i < items.size(); ++i) {
         if (!items[i].error.empty()) {

@@ -2,10 +2,14 @@
 
 #include <cstdio>
 
-#include "cli/svg_plot.h"
+#include "report/svg_plot.h"
 
 namespace packinfer::cli {
 namespace {
+
+using report::PlotChart;
+using report::PlotSeries;
+using report::render_svg;
 
 constexpr double kMiB = 1024.0 * 1024.0;
 

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <chrono>
 
-#include "cli/peak_memory.h"
+#include "report/peak_memory.h"
 
 namespace packinfer::cli {
 RssSampler::RssSampler(pid_t pid, double interval_s)
@@ -25,7 +25,7 @@ RssSampler::RssSampler(pid_t pid, double interval_s)
 RssSampler::~RssSampler() { finish(); }
 
 void RssSampler::sample() {
-  double mib = rss_mib_of(static_cast<int>(pid_));
+  double mib = report::rss_mib_of(static_cast<int>(pid_));
   double t = std::chrono::duration<double>(Clock::now() - t0_).count();
   std::lock_guard lock(mu_);
   summary_.samples.push_back({t, mib});

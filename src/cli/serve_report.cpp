@@ -1,9 +1,13 @@
 #include "cli/serve_report.h"
 
-#include "cli/svg_plot.h"
+#include "report/svg_plot.h"
 
 namespace packinfer::cli {
 namespace {
+
+using report::PlotChart;
+using report::PlotSeries;
+using report::render_svg;
 
 nlohmann::json summary_json(const LatencySummary& s) {
   return {{"mean", s.mean}, {"p50", s.p50}, {"p90", s.p90},

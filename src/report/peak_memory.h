@@ -4,7 +4,7 @@
 // measured in one run.
 #include <string>
 
-namespace packinfer::cli {
+namespace packinfer::report {
 
 // Returns freed heap to the kernel, then resets VmHWM to the current RSS. On failure returns false
 // and sets *why (e.g. kernel without support, read-only /proc).
@@ -19,4 +19,4 @@ double rss_mib_of(int pid);
 // Peak resident set size of this process (VmHWM) in MiB, since start or the last reset.
 double peak_rss_mib();
 
-}  // namespace packinfer::cli
+}  // namespace packinfer::report

@@ -1,11 +1,11 @@
-#include "cli/svg_plot.h"
+#include "report/svg_plot.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <limits>
 
-namespace packinfer::cli {
+namespace packinfer::report {
 namespace {
 
 // Colour-blind friendly (Okabe-Ito), distinct in greyscale print too.
@@ -281,4 +281,4 @@ std::string render_svg(const std::vector<PlotChart>& charts, const std::string& 
   return w.out;
 }
 
-}  // namespace packinfer::cli
+}  // namespace packinfer::report

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-namespace packinfer::cli {
+namespace packinfer::report {
 
 struct PlotSeries {
   std::string name;       // empty: not in the legend (a lone unnamed bar series is coloured per
@@ -32,4 +32,4 @@ std::string render_svg(const std::vector<PlotChart>& charts, const std::string& 
 // "Nice" axis ticks (1, 2, 5 x 10^k steps) covering [lo, hi]; exposed for tests.
 std::vector<double> nice_ticks(double lo, double hi, int target_count = 5);
 
-}  // namespace packinfer::cli
+}  // namespace packinfer::report

@@ -1,4 +1,4 @@
-#include "cli/peak_memory.h"
+#include "report/peak_memory.h"
 
 #include <fcntl.h>
 #include <malloc.h>
@@ -9,7 +9,7 @@
 #include <cstring>
 #include <fstream>
 
-namespace packinfer::cli {
+namespace packinfer::report {
 
 bool reset_peak_rss(std::string* why) {
 #ifdef __GLIBC__
@@ -44,4 +44,4 @@ double rss_mib_of(int pid) { return proc_status_mib("VmRSS:", std::to_string(pid
 
 double peak_rss_mib() { return proc_status_mib("VmHWM:"); }
 
-}  // namespace packinfer::cli
+}  // namespace packinfer::report
