@@ -5,17 +5,17 @@
 #include <algorithm>
 #include <fstream>
 
-#include "cli/prompt_lengths.h"
 #include "packinfer/error.h"
+#include "prompt_sets/prompt_lengths.h"
 #include "report/svg_plot.h"
 #include "support/test_support.h"
 
 namespace packinfer::test {
 namespace {
 
-using cli::parse_prompt_distribution;
-using cli::PromptDistribution;
-using cli::sample_prompt_lengths;
+using prompt_sets::parse_prompt_distribution;
+using prompt_sets::PromptDistribution;
+using prompt_sets::sample_prompt_lengths;
 
 TEST(PromptLengths, ParsesEveryForm) {
   EXPECT_EQ(parse_prompt_distribution("fixed:128").kind, PromptDistribution::Kind::Fixed);
@@ -28,7 +28,7 @@ TEST(PromptLengths, ParsesEveryForm) {
   auto j = parse_prompt_distribution("jsonl:/tmp/a:b.jsonl");
   EXPECT_EQ(j.kind, PromptDistribution::Kind::Jsonl);
   EXPECT_EQ(j.file, "/tmp/a:b.jsonl");
-  EXPECT_EQ(cli::to_string(u), "uniform:8:64");
+  EXPECT_EQ(prompt_sets::to_string(u), "uniform:8:64");
   for (const char* bad : {"", "fixed", "fixed:0", "fixed:1:2", "uniform:9:8", "uniform:4",
                           "loguniform:0:10", "gauss:1:2", "uniform:a:b", "fixed:12x", "jsonl:"}) {
     EXPECT_THROW(parse_prompt_distribution(bad), InvalidArgument) << bad;
@@ -42,7 +42,7 @@ TEST(PromptLengths, DeterministicForASeedAndNested) {
   EXPECT_NE(a, sample_prompt_lengths(d, 64, 8));
   auto prefix = sample_prompt_lengths(d, 16, 7);
   EXPECT_TRUE(std::equal(prefix.begin(), prefix.end(), a.begin()));
-  EXPECT_EQ(cli::random_token_ids(50, 512, 3), cli::random_token_ids(50, 512, 3));
+  EXPECT_EQ(prompt_sets::random_token_ids(50, 512, 3), prompt_sets::random_token_ids(50, 512, 3));
 }
 
 TEST(PromptLengths, RangesRespected) {
@@ -53,7 +53,7 @@ TEST(PromptLengths, RangesRespected) {
     EXPECT_EQ(*std::min_element(v.begin(), v.end()), d.lo) << spec;  // ends are reached
     EXPECT_EQ(*std::max_element(v.begin(), v.end()), d.hi) << spec;
   }
-  auto ids = cli::random_token_ids(10000, 300, 1);
+  auto ids = prompt_sets::random_token_ids(10000, 300, 1);
   EXPECT_GE(*std::min_element(ids.begin(), ids.end()), 0);
   EXPECT_LT(*std::max_element(ids.begin(), ids.end()), 300);
 }
@@ -83,7 +83,7 @@ TEST(PromptLengths, ParsesJsonlFile) {
       << "\n"
       << R"({"body": {"prompt": "completion style"}})"
       << "\r\n";
-  auto prompts = cli::parse_jsonl_prompts(read_file(path));
+  auto prompts = prompt_sets::parse_jsonl_prompts(read_file(path));
   ASSERT_EQ(prompts.size(), 4u);
   EXPECT_EQ(prompts[0].text, "Once upon a time");
   EXPECT_EQ(prompts[1].ids, (std::vector<int32_t>{1, 2, 3}));
@@ -92,17 +92,17 @@ TEST(PromptLengths, ParsesJsonlFile) {
   EXPECT_EQ(prompts[2].messages[1].content, "Hi");
   EXPECT_EQ(prompts[3].text, "completion style");
 
-  auto picked = cli::pick_prompts(prompts, 10, 5);
+  auto picked = prompt_sets::pick_prompts(prompts, 10, 5);
   ASSERT_EQ(picked.size(), 10u);  // cycles through the 4 prompts
-  auto again = cli::pick_prompts(prompts, 10, 5);
+  auto again = prompt_sets::pick_prompts(prompts, 10, 5);
   for (size_t i = 0; i < picked.size(); ++i) EXPECT_EQ(picked[i].text, again[i].text);
 
   for (const char* bad : {"not json", "[1, 2]", R"({"other": 1})", R"({"prompt_ids": []})",
                           R"({"prompt_ids": [1, "x"]})", R"({"prompt": 5})"}) {
-    EXPECT_THROW(cli::parse_jsonl_prompts(bad), InvalidArgument) << bad;
+    EXPECT_THROW(prompt_sets::parse_jsonl_prompts(bad), InvalidArgument) << bad;
   }
   try {
-    cli::parse_jsonl_prompts("{\"prompt\": \"ok\"}\n{\"oops\": 1}\n");
+    prompt_sets::parse_jsonl_prompts("{\"prompt\": \"ok\"}\n{\"oops\": 1}\n");
     FAIL();
   } catch (const InvalidArgument& e) {
     EXPECT_NE(std::string(e.what()).find("line 2"), std::string::npos) << e.what();

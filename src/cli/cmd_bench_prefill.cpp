@@ -8,13 +8,16 @@
 #include "cli/cli_common.h"
 #include "cli/prefill_bench.h"
 #include "cli/prefill_report.h"
-#include "cli/prompt_lengths.h"
 #include "packinfer/batch.h"
 #include "packinfer/engine.h"
+#include "prompt_sets/prompt_lengths.h"
 #include "util/text_file.h"
 
 namespace packinfer::cli {
 namespace {
+
+using prompt_sets::JsonlPrompt;
+using prompt_sets::PromptDistribution;
 
 struct Opts {
   ModelOptions model;
@@ -35,8 +38,8 @@ std::vector<GenerationRequest> make_requests(Engine& engine, const PromptDistrib
                                              int64_t n, uint64_t seed) {
   std::vector<std::vector<int32_t>> prompts;
   if (dist.kind == PromptDistribution::Kind::Jsonl) {
-    for (const JsonlPrompt& p :
-         pick_prompts(parse_jsonl_prompts(read_text_file(dist.file)), n, seed)) {
+    for (const JsonlPrompt& p : prompt_sets::pick_prompts(
+             prompt_sets::parse_jsonl_prompts(read_text_file(dist.file)), n, seed)) {
       if (!p.ids.empty()) {
         prompts.push_back(p.ids);
       } else if (!p.messages.empty()) {
@@ -46,11 +49,11 @@ std::vector<GenerationRequest> make_requests(Engine& engine, const PromptDistrib
       }
     }
   } else {
-    std::vector<int64_t> lens = sample_prompt_lengths(dist, n, seed);
+    std::vector<int64_t> lens = prompt_sets::sample_prompt_lengths(dist, n, seed);
     for (size_t i = 0; i < lens.size(); ++i) {
       // A seed per prompt (not one stream) keeps prompt i the same whatever the batch size.
-      prompts.push_back(
-          random_token_ids(lens[i], engine.model_info().n_vocab, seed * 0x100000001b3ull + i + 1));
+      prompts.push_back(prompt_sets::random_token_ids(lens[i], engine.model_info().n_vocab,
+                                                      seed * 0x100000001b3ull + i + 1));
     }
   }
   const int64_t n_ctx = engine.model_info().n_ctx;
@@ -72,7 +75,7 @@ std::vector<GenerationRequest> make_requests(Engine& engine, const PromptDistrib
 }
 
 void run(const Opts& o) {
-  PromptDistribution dist = parse_prompt_distribution(o.dist);
+  PromptDistribution dist = prompt_sets::parse_prompt_distribution(o.dist);
   PrefillBenchOptions bench;
   bench.modes = parse_prefill_modes(o.modes);
   bench.repetitions = o.reps;
@@ -90,7 +93,7 @@ void run(const Opts& o) {
   PrefillRunInfo info;
   info.model_name = engine.model_info().name;
   info.model_path = eo.model_path;
-  info.distribution = to_string(dist);
+  info.distribution = prompt_sets::to_string(dist);
   info.threads =
       eo.n_threads > 0 ? eo.n_threads : static_cast<int>(std::thread::hardware_concurrency());
   info.seed = o.seed;

@@ -3,13 +3,16 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
-#include "cli/prompt_lengths.h"
 #include "packinfer/error.h"
+#include "prompt_sets/prompt_lengths.h"
 #include "util/splitmix64.h"
 #include "util/text_file.h"
 
 namespace packinfer::cli {
 namespace {
+
+using prompt_sets::JsonlPrompt;
+using prompt_sets::PromptDistribution;
 
 // Frequent words that BPE vocabularies hold as single tokens (with their leading space), so the
 // word count is close to the token count.
@@ -28,11 +31,11 @@ constexpr uint64_t kPrefixSalt = 0x51ed270b9ad5f1c3ull;
 constexpr uint64_t kPromptSalt = 0x2545f4914f6cdd1dull;
 
 std::vector<int64_t> lengths(const std::string& spec, int64_t n, uint64_t seed) {
-  PromptDistribution d = parse_prompt_distribution(spec);
+  PromptDistribution d = prompt_sets::parse_prompt_distribution(spec);
   if (d.kind == PromptDistribution::Kind::Jsonl) {
     throw InvalidArgument("length spec '" + spec + "': use --prompts FILE for JSONL prompts");
   }
-  return sample_prompt_lengths(d, n, seed);
+  return prompt_sets::sample_prompt_lengths(d, n, seed);
 }
 
 // A question distinct from every other request's from its first word on (the index is in it), so
@@ -135,7 +138,8 @@ std::vector<PlannedRequest> build_workload(const WorkloadOptions& o) {
   std::vector<JsonlPrompt> file_prompts;
   std::vector<int64_t> in_len;
   if (!o.prompts_file.empty()) {
-    file_prompts = pick_prompts(parse_jsonl_prompts(read_text_file(o.prompts_file)), n, o.seed);
+    file_prompts = prompt_sets::pick_prompts(
+        prompt_sets::parse_jsonl_prompts(read_text_file(o.prompts_file)), n, o.seed);
   } else {
     in_len = lengths(o.prompt_len, n, o.seed);
   }

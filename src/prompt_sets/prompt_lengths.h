@@ -1,5 +1,6 @@
 #pragma once
-// Prompt sets for `packinfer bench prefill`: a length distribution ("fixed:N", "uniform:A:B",
+// Prompt sets for the benchmarks (`packinfer bench prefill`; `bench serve` draws its lengths and
+// reads its JSONL prompts here too): a length distribution ("fixed:N", "uniform:A:B",
 // "loguniform:A:B") or real prompts from a JSONL file ("jsonl:FILE"), turned into a batch of
 // prompts that is the same for the same seed on every machine (so runs can be compared).
 #include <cstdint>
@@ -9,7 +10,7 @@
 
 #include "packinfer/chat.h"
 
-namespace packinfer::cli {
+namespace packinfer::prompt_sets {
 
 struct PromptDistribution {
   enum class Kind { Fixed, Uniform, LogUniform, Jsonl };
@@ -47,4 +48,4 @@ std::vector<JsonlPrompt> parse_jsonl_prompts(std::string_view content);
 std::vector<JsonlPrompt> pick_prompts(const std::vector<JsonlPrompt>& prompts, int64_t n,
                                       uint64_t seed);
 
-}  // namespace packinfer::cli
+}  // namespace packinfer::prompt_sets

@@ -1,4 +1,4 @@
-#include "cli/prompt_lengths.h"
+#include "prompt_sets/prompt_lengths.h"
 
 #include <algorithm>
 #include <cmath>
@@ -7,7 +7,7 @@
 #include "packinfer/error.h"
 #include "util/splitmix64.h"
 
-namespace packinfer::cli {
+namespace packinfer::prompt_sets {
 namespace {
 
 [[noreturn]] void bad_spec(const std::string& spec, const std::string& why) {
@@ -208,4 +208,4 @@ std::vector<JsonlPrompt> pick_prompts(const std::vector<JsonlPrompt>& prompts, i
   return out;
 }
 
-}  // namespace packinfer::cli
+}  // namespace packinfer::prompt_sets
