@@ -10,15 +10,15 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "cli/latency_stats.h"
-#include "cli/rss_sampler.h"
-#include "cli/serve_bench.h"
-#include "cli/serve_load.h"
-#include "cli/serve_metrics.h"
-#include "cli/serve_report.h"
-#include "cli/serve_workload.h"
-#include "cli/server_process.h"
-#include "cli/sse_client.h"
+#include "loadgen/latency_stats.h"
+#include "loadgen/rss_sampler.h"
+#include "loadgen/serve_bench.h"
+#include "loadgen/serve_load.h"
+#include "loadgen/serve_metrics.h"
+#include "loadgen/serve_report.h"
+#include "loadgen/serve_workload.h"
+#include "loadgen/server_process.h"
+#include "loadgen/sse_client.h"
 #include "packinfer/error.h"
 #include "report/percentile.h"
 #include "support/test_support.h"
@@ -26,7 +26,7 @@
 namespace packinfer::test {
 namespace {
 
-using namespace packinfer::cli;
+using namespace packinfer::loadgen;
 using report::percentile;
 
 std::vector<std::string> parse_all(const std::vector<std::string_view>& pieces) {

@@ -12,7 +12,7 @@
 #include <thread>
 #include <vector>
 
-namespace packinfer::cli {
+namespace packinfer::loadgen {
 
 // The port of the first "http://HOST:PORT" in a log line; 0 if there is none.
 int parse_listen_port(std::string_view line);
@@ -48,4 +48,4 @@ class ServerProcess {
   std::string last_log_line_;  // for the error when it dies during startup
 };
 
-}  // namespace packinfer::cli
+}  // namespace packinfer::loadgen

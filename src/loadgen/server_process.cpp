@@ -1,4 +1,4 @@
-#include "cli/server_process.h"
+#include "loadgen/server_process.h"
 
 #include <httplib.h>
 #include <signal.h>
@@ -12,7 +12,7 @@
 
 #include "packinfer/error.h"
 
-namespace packinfer::cli {
+namespace packinfer::loadgen {
 
 using Clock = std::chrono::steady_clock;
 
@@ -145,4 +145,4 @@ void ServerProcess::stop() {
   if (log_reader_.joinable()) log_reader_.join();
 }
 
-}  // namespace packinfer::cli
+}  // namespace packinfer::loadgen

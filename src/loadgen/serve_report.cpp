@@ -1,8 +1,8 @@
-#include "cli/serve_report.h"
+#include "loadgen/serve_report.h"
 
 #include "report/svg_plot.h"
 
-namespace packinfer::cli {
+namespace packinfer::loadgen {
 namespace {
 
 using report::PlotChart;
@@ -255,4 +255,4 @@ std::string serve_svg(const ServeRunInfo& info, const std::vector<ServeConfigRes
   return render_svg(charts, title, 520, 360, 2);
 }
 
-}  // namespace packinfer::cli
+}  // namespace packinfer::loadgen

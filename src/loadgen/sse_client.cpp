@@ -1,10 +1,10 @@
-#include "cli/sse_client.h"
+#include "loadgen/sse_client.h"
 
 #include <httplib.h>
 
 #include <nlohmann/json.hpp>
 
-namespace packinfer::cli {
+namespace packinfer::loadgen {
 
 void SseParser::feed(std::string_view bytes) {
   // Lines end at "\n", "\r\n" or a lone "\r"; a "\r" at the end of a chunk may be the first half
@@ -169,4 +169,4 @@ StreamResult stream_request(const StreamTarget& target, const std::string& path,
   return r;
 }
 
-}  // namespace packinfer::cli
+}  // namespace packinfer::loadgen

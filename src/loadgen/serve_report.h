@@ -7,10 +7,10 @@
 #include <string>
 #include <vector>
 
-#include "cli/rss_sampler.h"
-#include "cli/serve_metrics.h"
+#include "loadgen/rss_sampler.h"
+#include "loadgen/serve_metrics.h"
 
-namespace packinfer::cli {
+namespace packinfer::loadgen {
 
 struct ServeRunInfo {
   std::string model;     // the model file when the bench starts the server, else ""
@@ -42,4 +42,4 @@ nlohmann::json serve_json(const ServeRunInfo& info, const std::vector<ServeConfi
 // streams' stall figures.
 std::string serve_svg(const ServeRunInfo& info, const std::vector<ServeConfigResult>& configs);
 
-}  // namespace packinfer::cli
+}  // namespace packinfer::loadgen

@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-namespace packinfer::cli {
+namespace packinfer::loadgen {
 
 // Feeds bytes in any split; calls `on_event` with the data of each complete event (its `data:`
 // lines joined by '\n', per the SSE spec: an event ends at a blank line). Comment lines (':') and
@@ -60,4 +60,4 @@ StreamResult stream_request(const StreamTarget& target, const std::string& path,
                             const std::string& body,
                             const std::function<void(size_t n_chunks)>& on_token = nullptr);
 
-}  // namespace packinfer::cli
+}  // namespace packinfer::loadgen

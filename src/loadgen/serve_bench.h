@@ -5,12 +5,12 @@
 #include <string>
 #include <vector>
 
-#include "cli/latency_stats.h"
-#include "cli/serve_report.h"
-#include "cli/serve_workload.h"
-#include "cli/sse_client.h"
+#include "loadgen/latency_stats.h"
+#include "loadgen/serve_report.h"
+#include "loadgen/serve_workload.h"
+#include "loadgen/sse_client.h"
 
-namespace packinfer::cli {
+namespace packinfer::loadgen {
 
 struct ServeBenchOptions {
   std::string url;    // a running server (http://HOST:PORT), or
@@ -43,4 +43,4 @@ StreamTarget parse_url(const std::string& url);
 
 ServeConfigResult run_serve_config(const ServeBenchOptions& o, const ServeConfig& cfg);
 
-}  // namespace packinfer::cli
+}  // namespace packinfer::loadgen

@@ -1,11 +1,11 @@
-#include "cli/rss_sampler.h"
+#include "loadgen/rss_sampler.h"
 
 #include <algorithm>
 #include <chrono>
 
 #include "report/peak_memory.h"
 
-namespace packinfer::cli {
+namespace packinfer::loadgen {
 RssSampler::RssSampler(pid_t pid, double interval_s)
     : pid_(pid), interval_s_(interval_s), t0_(Clock::now()) {
   sample();
@@ -45,4 +45,4 @@ RssSummary RssSampler::finish() {
   return summary_;
 }
 
-}  // namespace packinfer::cli
+}  // namespace packinfer::loadgen

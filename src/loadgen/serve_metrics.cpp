@@ -1,8 +1,8 @@
-#include "cli/serve_metrics.h"
+#include "loadgen/serve_metrics.h"
 
 #include <algorithm>
 
-namespace packinfer::cli {
+namespace packinfer::loadgen {
 namespace {
 
 std::vector<double> in_ms(std::vector<double> v) {
@@ -74,4 +74,4 @@ RunMetrics compute_metrics(const std::vector<PlannedRequest>& plan, const LoadRe
   return m;
 }
 
-}  // namespace packinfer::cli
+}  // namespace packinfer::loadgen

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-namespace packinfer::cli {
+namespace packinfer::loadgen {
 
 struct WorkloadOptions {
   int64_t num_requests = 64;
@@ -54,4 +54,4 @@ std::vector<PlannedRequest> build_workload(const WorkloadOptions& o);
 std::vector<PlannedRequest> long_prompt_during_decode(const WorkloadOptions& o, int64_t streams,
                                                       int64_t long_prompt_tokens);
 
-}  // namespace packinfer::cli
+}  // namespace packinfer::loadgen

@@ -6,10 +6,10 @@
 #include <functional>
 #include <vector>
 
-#include "cli/serve_workload.h"
-#include "cli/sse_client.h"
+#include "loadgen/serve_workload.h"
+#include "loadgen/sse_client.h"
 
-namespace packinfer::cli {
+namespace packinfer::loadgen {
 
 struct RequestOutcome {
   double sent_at_s = 0;  // when it was actually sent, from the start of the run
@@ -30,4 +30,4 @@ struct LoadOptions {
 LoadResult run_load(const StreamTarget& target, const std::vector<PlannedRequest>& plan,
                     const LoadOptions& options = {});
 
-}  // namespace packinfer::cli
+}  // namespace packinfer::loadgen

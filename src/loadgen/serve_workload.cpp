@@ -1,4 +1,4 @@
-#include "cli/serve_workload.h"
+#include "loadgen/serve_workload.h"
 
 #include <cmath>
 #include <nlohmann/json.hpp>
@@ -8,7 +8,7 @@
 #include "util/splitmix64.h"
 #include "util/text_file.h"
 
-namespace packinfer::cli {
+namespace packinfer::loadgen {
 namespace {
 
 using prompt_sets::JsonlPrompt;
@@ -182,4 +182,4 @@ std::vector<PlannedRequest> long_prompt_during_decode(const WorkloadOptions& o, 
   return reqs;
 }
 
-}  // namespace packinfer::cli
+}  // namespace packinfer::loadgen

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <vector>
 
-namespace packinfer::cli {
+namespace packinfer::loadgen {
 
 struct LatencySummary {
   int64_t count = 0;
@@ -36,4 +36,4 @@ struct Slo {
 // Requests that succeeded and met every SLO (the numerator of goodput).
 int64_t count_meeting_slo(const std::vector<RequestTiming>& requests, const Slo& slo);
 
-}  // namespace packinfer::cli
+}  // namespace packinfer::loadgen

@@ -1,4 +1,4 @@
-#include "cli/serve_bench.h"
+#include "loadgen/serve_bench.h"
 
 #include <httplib.h>
 
@@ -9,13 +9,13 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
-#include "cli/rss_sampler.h"
-#include "cli/serve_load.h"
-#include "cli/serve_metrics.h"
-#include "cli/server_process.h"
+#include "loadgen/rss_sampler.h"
+#include "loadgen/serve_load.h"
+#include "loadgen/serve_metrics.h"
+#include "loadgen/server_process.h"
 #include "packinfer/error.h"
 
-namespace packinfer::cli {
+namespace packinfer::loadgen {
 namespace {
 
 std::string join(const std::vector<std::string>& words) {
@@ -186,4 +186,4 @@ ServeConfigResult run_serve_config(const ServeBenchOptions& o, const ServeConfig
   return out;
 }
 
-}  // namespace packinfer::cli
+}  // namespace packinfer::loadgen

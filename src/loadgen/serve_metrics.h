@@ -7,10 +7,10 @@
 #include <utility>
 #include <vector>
 
-#include "cli/latency_stats.h"
-#include "cli/serve_load.h"
+#include "loadgen/latency_stats.h"
+#include "loadgen/serve_load.h"
 
-namespace packinfer::cli {
+namespace packinfer::loadgen {
 
 struct RunMetrics {
   int64_t requests = 0, completed = 0, failed = 0;
@@ -41,4 +41,4 @@ RunMetrics compute_metrics(const std::vector<PlannedRequest>& plan, const LoadRe
 // The timing view of one outcome (output tokens: usage if the server sent it, else chunks).
 RequestTiming timing_of(const StreamResult& r);
 
-}  // namespace packinfer::cli
+}  // namespace packinfer::loadgen

@@ -1,4 +1,4 @@
-#include "cli/serve_load.h"
+#include "loadgen/serve_load.h"
 
 #include <algorithm>
 #include <atomic>
@@ -7,7 +7,7 @@
 #include <mutex>
 #include <thread>
 
-namespace packinfer::cli {
+namespace packinfer::loadgen {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -82,4 +82,4 @@ LoadResult run_load(const StreamTarget& target, const std::vector<PlannedRequest
   return out;
 }
 
-}  // namespace packinfer::cli
+}  // namespace packinfer::loadgen

@@ -9,7 +9,7 @@
 #include <thread>
 #include <vector>
 
-namespace packinfer::cli {
+namespace packinfer::loadgen {
 
 struct RssSample {
   double t_s = 0;  // since the sampler started
@@ -41,4 +41,4 @@ class RssSampler {
   bool finished_ = false;
 };
 
-}  // namespace packinfer::cli
+}  // namespace packinfer::loadgen

@@ -1,11 +1,11 @@
-#include "cli/latency_stats.h"
+#include "loadgen/latency_stats.h"
 
 #include <algorithm>
 #include <numeric>
 
 #include "report/percentile.h"
 
-namespace packinfer::cli {
+namespace packinfer::loadgen {
 
 LatencySummary summarize(const std::vector<double>& sample) {
   LatencySummary s;
@@ -45,4 +45,4 @@ int64_t count_meeting_slo(const std::vector<RequestTiming>& requests, const Slo&
   return n;
 }
 
-}  // namespace packinfer::cli
+}  // namespace packinfer::loadgen
