@@ -6,16 +6,19 @@
 #include <thread>
 
 #include "cli/cli_common.h"
-#include "cli/prefill_bench.h"
-#include "cli/prefill_report.h"
 #include "packinfer/batch.h"
 #include "packinfer/engine.h"
+#include "prefill_bench/prefill_bench.h"
+#include "prefill_bench/prefill_report.h"
 #include "prompt_sets/prompt_lengths.h"
 #include "util/text_file.h"
 
 namespace packinfer::cli {
 namespace {
 
+using prefill_bench::PrefillBatchResult;
+using prefill_bench::PrefillBenchOptions;
+using prefill_bench::PrefillRunInfo;
 using prompt_sets::JsonlPrompt;
 using prompt_sets::PromptDistribution;
 
@@ -77,7 +80,7 @@ std::vector<GenerationRequest> make_requests(Engine& engine, const PromptDistrib
 void run(const Opts& o) {
   PromptDistribution dist = prompt_sets::parse_prompt_distribution(o.dist);
   PrefillBenchOptions bench;
-  bench.modes = parse_prefill_modes(o.modes);
+  bench.modes = prefill_bench::parse_prefill_modes(o.modes);
   bench.repetitions = o.reps;
   bench.max_batch_tokens = o.max_batch_tokens;
   std::vector<int64_t> sizes = o.sweep.empty() ? std::vector<int64_t>{o.batch} : o.sweep;
@@ -121,14 +124,14 @@ void run(const Opts& o) {
       b.min_len = std::min(b.min_len, len);
       b.max_len = std::max(b.max_len, len);
     }
-    b.modes = run_prefill_bench(engine, batch, bench);
+    b.modes = prefill_bench::run_prefill_bench(engine, batch, bench);
     runs.push_back(std::move(b));
   }
 
   // With --json the table goes to stderr so stdout stays one parseable JSON document.
-  print_prefill_table(o.json ? stderr : stdout, info, runs);
-  if (o.json) std::printf("%s\n", prefill_json(info, runs).dump(1).c_str());
-  if (!o.svg.empty()) write_report_file(o.svg, prefill_svg(info, runs));
+  prefill_bench::print_prefill_table(o.json ? stderr : stdout, info, runs);
+  if (o.json) std::printf("%s\n", prefill_bench::prefill_json(info, runs).dump(1).c_str());
+  if (!o.svg.empty()) write_report_file(o.svg, prefill_bench::prefill_svg(info, runs));
 }
 
 }  // namespace

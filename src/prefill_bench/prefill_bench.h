@@ -9,7 +9,7 @@
 #include "packinfer/batch.h"
 #include "packinfer/engine.h"
 
-namespace packinfer::cli {
+namespace packinfer::prefill_bench {
 
 struct PrefillBenchOptions {
   std::vector<PrefillMode> modes{PrefillMode::Packed, PrefillMode::Padded, PrefillMode::Single};
@@ -44,4 +44,4 @@ std::vector<PrefillModeResult> run_prefill_bench(Engine& engine,
 // missing).
 double packed_speedup(const std::vector<PrefillModeResult>& results, PrefillMode versus);
 
-}  // namespace packinfer::cli
+}  // namespace packinfer::prefill_bench

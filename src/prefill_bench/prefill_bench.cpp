@@ -1,11 +1,11 @@
-#include "cli/prefill_bench.h"
+#include "prefill_bench/prefill_bench.h"
 
 #include <algorithm>
 
-#include "cli/cli_common.h"
+#include "packinfer/error.h"
 #include "report/peak_memory.h"
 
-namespace packinfer::cli {
+namespace packinfer::prefill_bench {
 namespace {
 
 size_t median_index(const std::vector<double>& v) {
@@ -91,4 +91,4 @@ double packed_speedup(const std::vector<PrefillModeResult>& results, PrefillMode
   return other->batch_ttft_s / packed->batch_ttft_s;
 }
 
-}  // namespace packinfer::cli
+}  // namespace packinfer::prefill_bench

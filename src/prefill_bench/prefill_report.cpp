@@ -1,10 +1,10 @@
-#include "cli/prefill_report.h"
+#include "prefill_bench/prefill_report.h"
 
 #include <cstdio>
 
 #include "report/svg_plot.h"
 
-namespace packinfer::cli {
+namespace packinfer::prefill_bench {
 namespace {
 
 using report::PlotChart;
@@ -225,4 +225,4 @@ std::string prefill_svg(const PrefillRunInfo& info, const std::vector<PrefillBat
   return render_svg(charts, title, 520, 360, 2);
 }
 
-}  // namespace packinfer::cli
+}  // namespace packinfer::prefill_bench

@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "cli/prefill_bench.h"
+#include "prefill_bench/prefill_bench.h"
 
-namespace packinfer::cli {
+namespace packinfer::prefill_bench {
 
 struct PrefillRunInfo {
   std::string model_name, model_path, distribution;
@@ -39,4 +39,4 @@ nlohmann::json prefill_json(const PrefillRunInfo& info,
 // single batch, batch TTFT per mode and peak memory per mode as bars.
 std::string prefill_svg(const PrefillRunInfo& info, const std::vector<PrefillBatchResult>& runs);
 
-}  // namespace packinfer::cli
+}  // namespace packinfer::prefill_bench
