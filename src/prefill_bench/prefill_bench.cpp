@@ -1,6 +1,8 @@
 #include "prefill_bench/prefill_bench.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <cstdio>
 
 #include "packinfer/error.h"
 #include "report/peak_memory.h"
@@ -79,6 +81,40 @@ std::vector<PrefillModeResult> run_prefill_bench(Engine& engine,
     r.prompt_tokens_per_s = r.batch_ttft_s > 0 ? r.prompt_tokens / r.batch_ttft_s : 0;
   }
   return results;
+}
+
+std::vector<PrefillBatchResult> run_prefill_sweep(Engine& engine,
+                                                  const std::vector<GenerationRequest>& requests,
+                                                  const std::vector<int64_t>& batch_sizes,
+                                                  const PrefillBenchOptions& options) {
+  // Warm-up outside the measurement: faults in the weights and grows the scratch buffers once.
+  {
+    std::vector<GenerationRequest> warm(
+        requests.begin(), requests.begin() + std::min<int64_t>(2, std::ssize(requests)));
+    BatchOptions bo;
+    bo.max_batch_tokens = options.max_batch_tokens;
+    engine.generate_batch(warm, bo);
+  }
+
+  std::vector<PrefillBatchResult> runs;
+  for (int64_t size : batch_sizes) {
+    if (batch_sizes.size() > 1) {
+      std::fprintf(stderr, "batch %lld ...\n", static_cast<long long>(size));
+    }
+    std::vector<GenerationRequest> batch(requests.begin(), requests.begin() + size);
+    PrefillBatchResult b;
+    b.batch_size = size;
+    b.min_len = INT64_MAX;
+    for (const auto& r : batch) {
+      auto len = static_cast<int64_t>(r.prompt_ids.size());
+      b.prompt_tokens += len;
+      b.min_len = std::min(b.min_len, len);
+      b.max_len = std::max(b.max_len, len);
+    }
+    b.modes = run_prefill_bench(engine, batch, options);
+    runs.push_back(std::move(b));
+  }
+  return runs;
 }
 
 double packed_speedup(const std::vector<PrefillModeResult>& results, PrefillMode versus) {

@@ -31,6 +31,14 @@ struct PrefillModeResult {
   BatchStats stats;             // of the median repetition
 };
 
+// All modes measured for one batch (one point of a --sweep-batch).
+struct PrefillBatchResult {
+  int64_t batch_size = 0;
+  int64_t prompt_tokens = 0;
+  int64_t min_len = 0, max_len = 0;
+  std::vector<PrefillModeResult> modes;
+};
+
 // Parses "packed,padded,single" (any subset, in the given order). Throws InvalidArgument.
 std::vector<PrefillMode> parse_prefill_modes(const std::vector<std::string>& names);
 
@@ -39,6 +47,14 @@ std::vector<PrefillMode> parse_prefill_modes(const std::vector<std::string>& nam
 std::vector<PrefillModeResult> run_prefill_bench(Engine& engine,
                                                  const std::vector<GenerationRequest>& requests,
                                                  const PrefillBenchOptions& options);
+
+// After an untimed warm-up, runs `run_prefill_bench` on the first `size` requests for every size
+// of `batch_sizes` (each at most requests.size()), saying on stderr which one when there are
+// several.
+std::vector<PrefillBatchResult> run_prefill_sweep(Engine& engine,
+                                                  const std::vector<GenerationRequest>& requests,
+                                                  const std::vector<int64_t>& batch_sizes,
+                                                  const PrefillBenchOptions& options);
 
 // Batch TTFT of `mode` divided by packed's: how many times faster packed is (0 if either is
 // missing).

@@ -19,14 +19,6 @@ struct PrefillRunInfo {
   int repetitions = 0;
 };
 
-// All modes measured for one batch (one point of a --sweep-batch).
-struct PrefillBatchResult {
-  int64_t batch_size = 0;
-  int64_t prompt_tokens = 0;
-  int64_t min_len = 0, max_len = 0;
-  std::vector<PrefillModeResult> modes;
-};
-
 // To `out`: what ran (model, threads, prompts, budget), then one row per mode and batch.
 void print_prefill_table(std::FILE* out, const PrefillRunInfo& info,
                          const std::vector<PrefillBatchResult>& runs);
