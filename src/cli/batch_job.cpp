@@ -30,30 +30,39 @@ bool is_blank(std::string_view line) {
   return line.find_first_not_of(" \t\r") == std::string_view::npos;
 }
 
-}  // namespace
-
-int run_batch_job(const BatchJobOptions& o) {
-  const auto t0 = std::chrono::steady_clock::now();
-  // Every argument is checked before the model loads, so a typo fails in milliseconds.
+// The input's content, once input and output are known not to clash.
+std::string read_input(const BatchJobOptions& o) {
   namespace fs = std::filesystem;
   std::error_code ec;
   if (fs::is_directory(o.input, ec)) throw Error("input '" + o.input + "' is a directory");
   if (fs::equivalent(o.input, o.output, ec)) {
     throw Error("input and output are the same file ('" + o.output + "')");
   }
-  const std::string input = read_text_file(o.input);
-  const ResumeState resume = prepare_output(o.output);
-  ResultWriter writer(o.output);
-  if (resume.lines > 0) {
-    std::fprintf(stderr, "batch: resuming: %lld results already in '%s'\n",
-                 static_cast<long long>(resume.lines), o.output.c_str());
-  }
-  if (resume.invalid_lines > 0) {
-    std::fprintf(stderr, "warning: %lld lines of '%s' are not results; they are kept and ignored\n",
-                 static_cast<long long>(resume.invalid_lines), o.output.c_str());
-  }
+  return read_text_file(o.input);
+}
 
-  EngineOptions eo = engine_options(o.model);
+}  // namespace
+
+// Members are initialised in declaration order: input checked and read, then the output
+// repaired for resuming, then opened for appending.
+BatchJob::BatchJob(const BatchJobOptions& o)
+    : started_(std::chrono::steady_clock::now()),
+      options_(o),
+      input_(read_input(o)),
+      resume_(prepare_output(o.output)),
+      writer_(o.output) {
+  if (resume_.lines > 0) {
+    std::fprintf(stderr, "batch: resuming: %lld results already in '%s'\n",
+                 static_cast<long long>(resume_.lines), o.output.c_str());
+  }
+  if (resume_.invalid_lines > 0) {
+    std::fprintf(stderr, "warning: %lld lines of '%s' are not results; they are kept and ignored\n",
+                 static_cast<long long>(resume_.invalid_lines), o.output.c_str());
+  }
+}
+
+int BatchJob::run(EngineOptions eo) {
+  const BatchJobOptions& o = options_;
   // A larger per-forward budget than -b also needs the engine's scratch sized for it.
   if (o.batch.max_batch_tokens > eo.max_batch_tokens)
     eo.max_batch_tokens = o.batch.max_batch_tokens;
@@ -65,7 +74,7 @@ int run_batch_job(const BatchJobOptions& o) {
 
   JobSummary summary;
   auto reject = [&](const BatchRequest& r, const RequestError& e) {
-    writer.write(error_line(r, e));
+    writer_.write(error_line(r, e));
     summary.failed++;
   };
 
@@ -74,10 +83,10 @@ int run_batch_job(const BatchJobOptions& o) {
   std::vector<BatchRequest> runnable;
   std::vector<GenerationRequest> requests;
   int64_t line_no = 0;
-  for (size_t pos = 0; pos < input.size();) {
-    size_t nl = input.find('\n', pos);
-    if (nl == std::string::npos) nl = input.size();
-    std::string_view line(input.data() + pos, nl - pos);
+  for (size_t pos = 0; pos < input_.size();) {
+    size_t nl = input_.find('\n', pos);
+    if (nl == std::string::npos) nl = input_.size();
+    std::string_view line(input_.data() + pos, nl - pos);
     pos = nl + 1;
     ++line_no;
     if (is_blank(line)) continue;  // not a request (e.g. a trailing empty line)
@@ -86,8 +95,8 @@ int run_batch_job(const BatchJobOptions& o) {
     print_warnings(warnings);
     // The k-th occurrence of a custom_id is done if the output holds at least k lines for it.
     const int64_t k = ++occurrences[r.custom_id];
-    auto done = resume.answered.find(r.custom_id);
-    if (done != resume.answered.end() && k <= done->second) {
+    auto done = resume_.answered.find(r.custom_id);
+    if (done != resume_.answered.end() && k <= done->second) {
       summary.skipped++;
       continue;
     }
@@ -122,7 +131,7 @@ int run_batch_job(const BatchJobOptions& o) {
             reject(runnable[i], {item.error, "generation_failed", ""});
             return;
           }
-          writer.write(success_line(runnable[i], item.result, ctx));
+          writer_.write(success_line(runnable[i], item.result, ctx));
           summary.ok++;
           summary.prompt_tokens += static_cast<int64_t>(item.result.prompt_ids.size());
           summary.generated_tokens += static_cast<int64_t>(item.result.output_ids.size());
@@ -137,7 +146,7 @@ int run_batch_job(const BatchJobOptions& o) {
     progress.finish(last);
   }
   summary.elapsed_seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
   std::fputs(format_summary(summary, stats).c_str(), stderr);
   return 0;
 }
