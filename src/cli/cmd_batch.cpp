@@ -1,7 +1,7 @@
 // `packinfer batch`: an offline job of many requests (OpenAI Batch API JSONL in and out).
 #include <memory>
 
-#include "cli/batch_job.h"
+#include "batch_jobs/batch_job.h"
 #include "cli/cli_common.h"
 #include "cli/commands.h"
 
@@ -10,7 +10,7 @@ namespace packinfer::cli {
 void add_batch_command(CLI::App& app, int& exit_code) {
   struct Opts {
     ModelOptions model;
-    BatchJobOptions job;
+    batch_jobs::BatchJobOptions job;
     std::string mode = "packed";
     bool no_plan = false;
   };
@@ -33,7 +33,7 @@ void add_batch_command(CLI::App& app, int& exit_code) {
   sub->callback([o, &exit_code] {
     o->job.batch.mode = parse_prefill_mode(o->mode);
     o->job.batch.plan_order = !o->no_plan;
-    BatchJob job(o->job);  // the files first, see BatchJob
+    batch_jobs::BatchJob job(o->job);  // the files first, see BatchJob
     exit_code = job.run(engine_options(o->model));
   });
 }

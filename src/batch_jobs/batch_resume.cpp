@@ -1,4 +1,4 @@
-#include "cli/batch_resume.h"
+#include "batch_jobs/batch_resume.h"
 
 #include <filesystem>
 #include <fstream>
@@ -7,7 +7,7 @@
 #include "packinfer/error.h"
 #include "util/text_file.h"
 
-namespace packinfer::cli {
+namespace packinfer::batch_jobs {
 namespace {
 
 // The custom_id of a result line, or empty when the line is not one.
@@ -70,4 +70,4 @@ ResumeState prepare_output(const std::string& path) {
   return st;
 }
 
-}  // namespace packinfer::cli
+}  // namespace packinfer::batch_jobs

@@ -5,12 +5,12 @@
 #include <chrono>
 #include <string>
 
-#include "cli/batch_results.h"
-#include "cli/batch_resume.h"
+#include "batch_jobs/batch_results.h"
+#include "batch_jobs/batch_resume.h"
 #include "packinfer/batch.h"
 #include "packinfer/engine.h"
 
-namespace packinfer::cli {
+namespace packinfer::batch_jobs {
 
 struct BatchJobOptions {
   std::string input, output;
@@ -39,4 +39,4 @@ class BatchJob {
   ResultWriter writer_;
 };
 
-}  // namespace packinfer::cli
+}  // namespace packinfer::batch_jobs

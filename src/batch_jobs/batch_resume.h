@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-namespace packinfer::cli {
+namespace packinfer::batch_jobs {
 
 struct ResumeState {
   // custom_id -> number of output lines carrying it (a custom_id given twice in the input has two
@@ -25,4 +25,4 @@ ResumeState scan_results(std::string_view content);
 // or repaired.
 ResumeState prepare_output(const std::string& path);
 
-}  // namespace packinfer::cli
+}  // namespace packinfer::batch_jobs

@@ -1,4 +1,4 @@
-#include "cli/batch_job.h"
+#include "batch_jobs/batch_job.h"
 
 #include <unistd.h>
 
@@ -11,15 +11,15 @@
 #include <string_view>
 #include <vector>
 
-#include "cli/batch_progress.h"
-#include "cli/batch_requests.h"
-#include "cli/batch_results.h"
-#include "cli/batch_resume.h"
+#include "batch_jobs/batch_progress.h"
+#include "batch_jobs/batch_requests.h"
+#include "batch_jobs/batch_results.h"
+#include "batch_jobs/batch_resume.h"
 #include "packinfer/error.h"
 #include "server/request_prompt.h"
 #include "util/text_file.h"
 
-namespace packinfer::cli {
+namespace packinfer::batch_jobs {
 namespace {
 
 void print_warnings(FieldWarnings& warnings) {
@@ -151,4 +151,4 @@ int BatchJob::run(EngineOptions eo) {
   return 0;
 }
 
-}  // namespace packinfer::cli
+}  // namespace packinfer::batch_jobs

@@ -1,4 +1,4 @@
-#include "cli/batch_results.h"
+#include "batch_jobs/batch_results.h"
 
 #include <cerrno>
 #include <cstring>
@@ -6,7 +6,7 @@
 #include "packinfer/error.h"
 #include "server/openai_response.h"
 
-namespace packinfer::cli {
+namespace packinfer::batch_jobs {
 namespace {
 
 using json = nlohmann::ordered_json;
@@ -64,4 +64,4 @@ void ResultWriter::write(const json& line) {
   }
 }
 
-}  // namespace packinfer::cli
+}  // namespace packinfer::batch_jobs

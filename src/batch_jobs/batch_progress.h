@@ -8,7 +8,7 @@
 
 #include "packinfer/batch.h"
 
-namespace packinfer::cli {
+namespace packinfer::batch_jobs {
 
 // "12/100 | prompt 1234 tok/s | gen 56.7 tok/s | ETA 0:42" (pure, for tests and both modes).
 std::string format_progress(const BatchProgress& p);
@@ -35,4 +35,4 @@ struct JobSummary {
 // Multi-line end-of-job summary: outcome counts, tokens, time and the engine's BatchStats.
 std::string format_summary(const JobSummary& job, const BatchStats& stats);
 
-}  // namespace packinfer::cli
+}  // namespace packinfer::batch_jobs

@@ -7,10 +7,10 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "cli/batch_requests.h"
+#include "batch_jobs/batch_requests.h"
 #include "packinfer/engine.h"
 
-namespace packinfer::cli {
+namespace packinfer::batch_jobs {
 
 // Values shared by every line of one job.
 struct ResultContext {
@@ -43,4 +43,4 @@ class ResultWriter {
   std::FILE* file_ = nullptr;
 };
 
-}  // namespace packinfer::cli
+}  // namespace packinfer::batch_jobs

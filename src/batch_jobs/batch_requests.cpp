@@ -1,8 +1,8 @@
-#include "cli/batch_requests.h"
+#include "batch_jobs/batch_requests.h"
 
 #include <nlohmann/json.hpp>
 
-namespace packinfer::cli {
+namespace packinfer::batch_jobs {
 namespace {
 
 using json = nlohmann::json;
@@ -83,4 +83,4 @@ BatchRequest parse_request_line(std::string_view line, int64_t line_no,
   return req;
 }
 
-}  // namespace packinfer::cli
+}  // namespace packinfer::batch_jobs

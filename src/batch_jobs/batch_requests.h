@@ -11,7 +11,7 @@
 
 #include "server/openai_request.h"
 
-namespace packinfer::cli {
+namespace packinfer::batch_jobs {
 
 using api::accepted_model_names;
 using api::Endpoint;
@@ -32,4 +32,4 @@ BatchRequest parse_request_line(std::string_view line, int64_t line_no,
                                 const std::vector<std::string>& model_names,
                                 FieldWarnings& warnings);
 
-}  // namespace packinfer::cli
+}  // namespace packinfer::batch_jobs

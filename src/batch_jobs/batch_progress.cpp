@@ -1,11 +1,11 @@
-#include "cli/batch_progress.h"
+#include "batch_jobs/batch_progress.h"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cmath>
 
-namespace packinfer::cli {
+namespace packinfer::batch_jobs {
 namespace {
 
 std::string clock_time(double seconds) {
@@ -82,4 +82,4 @@ std::string format_summary(const JobSummary& job, const BatchStats& s) {
   return out;
 }
 
-}  // namespace packinfer::cli
+}  // namespace packinfer::batch_jobs
