@@ -135,7 +135,8 @@ TEST_P(GgufRoundTrip, AllValueTypes) {
   EXPECT_EQ(f->get_int("missing"), std::nullopt);
 }
 
-INSTANTIATE_TEST_SUITE_P(Versions, GgufRoundTrip, ::testing::Values(2u, 3u));
+INSTANTIATE_TEST_SUITE_P(Versions, GgufRoundTrip, ::testing::Values(2u, 3u),
+                         [](const auto& info) { return "v" + std::to_string(info.param); });
 
 TEST(Gguf, OtherAlignments) {
   for (uint32_t a : {1u, 8u, 64u, 4096u}) {
