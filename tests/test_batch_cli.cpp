@@ -12,6 +12,7 @@
 #include "batch_jobs/batch_requests.h"
 #include "batch_jobs/batch_results.h"
 #include "batch_jobs/batch_resume.h"
+#include "packinfer/engine.h"
 #include "support/test_support.h"
 
 namespace packinfer::test {
@@ -349,18 +350,59 @@ const std::vector<std::string> kMixedJob = {
     R"({"custom_id": "env-2", "url": "/v1/completions", "body": {"prompt": "One day", "temperature": 0, "max_tokens": 100000}})",
 };
 
+// What kMixedJob's requests give when each runs alone through Engine::generate: the prompt as
+// the batch job builds it (text, or the messages through the chat template), greedy, the job's
+// max_tokens (env-2's 100000 clamped to what is left of the 512-position context) and stops.
+std::map<std::string, GenerationResult> mixed_job_alone() {
+  Engine engine({.model_path = stories()});
+  auto run = [&](const std::string& prompt, int32_t max_tokens,
+                 const std::vector<std::string>& stop = {}) {
+    GenerationRequest g;
+    g.prompt = prompt;
+    g.sampling = SamplingParams::greedy();
+    g.sampling.max_tokens = max_tokens;
+    g.sampling.stop = stop;
+    return engine.generate(g);
+  };
+  const int64_t left = 512 - static_cast<int64_t>(engine.tokenize("One day").size());
+  return {
+      {"env-1", run("Once upon a time", 24)},
+      {"line-2", run("The little dog", 20)},
+      {"chat-1", run(engine.apply_chat_template({{"user", "Tell me a story."}}), 16)},
+      {"bare-2", run("Lily and Ben", 30, {"zzz"})},
+      {"line-5", run(engine.apply_chat_template({{"system", "Be kind."}, {"user", "Hi"}}), 12)},
+      {"env-2", run("One day", static_cast<int32_t>(left))},
+  };
+}
+
 TEST(BatchCli, MixedFormatsGreedy) {
   CommandResult r = run_batch("mixed", kMixedJob);
   ASSERT_EQ(r.status, 0) << r.out;
   std::vector<std::string> lines = lines_of(job_path("mixed.out.jsonl"));
   ASSERT_EQ(lines.size(), 6u) << r.out;
   auto results = results_by_id("mixed");
+  // Every request gets exactly what it gets alone from the library (the batch path packs and
+  // schedules differently, greedy decoding must not notice).
+  const std::map<std::string, GenerationResult> alone = mixed_job_alone();
   for (const char* id : {"env-1", "line-2", "chat-1", "bare-2", "line-5", "env-2"}) {
     ASSERT_TRUE(results.count(id)) << id;
     const json& j = results[id];
     EXPECT_EQ(j["response"]["status_code"], 200) << j.dump();
     EXPECT_FALSE(text_of(j).empty()) << id;
+    const GenerationResult& want = alone.at(id);
+    EXPECT_EQ(text_of(j), want.text) << id;
+    const json& body = j["response"]["body"];
+    EXPECT_EQ(body["choices"][0]["finish_reason"], want.finish_reason) << id;
+    EXPECT_EQ(body["usage"]["prompt_tokens"], want.prompt_ids.size()) << id;
+    EXPECT_EQ(body["usage"]["completion_tokens"], want.output_ids.size()) << id;
   }
+  // And env-1 independently of packinfer: llama2.c's greedy story from BOS goes on after the
+  // 4 tokens of "Once upon a time" with ", there was a little girl named Lily. She loved ...".
+  const std::string story =
+      read_file(shared_dir() + "/models/stories260K/expected_greedy_200.txt").substr(16);
+  const std::string env1 = text_of(results["env-1"]);
+  EXPECT_EQ(story.substr(0, env1.size()), env1);
+  EXPECT_GT(env1.size(), 60u);  // 24 tokens of it
   EXPECT_EQ(results["chat-1"]["response"]["body"]["object"], "chat.completion");
   EXPECT_EQ(results["env-1"]["response"]["body"]["model"], "stories260K");
   EXPECT_EQ(results["env-1"]["response"]["body"]["usage"]["completion_tokens"], 24);
@@ -495,15 +537,19 @@ TEST(BatchCli, UnusableArgumentsFailTheJob) {
   CommandResult r = batch("-m '" + stories() + "' -i /nonexistent/in.jsonl -o '" +
                           job_path("args.out.jsonl") + "'");
   EXPECT_EQ(r.status, 1) << r.out;
-  EXPECT_NE(r.out.find("/nonexistent/in.jsonl"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("error: cannot read '/nonexistent/in.jsonl'"), std::string::npos) << r.out;
   r = batch("-m '" + stories() + "' -i '" + in + "' -o /nonexistent/dir/out.jsonl");
   EXPECT_EQ(r.status, 1) << r.out;
-  EXPECT_NE(r.out.find("/nonexistent/dir/out.jsonl"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("error: cannot write '/nonexistent/dir/out.jsonl'"), std::string::npos)
+      << r.out;
   r = batch("-m /nonexistent/model.gguf -i '" + in + "' -o '" + job_path("args.out.jsonl") + "'");
   EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_NE(r.out.find("error: cannot open '/nonexistent/model.gguf'"), std::string::npos) << r.out;
   r = batch("-m '" + stories() + "' -i '" + in + "' -o '" + job_path("args.out.jsonl") +
             "' --mode sideways");
   EXPECT_NE(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("--mode: sideways not in {packed,padded,single}"), std::string::npos)
+      << r.out;
 }
 
 }  // namespace
