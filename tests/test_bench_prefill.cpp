@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <numeric>
 
 #include "packinfer/error.h"
 #include "prompt_sets/prompt_lengths.h"
@@ -184,6 +185,20 @@ TEST(BenchPrefillCli, JsonHasOneObjectPerMode) {
   auto j = nlohmann::json::parse(r.out);
   ASSERT_TRUE(j.is_array());
   ASSERT_EQ(j.size(), 3u);
+  // The batch is the seeded distribution's: 6 prompts of exactly these lengths (random token ids).
+  const std::vector<int64_t> lens =
+      sample_prompt_lengths(parse_prompt_distribution("uniform:8:64"), 6, 1);
+  int64_t total = 0, longest = 0, kv_blocks = 0, largest_kv_blocks = 0;
+  for (int64_t n : lens) {
+    total += n;
+    longest = std::max(longest, n);
+    kv_blocks += (n + 15) / 16;  // 16-position KV blocks of one prompt
+    largest_kv_blocks = std::max(largest_kv_blocks, (n + 15) / 16);
+  }
+  const int64_t budget = 512;      // tokens per forward: the engine's default -b
+  ASSERT_LE(6 * longest, budget);  // so packed and padded each need one forward
+  // A KV block holds K and V in f32 for stories260K's 5 layers of 4 KV heads x 8 dims.
+  const double block_mib = 16.0 * 5 * 32 * 2 * 4 / (1024 * 1024);
   std::vector<std::string> modes;
   for (const auto& o : j) {
     modes.push_back(o.at("mode").get<std::string>());
@@ -198,10 +213,43 @@ TEST(BenchPrefillCli, JsonHasOneObjectPerMode) {
     }
     EXPECT_EQ(o.at("batch").get<int>(), 6);
     EXPECT_EQ(o.at("prompt_tokens"), j[0].at("prompt_tokens"));  // the same batch in every mode
+    EXPECT_EQ(o.at("prompt_tokens"), total);
+    EXPECT_EQ(o.at("dist"), "uniform:8:64");
+    EXPECT_EQ(o.at("seed"), 1);
+    EXPECT_EQ(o.at("threads"), 1);
+    EXPECT_EQ(o.at("repetitions"), 1);
+    EXPECT_EQ(o.at("max_batch_tokens"), budget);
+    EXPECT_EQ(o.at("model"), "stories260K");
+    EXPECT_EQ(o.at("batch_ttft_s_all"), nlohmann::json::array({o.at("batch_ttft_s")}));
+    EXPECT_NEAR(o.at("prompt_tokens_per_s").get<double>(),
+                total / o.at("batch_ttft_s").get<double>(),
+                1e-9 * o.at("prompt_tokens_per_s").get<double>());
+    EXPECT_GT(o.at("peak_activation_mib").get<double>(), 0);
   }
   EXPECT_EQ(modes, (std::vector<std::string>{"packed", "padded", "single"}));
   EXPECT_TRUE(j[0].contains("speedup_vs_padded"));
   EXPECT_TRUE(j[0].contains("speedup_vs_single"));
+  // packed: every prompt in one forward, no padding, all their KV at once.
+  EXPECT_EQ(j[0].at("padding_tokens"), 0);
+  EXPECT_EQ(j[0].at("n_forwards"), 1);
+  EXPECT_DOUBLE_EQ(j[0].at("packing_efficiency").get<double>(), double(total) / budget);
+  EXPECT_DOUBLE_EQ(j[0].at("peak_kv_mib").get<double>(), kv_blocks * block_mib);
+  // padded: one forward of 6 rows of the longest prompt; efficiency counts the padded slots.
+  EXPECT_EQ(j[1].at("padding_tokens"), 6 * longest - total);
+  EXPECT_EQ(j[1].at("n_forwards"), 1);
+  EXPECT_DOUBLE_EQ(j[1].at("packing_efficiency").get<double>(), double(total) / (6 * longest));
+  EXPECT_DOUBLE_EQ(j[1].at("peak_kv_mib").get<double>(), 6 * ((longest + 15) / 16) * block_mib);
+  // single: one forward per prompt, the KV of one prompt at a time.
+  EXPECT_EQ(j[2].at("padding_tokens"), 0);
+  EXPECT_EQ(j[2].at("n_forwards"), 6);
+  EXPECT_DOUBLE_EQ(j[2].at("packing_efficiency").get<double>(), double(total) / (6 * budget));
+  EXPECT_DOUBLE_EQ(j[2].at("peak_kv_mib").get<double>(), largest_kv_blocks * block_mib);
+  // Speedups are ratios of the measured batch TTFTs.
+  const double packed_ttft = j[0].at("batch_ttft_s").get<double>();
+  EXPECT_DOUBLE_EQ(j[0].at("speedup_vs_padded").get<double>(),
+                   j[1].at("batch_ttft_s").get<double>() / packed_ttft);
+  EXPECT_DOUBLE_EQ(j[0].at("speedup_vs_single").get<double>(),
+                   j[2].at("batch_ttft_s").get<double>() / packed_ttft);
   std::string why;
   EXPECT_TRUE(well_formed_xml(read_file(svg), &why)) << why;
 }
@@ -223,6 +271,17 @@ TEST(BenchPrefillCli, TableSweepAndErrors) {
   auto j = nlohmann::json::parse(r.out);
   ASSERT_EQ(j.size(), 9u);
   EXPECT_EQ(j[8].at("batch").get<int>(), 4);
+  // Batch by batch, the modes in order; a smaller batch is a prefix of the larger one.
+  const std::vector<int64_t> lens =
+      sample_prompt_lengths(parse_prompt_distribution("uniform:4:32"), 4, 1);
+  const std::vector<std::string> mode_names = {"packed", "padded", "single"};
+  for (size_t k = 0; k < j.size(); ++k) {
+    const int64_t batch = int64_t{1} << (k / 3);
+    EXPECT_EQ(j[k].at("batch"), batch) << k;
+    EXPECT_EQ(j[k].at("mode"), mode_names[k % 3]) << k;
+    EXPECT_EQ(j[k].at("prompt_tokens"), std::accumulate(lens.begin(), lens.begin() + batch, 0))
+        << k;
+  }
   std::string chart = read_file(svg);
   for (const char* name : {"vs padded", "vs single", "packed", "padded", "single", "Peak RSS"}) {
     EXPECT_NE(chart.find(name), std::string::npos) << name;
@@ -233,10 +292,15 @@ TEST(BenchPrefillCli, TableSweepAndErrors) {
   EXPECT_NE(r.out.find("does not fit the context"), std::string::npos) << r.out;
   r = run_command(base + "--modes packed,bogus 2>&1");
   EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.out.find("error: unknown prefill mode 'bogus' (use packed, padded or single)"),
+            std::string::npos)
+      << r.out;
   // The plain pp/tg bench still works beside the subcommand.
   r = run_command("'" + cli_path() + "' bench -m '" + model + "' -p 16 -n 4 -r 1 -t 1 --json");
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_EQ(nlohmann::json::parse(r.out).size(), 2u);
+  EXPECT_EQ(nlohmann::json::parse(r.out)[0].at("test"), "pp16");
+  EXPECT_EQ(nlohmann::json::parse(r.out)[1].at("test"), "tg4");
 }
 
 }  // namespace
