@@ -207,6 +207,12 @@ TEST(Server, EveryBadInputGetsAnOpenAIErrorThenANormalRequestSucceeds) {
   ASSERT_EQ(ok.status, 200) << ok.body;
   EXPECT_FALSE(texts(ok.j)[0].empty());
   EXPECT_EQ(ok.j["usage"]["completion_tokens"], 8);
+  // Greedy after "Once upon a time" is llama2.c's story from BOS (expected_greedy_200): its next
+  // 8 tokens.
+  const std::string story =
+      read_file(shared_dir() + "/models/stories260K/expected_greedy_200.txt").substr(16);
+  EXPECT_EQ(texts(ok.j)[0], ", there was a little girl");
+  EXPECT_EQ(story.rfind(texts(ok.j)[0], 0), 0u) << story;
 }
 
 TEST(Server, ApiKeyGuardsEverythingButHealth) {
