@@ -345,6 +345,7 @@ TEST(GgufErrors, DuplicatesAndNames) {
   GgufWriter w3c;
   w3c.add("caf\xc3\xa9.\xf0\x9f\x98\x80", gv::u8(1));  // valid 2- and 4-byte sequences
   EXPECT_NO_THROW(parse(w3c.bytes()));
+  EXPECT_EQ(parse(w3c.bytes())->get_int("caf\xc3\xa9.\xf0\x9f\x98\x80"), 1);  // key kept as is
 
   GgufWriter w4;
   w4.add("", gv::u8(1));
