@@ -6,7 +6,6 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
 namespace fs = std::filesystem;
 
@@ -123,14 +122,6 @@ void add_sampling_options(CLI::App& app, SamplingParams& p) {
   app.add_option("--stop", p.stop, "stop string (repeatable)");
   app.add_option("--stop-token", p.stop_token_ids, "stop token id (repeatable)");
   app.add_flag("--ignore-eos", p.ignore_eos, "keep generating past end-of-generation tokens");
-}
-
-std::string read_text_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw Error("cannot read '" + path + "'");
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
 }
 
 void write_report_file(const std::string& path, const std::string& content) {

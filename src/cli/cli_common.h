@@ -32,8 +32,6 @@ int64_t parse_bytes(const std::string& text);
 
 void add_sampling_options(CLI::App& app, SamplingParams& p);
 
-// Reads a whole file (for -f FILE). Throws packinfer::Error.
-std::string read_text_file(const std::string& path);
 // Writes a report (e.g. an SVG) and says so on stderr. Throws packinfer::Error.
 void write_report_file(const std::string& path, const std::string& content);
 

@@ -14,9 +14,9 @@
 #include "cli/cmd_bench_prefill.h"
 #include "cli/cmd_bench_serve.h"
 #include "cli/commands.h"
-#include "cli/latency_stats.h"
-#include "cli/peak_memory.h"
 #include "kernels/system_info.h"
+#include "report/peak_memory.h"
+#include "report/percentile.h"
 
 namespace packinfer::cli {
 namespace {
@@ -27,7 +27,7 @@ struct Stats {
   double min = 0, median = 0, max = 0;
 };
 Stats stats(const std::vector<double>& v) {
-  return {percentile(v, 0), percentile(v, 50), percentile(v, 100)};
+  return {report::percentile(v, 0), report::percentile(v, 50), report::percentile(v, 100)};
 }
 
 }  // namespace
@@ -111,7 +111,7 @@ void add_bench_command(CLI::App& app, int& exit_code) {
       Stats s = stats(tps);
       rows.push_back({"tg" + std::to_string(g), s, info.decode_bytes_per_token * s.median / 1e9});
     }
-    double rss = peak_rss_mib();
+    double rss = report::peak_rss_mib();
     if (o->json) {
       nlohmann::json out = nlohmann::json::array();
       for (const Row& r : rows) {

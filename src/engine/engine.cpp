@@ -40,8 +40,10 @@ void EngineCore::drive(Scheduler& scheduler,
       scheduler.fail(plan, std::string("internal error: ") + e.what());
       continue;
     }
-    scheduler.update(plan, output);
+    // Observed before the update, which may finish requests and free their KV: the KV in use
+    // during the forward is what the statistics want.
     if (observe) observe(plan, output);
+    scheduler.update(plan, output);
   }
 }
 
