@@ -304,5 +304,34 @@ TEST(BenchPrefillCli, TableSweepAndErrors) {
   EXPECT_EQ(nlohmann::json::parse(r.out)[1].at("test"), "tg4");
 }
 
+// A mode that does not fit the KV budget is an out-of-memory cell (as in the Prepacking paper's
+// tables), not the end of the run: padded rows of the longest prompt need more KV than the 32
+// blocks allow, while packed and single prompts fit one by one.
+TEST(BenchPrefillCli, OutOfMemoryModeIsReportedAndTheOthersRun) {
+  std::string model = shared_dir() + "/models/stories260K/stories260K-f32.gguf";
+  std::string base = "'" + cli_path() + "' bench prefill -m '" + model +
+                     "' -t 1 -r 2 --dist loguniform:8:500 --batch 48 --kv-blocks 32 ";
+  CommandResult r = run_command(base + "--json 2>/dev/null");
+  ASSERT_EQ(r.status, 0) << r.out;
+  auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j.size(), 3u);
+  EXPECT_EQ(j[0].at("mode"), "packed");
+  EXPECT_EQ(j[0].at("status"), "ok");
+  EXPECT_GT(j[0].at("batch_ttft_s").get<double>(), 0);
+  EXPECT_FALSE(j[0].contains("speedup_vs_padded"));  // no ratio against an OOM cell
+  EXPECT_TRUE(j[0].contains("speedup_vs_single"));
+  EXPECT_EQ(j[1].at("mode"), "padded");
+  EXPECT_EQ(j[1].at("status"), "out_of_memory");
+  EXPECT_NE(j[1].at("error").get<std::string>().find("KV cache exhausted (512 positions)"),
+            std::string::npos)
+      << j[1];
+  EXPECT_EQ(j[2].at("status"), "ok");
+  EXPECT_GT(j[2].at("batch_ttft_s").get<double>(), 0);
+  r = run_command(base + "2>&1");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("| padded | out of memory: KV cache exhausted"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("packed speedup: - vs padded"), std::string::npos) << r.out;
+}
+
 }  // namespace
 }  // namespace packinfer::test

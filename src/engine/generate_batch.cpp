@@ -108,6 +108,7 @@ class BatchJob {
   void done(size_t i, const ServingResult& res) {
     BatchItemResult& r = results_[i];
     r.error = res.error;
+    r.out_of_memory = res.out_of_memory;
     r.result = res.generation;
     r.ttft_seconds = res.ttft_seconds;
     r.finish_seconds = res.e2e_seconds;

@@ -42,6 +42,7 @@ std::vector<PrefillModeResult> run_prefill_bench(Engine& engine,
   for (int rep = 0; rep < options.repetitions; ++rep) {
     for (size_t m = 0; m < options.modes.size(); ++m) {
       PrefillModeResult& r = results[m];
+      if (r.status != "ok") continue;  // out of memory once: so it stays
       r.mode = options.modes[m];
       r.batch_size = static_cast<int64_t>(requests.size());
       BatchOptions bo;
@@ -60,11 +61,21 @@ std::vector<PrefillModeResult> run_prefill_bench(Engine& engine,
       r.peak_rss_mib = std::max(r.peak_rss_mib, report::peak_rss_mib());
       int64_t tokens = 0;
       for (size_t i = 0; i < items.size(); ++i) {
+        if (items[i].out_of_memory) {
+          r.status = "out_of_memory";
+          r.error = items[i].error;
+          break;
+        }
         if (!items[i].error.empty()) {
           throw Error(std::string(prefill_mode_name(r.mode)) + " mode: request " +
                       std::to_string(i) + " failed: " + items[i].error);
         }
         tokens += static_cast<int64_t>(items[i].result.prompt_ids.size());
+      }
+      if (r.status != "ok") {
+        r.ttft_s.clear();
+        all[m].clear();
+        continue;
       }
       r.prompt_tokens = tokens;
       // The provisional batch loop fills only the makespan; with max_tokens = 1 it is the TTFT.
@@ -75,6 +86,7 @@ std::vector<PrefillModeResult> run_prefill_bench(Engine& engine,
   }
   for (size_t m = 0; m < results.size(); ++m) {
     PrefillModeResult& r = results[m];
+    if (r.status != "ok") continue;
     size_t mid = median_index(r.ttft_s);
     r.batch_ttft_s = r.ttft_s[mid];
     r.stats = all[m][mid];
@@ -123,7 +135,7 @@ double packed_speedup(const std::vector<PrefillModeResult>& results, PrefillMode
     if (r.mode == PrefillMode::Packed) packed = &r;
     if (r.mode == versus) other = &r;
   }
-  if (!packed || !other || packed->batch_ttft_s <= 0) return 0;
+  if (!packed || !other || packed->batch_ttft_s <= 0 || other->status != "ok") return 0;
   return other->batch_ttft_s / packed->batch_ttft_s;
 }
 

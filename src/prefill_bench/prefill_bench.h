@@ -29,6 +29,10 @@ struct PrefillModeResult {
   bool peak_rss_reset = false;  // false: peak_rss_mib includes everything before this mode
   std::string peak_rss_note;    // why the reset failed
   BatchStats stats;             // of the median repetition
+  // "ok", or "out_of_memory" when the KV cache could not hold the mode's batch (as the
+  // Prepacking paper reports its OOM cells); the figures above are then empty.
+  std::string status = "ok";
+  std::string error;  // what ran out, for out_of_memory
 };
 
 // All modes measured for one batch (one point of a --sweep-batch).
@@ -42,8 +46,9 @@ struct PrefillBatchResult {
 // Parses "packed,padded,single" (any subset, in the given order). Throws InvalidArgument.
 std::vector<PrefillMode> parse_prefill_modes(const std::vector<std::string>& names);
 
-// Runs `requests` once per mode and repetition (modes interleaved within each repetition). Throws
-// packinfer::Error if a request fails.
+// Runs `requests` once per mode and repetition (modes interleaved within each repetition). A mode
+// whose batch does not fit the KV cache is reported out of memory and not repeated; the other
+// modes still run. Throws packinfer::Error if a request fails for another reason.
 std::vector<PrefillModeResult> run_prefill_bench(Engine& engine,
                                                  const std::vector<GenerationRequest>& requests,
                                                  const PrefillBenchOptions& options);

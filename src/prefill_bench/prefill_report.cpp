@@ -49,6 +49,11 @@ PlotChart chart(const std::string& title, const std::string& x_label, const std:
   return c;
 }
 
+// A mode's bar label: its name, marked when it ran out of memory (its bar is then empty).
+std::string category(const PrefillModeResult& r) {
+  return std::string(prefill_mode_name(r.mode)) + (r.status == "ok" ? "" : " (OOM)");
+}
+
 }  // namespace
 
 void print_prefill_table(std::FILE* out, const PrefillRunInfo& info,
@@ -74,6 +79,11 @@ void print_prefill_table(std::FILE* out, const PrefillRunInfo& info,
         "|--------|--------------|--------------|-----------|-----------|----------|-------"
         "---|----------|--------|\n");
     for (const PrefillModeResult& r : b.modes) {
+      if (r.status != "ok") {
+        std::fprintf(out, "| %-6s | out of memory: %s |\n", prefill_mode_name(r.mode),
+                     r.error.c_str());
+        continue;
+      }
       std::fprintf(out, "| %-6s | %12.4f | %12.1f | %9.1f |", prefill_mode_name(r.mode),
                    r.batch_ttft_s, r.prompt_tokens_per_s, r.peak_rss_mib);
       if (r.stats.n_forwards > 0) {
@@ -114,6 +124,7 @@ nlohmann::json prefill_json(const PrefillRunInfo& info,
     for (const PrefillModeResult& r : b.modes) {
       nlohmann::json o = {
           {"mode", prefill_mode_name(r.mode)},
+          {"status", r.status},
           {"batch", b.batch_size},
           {"batch_ttft_s", r.batch_ttft_s},
           {"batch_ttft_s_all", r.ttft_s},
@@ -136,6 +147,7 @@ nlohmann::json prefill_json(const PrefillRunInfo& info,
           {"max_batch_tokens", info.max_batch_tokens},
           {"repetitions", info.repetitions},
       };
+      if (r.status != "ok") o["error"] = r.error;
       if (r.mode == PrefillMode::Packed) {
         if (double s = packed_speedup(b.modes, PrefillMode::Padded); s > 0) {
           o["speedup_vs_padded"] = s;
@@ -191,7 +203,7 @@ std::string prefill_svg(const PrefillRunInfo& info, const std::vector<PrefillBat
       for (size_t m = 0; m < modes.size(); ++m) {
         PlotSeries s{prefill_mode_name(modes[m]), {}, {}, mode_color(modes[m])};
         for (const auto& b : runs) {
-          if (m >= b.modes.size()) continue;
+          if (m >= b.modes.size() || b.modes[m].status != "ok") continue;
           s.x.push_back(static_cast<double>(b.batch_size));
           s.y.push_back(metric(b.modes[m]));
         }
@@ -209,7 +221,7 @@ std::string prefill_svg(const PrefillRunInfo& info, const std::vector<PrefillBat
     PlotSeries s{"", {}, {}, ""};
     for (const PrefillModeResult& r :
          runs.empty() ? std::vector<PrefillModeResult>{} : runs.front().modes) {
-      c.categories.push_back(prefill_mode_name(r.mode));
+      c.categories.push_back(category(r));
       s.y.push_back(metric(r));
     }
     c.series.push_back(std::move(s));
@@ -218,7 +230,7 @@ std::string prefill_svg(const PrefillRunInfo& info, const std::vector<PrefillBat
   if (!runs.empty()) {
     PlotSeries s{"", {}, {}, ""};
     for (const PrefillModeResult& r : runs.front().modes) {
-      tput.categories.push_back(prefill_mode_name(r.mode));
+      tput.categories.push_back(category(r));
       s.y.push_back(r.prompt_tokens_per_s);
     }
     tput.series.push_back(std::move(s));
