@@ -5,7 +5,7 @@ A request flows tokenizer -> scheduler -> step plan -> model runner -> kernels; 
 point the other way, one way only:
 
     cli  ->  server, loadgen, prefill_bench, batch_jobs  ->  engine  ->  sched  ->  runner
-         ->  model  ->  kv, batch, sample  ->  kernels, tokenizer  ->  gguf  ->  util
+         ->  model  ->  kv, batch, sample, grammar  ->  kernels, tokenizer  ->  gguf  ->  util
 
 A folder may include its own headers and those of folders on a lower layer, never a folder on
 its own layer (that is how cycles start) or above. Public headers (include/packinfer/) are
@@ -26,6 +26,7 @@ LAYERS = {
     "kv": 3,
     "batch": 3,
     "sample": 3,
+    "grammar": 3,
     "model": 4,
     "runner": 5,
     "sched": 6,
