@@ -4,7 +4,7 @@
 A request flows tokenizer -> scheduler -> step plan -> model runner -> kernels; dependencies
 point the other way, one way only:
 
-    cli  ->  server, loadgen, prefill_bench, batch_jobs  ->  engine  ->  sched  ->  runner
+    cli  ->  server, loadgen, prefill_bench, batch_jobs, eval  ->  engine  ->  sched  ->  runner
          ->  model  ->  kv, batch, sample, grammar  ->  kernels, tokenizer  ->  gguf  ->  util
 
 A folder may include its own headers and those of folders on a lower layer, never a folder on
@@ -36,6 +36,7 @@ LAYERS = {
     "loadgen": 9,
     "prefill_bench": 9,
     "batch_jobs": 9,
+    "eval": 9,
     "cli": 10,
 }
 FRONT_HEADERS = {"packinfer/engine.h", "packinfer/serving.h"}

@@ -12,5 +12,6 @@ void add_logits_command(CLI::App& app, int& exit_code);
 void add_bench_command(CLI::App& app, int& exit_code);
 void add_batch_command(CLI::App& app, int& exit_code);
 void add_serve_command(CLI::App& app, int& exit_code);
+void add_kld_command(CLI::App& app, int& exit_code);
 
 }  // namespace packinfer::cli

@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   packinfer::cli::add_bench_command(app, exit_code);
   packinfer::cli::add_batch_command(app, exit_code);
   packinfer::cli::add_serve_command(app, exit_code);
+  packinfer::cli::add_kld_command(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

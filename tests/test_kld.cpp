@@ -1,0 +1,123 @@
+// `packinfer kld`: the statistics against hand-computed values, and the command end to end on
+// stories260K (the exact path against itself is exactly zero; a saved base is reused; a base of
+// another model or a damaged file is refused with a message).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include "eval/kl_divergence.h"
+#include "support/test_support.h"
+
+namespace packinfer::test {
+namespace {
+
+using eval::log_softmax;
+using eval::score_position;
+
+TEST(KlDivergence, LogSoftmaxNormalises) {
+  const std::vector<float> lp = log_softmax(std::vector<float>{1.0f, 2.0f, 3.0f, NAN});
+  double sum = 0;
+  for (float x : lp) sum += std::exp(static_cast<double>(x));
+  EXPECT_NEAR(sum, 1.0, 1e-6);
+  EXPECT_TRUE(std::isinf(lp[3]) && lp[3] < 0) << "NaN counts as -inf";
+  EXPECT_NEAR(lp[2] - lp[1], 1.0, 1e-6);
+}
+
+// p = (0.5, 0.25, 0.25), q = (0.25, 0.5, 0.25): KL(p||q) = 0.5 ln 2 - 0.25 ln 2 = 0.25 ln 2.
+TEST(KlDivergence, MatchesHandComputedValue) {
+  const std::vector<float> p = {std::log(0.5f), std::log(0.25f), std::log(0.25f)};
+  const std::vector<float> q_logits = {std::log(0.25f) + 7, std::log(0.5f) + 7,
+                                       std::log(0.25f) + 7};  // a shift changes nothing
+  const eval::PositionScore s = score_position(p, q_logits, 1);
+  EXPECT_NEAR(s.kl, 0.25 * std::log(2.0), 1e-6);
+  EXPECT_NEAR(s.base_nll, -std::log(0.25), 1e-6);
+  EXPECT_NEAR(s.test_nll, -std::log(0.5), 1e-6);
+  EXPECT_FALSE(s.top_agrees);
+  const eval::PositionScore same = score_position(p, std::vector<float>{std::log(2.0f), 0, 0}, 0);
+  EXPECT_NEAR(same.kl, 0.0, 1e-6);
+  EXPECT_TRUE(same.top_agrees);
+}
+
+TEST(KlDivergence, SummaryStatistics) {
+  std::vector<eval::PositionScore> scores;
+  for (int i = 0; i < 101; ++i) {
+    eval::PositionScore s;
+    s.kl = i / 100.0;
+    s.base_nll = std::log(4.0);
+    s.test_nll = std::log(5.0);
+    s.top_agrees = i % 4 != 0;
+    scores.push_back(s);
+  }
+  const eval::KldSummary k = eval::summarize(scores);
+  EXPECT_EQ(k.positions, 101);
+  EXPECT_NEAR(k.kl_mean, 0.5, 1e-9);
+  EXPECT_NEAR(k.kl_median, 0.5, 1e-9);
+  EXPECT_NEAR(k.kl_p99, 0.99, 1e-9);
+  EXPECT_NEAR(k.kl_max, 1.0, 1e-9);
+  EXPECT_NEAR(k.ppl_base, 4.0, 1e-9);
+  EXPECT_NEAR(k.ppl_test, 5.0, 1e-9);
+  EXPECT_NEAR(k.ppl_diff, 1.0, 1e-9);
+  EXPECT_NEAR(k.top1_agreement, 75.0 / 101.0, 1e-9);
+}
+
+std::string story() { return std::string(PACKINFER_SOURCE_DIR) + "/tests/data/kld_story.txt"; }
+std::string model(const std::string& file) { return shared_dir() + "/models/stories260K/" + file; }
+CommandResult kld(const std::string& args) {
+  return run_command("'" + cli_path() + "' kld -t 1 -f '" + story() + "' " + args + " 2>&1");
+}
+
+TEST(KldCommand, ExactPathAgainstItselfIsZero) {
+  CommandResult r = kld("-m '" + model("stories260K-f32.gguf") + "' --chunk 128 --chunks 3 --json");
+  ASSERT_EQ(r.status, 0) << r.out;
+  const auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j.at("chunks").size(), 3u);
+  const auto& all = j.at("overall");
+  EXPECT_EQ(all.at("positions"), 3 * 63);  // positions 64..126 of each 128-token chunk
+  EXPECT_EQ(all.at("kl_mean").get<double>(), 0.0);
+  EXPECT_EQ(all.at("top1_agreement").get<double>(), 1.0);
+  // The model was trained on such stories: perplexity well below the vocabulary's 512.
+  EXPECT_GT(all.at("ppl_base").get<double>(), 1.5);
+  EXPECT_LT(all.at("ppl_base").get<double>(), 30.0);
+  EXPECT_EQ(all.at("ppl_base"), all.at("ppl_test"));
+}
+
+TEST(KldCommand, SavedBaseIsReusedAndCheckedAgainstTheModel) {
+  const std::string base = build_dir() + "/kld_test_base.bin";
+  CommandResult saved = kld("-m '" + model("stories260K-f32.gguf") +
+                            "' --chunk 64 --chunks 2 --save-base '" + base + "'");
+  ASSERT_EQ(saved.status, 0) << saved.out;
+  CommandResult reused =
+      kld("-m '" + model("stories260K-f32.gguf") + "' --base '" + base + "' --json");
+  ASSERT_EQ(reused.status, 0) << reused.out;
+  EXPECT_EQ(nlohmann::json::parse(reused.out).at("overall").at("kl_mean").get<double>(), 0.0);
+
+  // The F16 file is another model (other weights): its base must not be used for it.
+  CommandResult other = kld("-m '" + model("stories260K-f16.gguf") + "' --base '" + base + "'");
+  EXPECT_NE(other.status, 0);
+  EXPECT_NE(other.out.find("another model"), std::string::npos) << other.out;
+
+  // A truncated file is refused, not read past its end.
+  const auto size = std::filesystem::file_size(base);
+  std::filesystem::resize_file(base, size - 100);
+  CommandResult cut = kld("-m '" + model("stories260K-f32.gguf") + "' --base '" + base + "'");
+  EXPECT_NE(cut.status, 0);
+  EXPECT_NE(cut.out.find("truncated"), std::string::npos) << cut.out;
+  std::ofstream(base, std::ios::binary) << "not a base";
+  CommandResult junk = kld("-m '" + model("stories260K-f32.gguf") + "' --base '" + base + "'");
+  EXPECT_NE(junk.status, 0);
+  EXPECT_NE(junk.out.find("wrong magic"), std::string::npos) << junk.out;
+}
+
+TEST(KldCommand, BadArgumentsAreRefused) {
+  CommandResult big = kld("--chunk 100000");
+  EXPECT_NE(big.status, 0);
+  EXPECT_NE(big.out.find("context size"), std::string::npos) << big.out;
+  CommandResult both = kld("--save-base a --base b");
+  EXPECT_NE(both.status, 0);
+  EXPECT_NE(both.out.find("cannot be used together"), std::string::npos) << both.out;
+}
+
+}  // namespace
+}  // namespace packinfer::test
