@@ -38,8 +38,7 @@ struct ServingEngine::Impl {
   Impl(EngineCore& e, const ServingOptions& o)
       : engine(e),
         options(o),
-        scheduler(*e.kv,
-                  std::make_unique<OnlinePolicy>(e.model->config(), e.options.n_ctx, o),
+        scheduler(*e.kv, std::make_unique<OnlinePolicy>(e.model->config(), e.options.n_ctx, o),
                   scheduler_options(o)) {}
 
   // One step: the next forward the scheduler plans, run and taken back.
@@ -103,7 +102,8 @@ uint64_t ServingEngine::submit(const ServingRequest& request, ServingCallbacks c
   Impl& m = *impl_;
   if (request.top_logprobs > 20) throw InvalidArgument("top_logprobs must be at most 20");
   const Tokenizer& tok = m.engine.model->tokenizer();
-  PreparedRequest p = prepare_request(tok, request.generation, m.engine.options.n_ctx);
+  PreparedRequest p =
+      prepare_request(tok, request.generation, m.engine.options.n_ctx, m.engine.grammars.get());
   std::unique_ptr<Request> r =
       make_request(0, tok, request.generation, std::move(p), m.engine.model->config().n_vocab);
   r->callbacks = std::move(callbacks);

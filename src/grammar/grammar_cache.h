@@ -30,14 +30,19 @@ std::shared_ptr<const CompiledGrammar> compile_for(const StructuredOutput& spec,
                                                    const std::shared_ptr<const Vocabulary>& vocab);
 
 // One per model: the vocabulary is built on first use.
+// `overlap`: sequences compute their next mask on the mask worker (mask_worker.h) while the
+// next forward runs.
 class GrammarCompiler {
  public:
-  explicit GrammarCompiler(const Tokenizer& tok) : tok_(tok) {}
+  explicit GrammarCompiler(const Tokenizer& tok, bool overlap = false)
+      : tok_(tok), overlap_(overlap) {}
   std::shared_ptr<const CompiledGrammar> compile(const StructuredOutput& spec);
   std::shared_ptr<const Vocabulary> vocabulary();
+  bool overlap() const { return overlap_; }
 
  private:
   const Tokenizer& tok_;
+  bool overlap_;
   std::once_flag once_;
   std::shared_ptr<const Vocabulary> vocab_;
 };

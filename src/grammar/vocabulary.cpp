@@ -1,6 +1,7 @@
 #include "grammar/vocabulary.h"
 
 #include <algorithm>
+#include <unordered_set>
 
 namespace packinfer::grammar {
 
@@ -73,6 +74,7 @@ std::shared_ptr<const Vocabulary> Vocabulary::from_tokenizer(const Tokenizer& to
   const int32_t n = tok.vocab_size();
   std::vector<std::string> tokens(static_cast<size_t>(n));
   std::vector<bool> allowed(static_cast<size_t>(n), false);
+  std::unordered_set<std::string> normal;
   for (int32_t id = 0; id < n; ++id) {
     const TokenType type = tok.token_type(id);
     // Only text tokens: control and user-defined tokens are markers (<|im_start|>), not text a
@@ -80,6 +82,13 @@ std::shared_ptr<const Vocabulary> Vocabulary::from_tokenizer(const Tokenizer& to
     if (type != TokenType::NORMAL && type != TokenType::BYTE) continue;
     tokens[static_cast<size_t>(id)] = tok.token_to_piece(id, /*render_special=*/false);
     allowed[static_cast<size_t>(id)] = !tokens[static_cast<size_t>(id)].empty();
+    if (type == TokenType::NORMAL) normal.insert(tokens[static_cast<size_t>(id)]);
+  }
+  // A byte-fallback token that spells what a normal token spells ("<0x7E>" and "~") is what the
+  // tokenizer never writes: leave it out, so a forced character is one token, not a choice.
+  for (int32_t id = 0; id < n; ++id) {
+    if (tok.token_type(id) == TokenType::BYTE && normal.count(tokens[static_cast<size_t>(id)]))
+      allowed[static_cast<size_t>(id)] = false;
   }
   return std::make_shared<const Vocabulary>(std::move(tokens), std::move(allowed), tok.eog_ids());
 }

@@ -1,7 +1,8 @@
 #pragma once
 // A model's vocabulary as the grammar matcher sees it: the bytes each token adds to the text,
 // which tokens can never be allowed (control, unknown, unused and user-defined tokens, tokens
-// with no text) and which end generation, plus a trie of the allowed tokens' bytes.
+// with no text, byte-fallback tokens duplicating a normal token) and which end generation, plus
+// a trie of the allowed tokens' bytes.
 //
 // The trie is stored in depth-first order: node i's subtree is [i, subtree_end[i]), so a walk
 // skips a dead branch in one step, and a token list sorted by bytes is a range of nodes.

@@ -6,8 +6,8 @@ namespace packinfer::test {
 
 inline constexpr const char* kArithmeticGbnf = R"gbnf(# integer arithmetic with parentheses
 root   ::= expr
-expr   ::= term (("+" | "-") term)*
-term   ::= factor (("*" | "/") factor)*
+expr   ::= term (("+" | "-") term){0,3}
+term   ::= factor (("*" | "/") factor){0,2}
 factor ::= number | "(" expr ")"
 number ::= [0-9]{1,4}
 )gbnf";
