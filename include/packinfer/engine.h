@@ -37,6 +37,11 @@ struct EngineOptions {
   int64_t kv_mem_bytes = 0;        // KV cache budget; 0 = room for 4 full contexts. Memory is
                                    // reserved virtually and committed only as blocks are used.
   int64_t kv_blocks = 0;           // KV cache budget as a block count (wins over kv_mem_bytes)
+  // Disk tier of the prefix cache: published KV blocks are also kept in files under this
+  // directory (at most kv_disk_bytes) and read back on a prefix hit, also after a restart.
+  // Empty = off. With it, single generate calls use and publish cached prefixes too.
+  std::string kv_disk_dir{};
+  int64_t kv_disk_bytes = 10ll << 30;
 };
 
 struct ModelInfo {

@@ -66,6 +66,13 @@ struct ServingStats {
   int64_t requests_finished = 0, requests_cancelled = 0, requests_failed = 0;
   int64_t steps = 0;
   double busy_seconds = 0;  // time spent in forwards
+  // The prefix cache's disk tier (all zero when it is off).
+  bool kv_disk = false;
+  int64_t kv_disk_blocks_read = 0, kv_disk_blocks_written = 0;
+  int64_t kv_disk_bytes_read = 0, kv_disk_bytes_written = 0;
+  double kv_disk_read_seconds = 0, kv_disk_write_seconds = 0;
+  int64_t kv_disk_misses = 0, kv_disk_dropped_writes = 0, kv_disk_corrupt = 0;
+  int64_t kv_disk_files = 0, kv_disk_bytes = 0;
 };
 
 }  // namespace packinfer

@@ -32,6 +32,10 @@ void add_model_options(CLI::App& app, ModelOptions& o) {
                  "positions per KV block; prefixes are shared in whole blocks, so a smaller size "
                  "lets shorter shared prompt prefixes be reused")
       ->check(CLI::Range(1, 1024));
+  app.add_option("--kv-disk", o.kv_disk,
+                 "keep cached prompt prefixes on disk in DIR too (read back on a hit, also after "
+                 "a restart)");
+  app.add_option("--kv-disk-size", o.kv_disk_size, "disk tier budget, e.g. 20G (default 10G)");
 }
 
 int64_t parse_bytes(const std::string& text) {
@@ -84,6 +88,11 @@ EngineOptions engine_options(const ModelOptions& o) {
   if (!o.kv_mem.empty()) e.kv_mem_bytes = parse_bytes(o.kv_mem);
   e.kv_blocks = o.kv_blocks;
   e.kv_block_size = o.kv_block_size;
+  if (!o.kv_disk_size.empty() && o.kv_disk.empty()) {
+    throw InvalidArgument("--kv-disk-size needs --kv-disk DIR");
+  }
+  e.kv_disk_dir = o.kv_disk;
+  if (!o.kv_disk_size.empty()) e.kv_disk_bytes = parse_bytes(o.kv_disk_size);
   return e;
 }
 

@@ -15,6 +15,8 @@ struct ModelOptions {
   std::string kv_mem;     // KV cache budget: bytes, or with a K/M/G suffix; empty = engine default
   int64_t kv_blocks = 0;  // KV cache budget as a block count; 0 = use kv_mem
   int32_t kv_block_size = 16;  // also the prefix-cache granularity: smaller shares shorter prefixes
+  std::string kv_disk;         // disk tier directory; empty = off
+  std::string kv_disk_size;    // its budget (bytes or K/M/G); empty = the engine's default
 };
 
 void add_model_options(CLI::App& app, ModelOptions& o);

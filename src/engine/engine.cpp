@@ -81,6 +81,13 @@ Engine::Engine(const EngineOptions& options) : impl_(std::make_unique<EngineCore
   if (blocks > (int64_t{1} << 30)) throw InvalidArgument("KV memory budget is too large");
   m.kv =
       std::make_unique<KvCache>(c.kv_shape(), static_cast<int32_t>(blocks), options.kv_block_size);
+  if (!options.kv_disk_dir.empty()) {
+    DiskTierOptions d;
+    d.dir = options.kv_disk_dir;
+    d.max_bytes = options.kv_disk_bytes;
+    d.fingerprint = m.model->fingerprint();
+    m.kv->enable_disk_tier(d);
+  }
   m.runner = std::make_unique<ModelRunner>(*m.transformer, *m.kv);
   m.chat_template = ChatTemplate::detect(m.model->chat_template());
   // PACKINFER_GRAMMAR_OVERLAP=1 computes grammar masks on a helper thread during the forward
@@ -146,13 +153,14 @@ std::string Engine::apply_chat_template(const std::vector<ChatMessage>& messages
 namespace {
 
 // A single request runs as a job of one: prompt in chunks of the token budget, then one token
-// per forward. Nothing is published to the prefix cache (nobody else would reuse it).
-std::unique_ptr<Scheduler> single_request_scheduler(EngineCore& m) {
+// per forward. Without a disk tier nothing is published to the prefix cache (nobody in this
+// process would reuse it); with one, prefixes are read from and written to disk.
+std::unique_ptr<Scheduler> single_request_scheduler(EngineCore& m, bool use_prefix_cache) {
   OfflinePolicyOptions po;
   po.mode = PrefillMode::Single;
   po.max_batch_tokens = m.options.max_batch_tokens;
   SchedulerOptions so;
-  so.prefix_cache = false;
+  so.prefix_cache = use_prefix_cache && m.kv->disk_tier() != nullptr;
   return std::make_unique<Scheduler>(*m.kv, std::make_unique<OfflinePolicy>(po), so);
 }
 
@@ -174,7 +182,8 @@ void Engine::prompt_logits(std::span<const int32_t> ids,
   r->on_prompt_logits = fn;
   std::string error;
   r->callbacks.on_done = [&error](const ServingResult& res) { error = res.error; };
-  std::unique_ptr<Scheduler> scheduler = single_request_scheduler(m);
+  // Every position's logits are wanted: nothing may come from the cache.
+  std::unique_ptr<Scheduler> scheduler = single_request_scheduler(m, false);
   scheduler->add(std::move(r));
   m.drive(*scheduler);
   if (!error.empty()) throw Error(error);
@@ -192,7 +201,7 @@ GenerationResult Engine::generate(const GenerationRequest& req, const TextCallba
   }
   ServingResult result;
   r->callbacks.on_done = [&result](const ServingResult& res) { result = res; };
-  std::unique_ptr<Scheduler> scheduler = single_request_scheduler(m);
+  std::unique_ptr<Scheduler> scheduler = single_request_scheduler(m, true);
   scheduler->add(std::move(r));
   m.drive(*scheduler);
   if (!result.error.empty()) throw Error(result.error);

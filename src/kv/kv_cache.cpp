@@ -6,6 +6,7 @@
 #include <cstring>
 #include <string>
 
+#include "kv/block_hash.h"
 #include "packinfer/error.h"
 
 namespace packinfer {
@@ -70,8 +71,34 @@ int64_t KvCache::match_prefix(SequenceKv& seq, std::span<const int32_t> tokens) 
     pool_.retain(b);
     seq.blocks.push_back(b);
   }
-  seq.n_tokens = static_cast<int64_t>(hit.size()) * block_size_;
+  if (disk_ && static_cast<int64_t>(hit.size()) < max_blocks) {
+    match_from_disk(seq, tokens, max_blocks);
+  }
+  seq.n_tokens = static_cast<int64_t>(seq.blocks.size()) * block_size_;
   return seq.n_tokens;
+}
+
+void KvCache::match_from_disk(SequenceKv& seq, std::span<const int32_t> tokens,
+                              int64_t max_blocks) {
+  const std::vector<uint64_t> keys = index_.chain_keys(tokens, max_blocks);
+  const auto bs = static_cast<size_t>(block_size_);
+  payload_.resize(static_cast<size_t>(payload_bytes()));
+  for (size_t k = seq.blocks.size(); k < keys.size(); ++k) {
+    if (!disk_->contains(keys[k])) break;
+    const int32_t b = pool_.allocate();
+    if (b < 0) break;
+    const uint64_t parent = k == 0 ? index_.root() : keys[k - 1];
+    if (!disk_->load(keys[k], parent, tokens.subspan(k * bs, bs), payload_)) {
+      pool_.release(b);
+      break;
+    }
+    scatter(b, payload_);
+    seq.blocks.push_back(b);
+    // Indexed again, so the next request with this prefix finds it in RAM.
+    for (int32_t added : index_.insert(seq.blocks, tokens.first((k + 1) * bs))) {
+      pool_.set_registered(added);
+    }
+  }
 }
 
 void KvCache::register_blocks(const SequenceKv& seq, std::span<const int32_t> tokens) {
@@ -80,6 +107,48 @@ void KvCache::register_blocks(const SequenceKv& seq, std::span<const int32_t> to
   const auto blocks = std::span<const int32_t>(seq.blocks).first(static_cast<size_t>(full));
   for (int32_t b : index_.insert(blocks, tokens.first(static_cast<size_t>(full * block_size_)))) {
     pool_.set_registered(b);
+    if (disk_) {
+      payload_.resize(static_cast<size_t>(payload_bytes()));
+      gather(b, payload_);
+      disk_->store(index_.key_of(b), index_.parent_key_of(b), index_.tokens_of(b), payload_);
+    }
+  }
+}
+
+void KvCache::enable_disk_tier(DiskTierOptions options) {
+  // The caller's fingerprint names the model; the cache adds how it stores blocks.
+  const uint64_t parts[3] = {options.fingerprint, index_.root(),
+                             static_cast<uint64_t>(block_size_)};
+  options.fingerprint = hash_block(parts[0] ^ parts[1],
+                                   std::span<const int32_t>(reinterpret_cast<const int32_t*>(parts),
+                                                            sizeof parts / sizeof(int32_t)));
+  disk_ = std::make_unique<DiskTier>(options, block_size_, payload_bytes());
+}
+
+int64_t KvCache::payload_bytes() const {
+  return static_cast<int64_t>(n_layer_) * 2 * block_stride_ * static_cast<int64_t>(sizeof(float));
+}
+
+void KvCache::gather(int32_t block, std::span<uint8_t> out) const {
+  const size_t bytes = static_cast<size_t>(block_stride_) * sizeof(float);
+  uint8_t* dst = out.data();
+  for (int32_t l = 0; l < n_layer_; ++l) {
+    const KvLayerView v = layer_view(l);
+    std::memcpy(dst, v.k + block * block_stride_, bytes);
+    std::memcpy(dst + bytes, v.v + block * block_stride_, bytes);
+    dst += 2 * bytes;
+  }
+}
+
+void KvCache::scatter(int32_t block, std::span<const uint8_t> in) {
+  const size_t bytes = static_cast<size_t>(block_stride_) * sizeof(float);
+  const uint8_t* src = in.data();
+  for (int32_t l = 0; l < n_layer_; ++l) {
+    float* k = base_ + 2 * l * layer_stride_ + block * block_stride_;
+    float* v = k + layer_stride_;
+    std::memcpy(k, src, bytes);
+    std::memcpy(v, src + bytes, bytes);
+    src += 2 * bytes;
   }
 }
 

@@ -17,11 +17,13 @@
 // block (plus one token) cannot hit. A smaller block size (EngineOptions::kv_block_size, the
 // `block_size` argument here) lets shorter shared prefixes hit, at some attention-kernel cost.
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
 #include "kernels/attention.h"
 #include "kv/block_pool.h"
+#include "kv/disk_tier.h"
 #include "kv/prefix_index.h"
 
 namespace packinfer {
@@ -78,6 +80,14 @@ class KvCache {
   // Checks in write() that no shared or registered block is written (on in debug builds).
   void set_check_writes(bool on) { check_writes_ = on; }
 
+  // Keeps every published block on disk too (kv/disk_tier.h) and lets match_prefix continue a
+  // RAM hit with blocks read back from there. Throws if the directory is not writable.
+  void enable_disk_tier(DiskTierOptions options);
+  DiskTier* disk_tier() { return disk_.get(); }
+  const DiskTier* disk_tier() const { return disk_.get(); }
+  // Bytes of one block over all layers, keys and values: what the disk tier stores per block.
+  int64_t payload_bytes() const;
+
   // Returns the physical memory of the whole cache to the OS when no block is in use (a big
   // job's pages would otherwise stay resident after it ends); this forgets the prefix cache.
   // Returns false if blocks are in use.
@@ -96,6 +106,12 @@ class KvCache {
   int64_t bytes_total() const { return bytes_; }
 
  private:
+  // Copies a block's keys and values of every layer to / from one contiguous payload.
+  void gather(int32_t block, std::span<uint8_t> out) const;
+  void scatter(int32_t block, std::span<const uint8_t> in);
+  // Continues seq's prefix from disk: appends blocks read back for tokens after seq's blocks.
+  void match_from_disk(SequenceKv& seq, std::span<const int32_t> tokens, int64_t max_blocks);
+
   int32_t n_layer_;
   int32_t n_head_kv_;
   int32_t head_dim_;
@@ -107,6 +123,8 @@ class KvCache {
   BlockPool pool_;
   PrefixIndex index_;
   bool check_writes_ = false;  // the constructor turns it on in debug builds
+  std::unique_ptr<DiskTier> disk_;
+  std::vector<uint8_t> payload_;  // one block's bytes, reused
 };
 
 }  // namespace packinfer

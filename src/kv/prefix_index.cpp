@@ -9,9 +9,11 @@
 
 namespace packinfer {
 
-PrefixIndex::PrefixIndex(int32_t n_blocks, int32_t block_size)
+PrefixIndex::PrefixIndex(int32_t n_blocks, int32_t block_size, uint64_t root)
     : block_size_(block_size),
+      root_(root),
       hash_(static_cast<size_t>(std::max(n_blocks, 0)), 0),
+      parent_hash_(hash_.size(), 0),
       serial_(hash_.size(), 0),
       parent_serial_(hash_.size(), 0),
       tokens_(hash_.size() * static_cast<size_t>(std::max(block_size, 0)), 0) {}
@@ -40,7 +42,7 @@ std::vector<int32_t> PrefixIndex::match(std::span<const int32_t> tokens, int64_t
   std::vector<int32_t> out;
   const auto bs = static_cast<size_t>(block_size_);
   max_blocks = std::min<int64_t>(max_blocks, static_cast<int64_t>(tokens.size() / bs));
-  uint64_t hash = kRootBlockHash;
+  uint64_t hash = root_;
   uint64_t serial = 0;
   for (int64_t k = 0; k < max_blocks; ++k) {
     const std::span<const int32_t> block_tokens = tokens.subspan(static_cast<size_t>(k) * bs, bs);
@@ -62,12 +64,13 @@ std::vector<int32_t> PrefixIndex::insert(std::span<const int32_t> blocks,
                 std::to_string(tokens.size()));
   }
   std::vector<int32_t> added;
-  uint64_t hash = kRootBlockHash;
+  uint64_t hash = root_;
   uint64_t serial = 0;
   for (size_t k = 0; k < blocks.size(); ++k) {
     const int32_t b = blocks[k];
     const auto i = static_cast<size_t>(b);
     const std::span<const int32_t> block_tokens = tokens.subspan(k * bs, bs);
+    const uint64_t parent_hash = hash;
     hash = chain(hash, block_tokens);
     if (serial_.at(i) != 0) {
       // Registered before (by this sequence or the one it matched): it must hold these tokens.
@@ -80,6 +83,7 @@ std::vector<int32_t> PrefixIndex::insert(std::span<const int32_t> blocks,
       // serial (e.g. this sequence's own copy of a block it first found as a duplicate). The
       // sequence holds this block right after that prefix, so relinking it is exact.
       parent_serial_[i] = serial;
+      parent_hash_[i] = parent_hash;
       serial = serial_[i];
       continue;
     }
@@ -91,6 +95,7 @@ std::vector<int32_t> PrefixIndex::insert(std::span<const int32_t> blocks,
       continue;
     }
     hash_[i] = hash;
+    parent_hash_[i] = parent_hash;
     serial_[i] = next_serial_++;
     parent_serial_[i] = serial;
     std::copy(block_tokens.begin(), block_tokens.end(),
@@ -112,6 +117,20 @@ void PrefixIndex::erase(int32_t block) {
   serial_[i] = 0;
   parent_serial_[i] = 0;
   hash_[i] = 0;
+  parent_hash_[i] = 0;
+}
+
+std::vector<uint64_t> PrefixIndex::chain_keys(std::span<const int32_t> tokens,
+                                              int64_t max_blocks) const {
+  const auto bs = static_cast<size_t>(block_size_);
+  max_blocks = std::min<int64_t>(max_blocks, static_cast<int64_t>(tokens.size() / bs));
+  std::vector<uint64_t> keys;
+  uint64_t hash = root_;
+  for (int64_t k = 0; k < max_blocks; ++k) {
+    hash = chain(hash, tokens.subspan(static_cast<size_t>(k) * bs, bs));
+    keys.push_back(hash);
+  }
+  return keys;
 }
 
 void PrefixIndex::set_hash_bits_for_testing(int bits) {

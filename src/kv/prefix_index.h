@@ -15,11 +15,15 @@
 #include <unordered_map>
 #include <vector>
 
+#include "kv/block_hash.h"
+
 namespace packinfer {
 
 class PrefixIndex {
  public:
-  PrefixIndex(int32_t n_blocks, int32_t block_size);
+  // `root` starts every chain: the KV cache derives it from the KV format and block size, so
+  // blocks stored differently never match (kRootBlockHash when nothing distinguishes them).
+  PrefixIndex(int32_t n_blocks, int32_t block_size, uint64_t root = kRootBlockHash);
 
   // Registered blocks holding tokens[0, n * block_size) for the largest n <= max_blocks.
   std::vector<int32_t> match(std::span<const int32_t> tokens, int64_t max_blocks) const;
@@ -30,6 +34,18 @@ class PrefixIndex {
   // unregistered (the other copy serves hits). Stops at a hash collision (later blocks would be
   // unreachable). Returns the blocks newly registered.
   std::vector<int32_t> insert(std::span<const int32_t> blocks, std::span<const int32_t> tokens);
+
+  // The chain keys of the first max_blocks full blocks of `tokens`, in order (what a registered
+  // block holding that prefix would be indexed under).
+  std::vector<uint64_t> chain_keys(std::span<const int32_t> tokens, int64_t max_blocks) const;
+  uint64_t root() const { return root_; }
+  // A registered block's chain key, the key of the block before it (root() for the first) and
+  // its tokens.
+  uint64_t key_of(int32_t block) const { return hash_.at(static_cast<size_t>(block)); }
+  uint64_t parent_key_of(int32_t block) const {
+    return parent_hash_.at(static_cast<size_t>(block));
+  }
+  std::span<const int32_t> tokens_of(int32_t block) const { return stored_tokens(block); }
 
   // Forgets a block (its KV is about to be reused). No-op for an unregistered block.
   void erase(int32_t block);
@@ -52,11 +68,12 @@ class PrefixIndex {
   int32_t find(uint64_t hash, uint64_t parent_serial, std::span<const int32_t> tokens) const;
 
   int32_t block_size_;
+  uint64_t root_;
   uint64_t hash_mask_ = ~0ull;
   uint64_t next_serial_ = 1;  // 0 marks "not registered" and the chain root
   std::unordered_map<uint64_t, int32_t> by_hash_;
-  // Per block: its chain hash, serial, parent's serial, and block_size token ids.
-  std::vector<uint64_t> hash_, serial_, parent_serial_;
+  // Per block: its chain hash, its parent's, serial, parent's serial, and block_size token ids.
+  std::vector<uint64_t> hash_, parent_hash_, serial_, parent_serial_;
   std::vector<int32_t> tokens_;
 };
 

@@ -1,5 +1,9 @@
 #include "model/model.h"
 
+#include <xxhash.h>
+
+#include <algorithm>
+
 #include "packinfer/error.h"
 
 namespace packinfer {
@@ -20,6 +24,31 @@ std::unique_ptr<Model> Model::load(const std::string& path) {
     m->weight_bytes_ += static_cast<int64_t>(t.nbytes);
   }
   return m;
+}
+
+}  // namespace packinfer
+
+namespace packinfer {
+
+uint64_t Model::fingerprint() const {
+  if (fingerprint_ != 0) return fingerprint_;
+  XXH3_state_t* st = XXH3_createState();
+  XXH3_64bits_reset(st);
+  auto add = [&](const void* p, size_t n) { XXH3_64bits_update(st, p, n); };
+  constexpr uint64_t kEdge = 4096, kStride = 1 << 20, kSample = 256;
+  for (const gguf::TensorInfo& t : file_->tensors()) {
+    add(t.name.data(), t.name.size());
+    add(&t.type, sizeof t.type);
+    for (int64_t d : t.ne) add(&d, sizeof d);
+    const uint64_t n = t.nbytes;
+    add(t.data, std::min(n, kEdge));
+    for (uint64_t off = kStride; off + kSample <= n; off += kStride) add(t.data + off, kSample);
+    if (n > kEdge) add(t.data + n - kEdge, kEdge);
+  }
+  const uint64_t h = XXH3_64bits_digest(st);
+  XXH3_freeState(st);
+  fingerprint_ = h == 0 ? 1 : h;
+  return fingerprint_;
 }
 
 }  // namespace packinfer

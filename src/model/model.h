@@ -24,6 +24,10 @@ class Model {
   // Parameters of the 2-D weights and total tensor bytes.
   int64_t n_params() const { return n_params_; }
   int64_t weight_bytes() const { return weight_bytes_; }
+  // Identifies the weights (not just the shapes): a hash of every tensor's name, type, shape and
+  // of samples of its bytes (its first and last 4 KiB and 256 bytes of every MiB). Two files
+  // with the same architecture but other weights differ. Computed on first use.
+  uint64_t fingerprint() const;
 
  private:
   Model() = default;
@@ -34,6 +38,7 @@ class Model {
   std::string chat_template_;
   int64_t n_params_ = 0;
   int64_t weight_bytes_ = 0;
+  mutable uint64_t fingerprint_ = 0;
 };
 
 }  // namespace packinfer

@@ -295,6 +295,21 @@ ServingStats Scheduler::stats() const {
   s.kv_blocks_free = pool.n_free();
   s.kv_blocks_total = pool.n_total();
   s.kv_block_size = kv_.block_size();
+  if (const DiskTier* d = kv_.disk_tier()) {
+    const DiskTierStats ds = d->stats();
+    s.kv_disk = true;
+    s.kv_disk_blocks_read = ds.blocks_read;
+    s.kv_disk_blocks_written = ds.blocks_written;
+    s.kv_disk_bytes_read = ds.bytes_read;
+    s.kv_disk_bytes_written = ds.bytes_written;
+    s.kv_disk_read_seconds = ds.read_seconds;
+    s.kv_disk_write_seconds = ds.write_seconds;
+    s.kv_disk_misses = ds.misses;
+    s.kv_disk_dropped_writes = ds.dropped_writes;
+    s.kv_disk_corrupt = ds.corrupt;
+    s.kv_disk_files = ds.files;
+    s.kv_disk_bytes = ds.bytes_on_disk;
+  }
   return s;
 }
 

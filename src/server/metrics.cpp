@@ -130,6 +130,34 @@ std::string ServerMetrics::render(const ServingStats& s, double now) {
          "Prompt tokens computed per second over the last minute.", prompt_rate);
   scalar(out, "packinfer_generation_tokens_per_second", "gauge",
          "Tokens generated per second over the last minute.", gen_rate);
+  if (s.kv_disk) {
+    header(out, "packinfer_kv_disk_blocks_total", "counter",
+           "KV blocks moved between the prefix cache and its disk tier, by direction.");
+    out += "packinfer_kv_disk_blocks_total{direction=\"read\"} " +
+           std::to_string(s.kv_disk_blocks_read) + "\n";
+    out += "packinfer_kv_disk_blocks_total{direction=\"write\"} " +
+           std::to_string(s.kv_disk_blocks_written) + "\n";
+    header(out, "packinfer_kv_disk_bytes_total", "counter", "Bytes moved, by direction.");
+    out += "packinfer_kv_disk_bytes_total{direction=\"read\"} " +
+           std::to_string(s.kv_disk_bytes_read) + "\n";
+    out += "packinfer_kv_disk_bytes_total{direction=\"write\"} " +
+           std::to_string(s.kv_disk_bytes_written) + "\n";
+    header(out, "packinfer_kv_disk_seconds_total", "counter", "Time spent, by direction.");
+    out += "packinfer_kv_disk_seconds_total{direction=\"read\"} " +
+           std::to_string(s.kv_disk_read_seconds) + "\n";
+    out += "packinfer_kv_disk_seconds_total{direction=\"write\"} " +
+           std::to_string(s.kv_disk_write_seconds) + "\n";
+    scalar(out, "packinfer_kv_disk_misses_total", "counter",
+           "Prefix blocks looked for on disk and not found.", s.kv_disk_misses);
+    scalar(out, "packinfer_kv_disk_dropped_writes_total", "counter",
+           "Blocks not written (write queue full or I/O error).", s.kv_disk_dropped_writes);
+    scalar(out, "packinfer_kv_disk_corrupt_total", "counter",
+           "Damaged, truncated or foreign block files detected (never used).", s.kv_disk_corrupt);
+    scalar(out, "packinfer_kv_disk_files", "gauge", "Block files in the disk tier.",
+           s.kv_disk_files);
+    scalar(out, "packinfer_kv_disk_bytes", "gauge", "Bytes of the disk tier's files.",
+           s.kv_disk_bytes);
+  }
   header(out, "packinfer_requests_finished_total", "counter",
          "Finished requests by finish reason (stop, length, cancelled, error).");
   for (const char* r : {"stop", "length", "cancelled", "error"}) finished_.try_emplace(r, 0);
