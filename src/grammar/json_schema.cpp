@@ -8,7 +8,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include "grammar/json_keys.h"
 #include "grammar/json_numbers.h"
+#include "grammar/json_pointer.h"
 #include "grammar/json_strings.h"
 #include "grammar/json_text.h"
 #include "grammar/limits.h"
@@ -80,17 +82,6 @@ std::string sanitize(const std::string& hint) {
   }
   if (out.empty() || out == "root") out = "r" + out;
   return out;
-}
-
-// \uXXXX or \UXXXXXXXX: safe inside a GBNF character class whatever the character is.
-std::string class_escape(uint32_t cp) {
-  char buf[16];
-  if (cp <= 0xFFFF) {
-    std::snprintf(buf, sizeof(buf), "\\u%04X", cp);
-  } else {
-    std::snprintf(buf, sizeof(buf), "\\U%08X", cp);
-  }
-  return buf;
 }
 
 class SchemaCompiler {
@@ -208,35 +199,9 @@ class SchemaCompiler {
     if (ref.empty() || ref[0] != '#') {
       fail("$ref '" + ref + "' is not supported: only local references (\"#/...\") are", path);
     }
-    const ojson* cur = &root_;
-    size_t i = 1;
-    if (i < ref.size() && ref[i] != '/') fail("$ref '" + ref + "' is not a JSON pointer", path);
-    while (i < ref.size()) {
-      size_t j = ref.find('/', i + 1);
-      if (j == std::string::npos) j = ref.size();
-      std::string token = ref.substr(i + 1, j - i - 1);
-      std::string unescaped;
-      for (size_t k = 0; k < token.size(); ++k) {
-        if (token[k] == '~' && k + 1 < token.size() &&
-            (token[k + 1] == '0' || token[k + 1] == '1')) {
-          unescaped += token[k + 1] == '0' ? '~' : '/';
-          ++k;
-        } else {
-          unescaped += token[k];
-        }
-      }
-      if (cur->is_object() && cur->contains(unescaped)) {
-        cur = &(*cur)[unescaped];
-      } else if (cur->is_array() && !unescaped.empty() &&
-                 unescaped.find_first_not_of("0123456789") == std::string::npos &&
-                 unescaped.size() < 9 && std::stoul(unescaped) < cur->size()) {
-        cur = &(*cur)[std::stoul(unescaped)];
-      } else {
-        fail("$ref '" + ref + "' does not resolve", path);
-      }
-      i = j;
-    }
-    return *cur;
+    const ojson* target = resolve_local_ref(root_, ref);
+    if (target == nullptr) fail("$ref '" + ref + "' does not resolve", path);
+    return *target;
   }
 
   std::string visit_ref(const ojson& s, const std::string& path, int depth) {
@@ -498,49 +463,11 @@ class SchemaCompiler {
   // `names` (so an extra property never repeats a declared one). One rule per node of the names'
   // trie (over code points): the key ends where no name ends, leaves the trie, or follows it.
   std::string key_not_in(const std::vector<std::string>& names, const std::string& path) {
-    struct Node {
-      std::map<uint32_t, int32_t> children;
-      bool terminal = false;
-    };
-    std::vector<Node> trie(1);
-    for (const std::string& n : names) {
-      int32_t cur = 0;
-      for (uint32_t cp : utf8::decode_lenient(n)) {
-        auto it = trie[static_cast<size_t>(cur)].children.find(cp);
-        if (it == trie[static_cast<size_t>(cur)].children.end()) {
-          trie.emplace_back();
-          const auto id = static_cast<int32_t>(trie.size()) - 1;
-          trie[static_cast<size_t>(cur)].children[cp] = id;
-          cur = id;
-        } else {
-          cur = it->second;
-        }
-      }
-      trie[static_cast<size_t>(cur)].terminal = true;
-    }
-    if (trie.size() > static_cast<size_t>(limits::kMaxRules) / 4) {
-      fail("too many or too long property names beside additionalProperties", path);
-    }
-    const std::string free_char = "[^\"\\\\\\x00-\\x1F]";
-    // One rule per trie node; node 0 is the whole key after the opening quote.
-    std::vector<std::string> node_rule(trie.size());
-    for (size_t v = 0; v < trie.size(); ++v) node_rule[v] = unique_name("key");
-    for (size_t v = 0; v < trie.size(); ++v) {
-      std::vector<std::string> alts;
-      if (!trie[v].terminal) alts.push_back("\"\\\"\"");  // the key may end here
-      std::string excluded;
-      for (const auto& [cp, child] : trie[v].children) {
-        excluded += class_escape(cp);
-        std::string ch;
-        utf8::append(ch, cp);
-        alts.push_back(gbnf_literal(ch) + " " + node_rule[static_cast<size_t>(child)]);
-      }
-      alts.push_back("[^\"\\\\\\x00-\\x1F" + excluded + "] " + free_char + "* \"\\\"\"");
-      std::string body;
-      for (const std::string& a : alts) body += (body.empty() ? "" : " | ") + a;
-      rules_.push_back({node_rule[v], body});
-    }
-    return "\"\\\"\" " + node_rule[0];
+    const std::optional<std::string> key = keys_other_than(
+        names, [this] { return unique_name("key"); }, rules_,
+        static_cast<size_t>(limits::kMaxRules) / 4);
+    if (!key) fail("too many or too long property names beside additionalProperties", path);
+    return *key;
   }
 
   std::string object_type(const ojson& s, const std::string& path, int depth) {
