@@ -16,6 +16,9 @@ inline constexpr size_t kMaxDfaStates = 1 << 18;  // all rules, after
 inline constexpr int kMaxSchemaDepth = 48;        // nested subschemas ($ref chains count)
 inline constexpr size_t kMaxEnumValues = 8192;    // entries of one enum
 inline constexpr size_t kMaxSchemaProperties = 2048;
+// Vocabulary-trie steps all the token tables of one grammar may take (about a second of CPU):
+// a grammar with very many distinct positions is refused instead of compiling for minutes.
+inline constexpr int64_t kMaxTableWork = 200'000'000;
 // Parse configurations one matcher state may hold (ambiguous grammars): beyond it the extra ones
 // are dropped, which keeps the output valid (it only narrows the choices).
 inline constexpr size_t kMaxConfigs = 2048;

@@ -4,8 +4,10 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "grammar/limits.h"
 #include "grammar/parse_stack.h"
 #include "grammar/token_classes.h"
+#include "packinfer/error.h"
 
 namespace packinfer::grammar {
 namespace {
@@ -20,6 +22,8 @@ class TrieWalk {
         levels_(static_cast<size_t>(v.max_token_bytes()) + 1),
         marks_(levels_.size(), 0) {}
 
+  int64_t steps() const { return steps_; }
+
   void run(int32_t node, std::vector<int32_t>& accepted, std::vector<UncertainToken>& uncertain) {
     pool_.clear();
     levels_[0].assign(1, Config{node, kUnknownFrame});
@@ -29,6 +33,7 @@ class TrieWalk {
     const int32_t n = v_.n_nodes();
     int32_t i = 1;
     while (i < n) {
+      ++steps_;
       const auto d = static_cast<size_t>(v_.node_depth(i));
       pool_.truncate(marks_[d - 1]);
       while (!pops_.empty() && pops_.back() >= static_cast<int32_t>(d)) pops_.pop_back();
@@ -83,6 +88,7 @@ class TrieWalk {
   std::vector<std::vector<Config>> levels_;
   std::vector<size_t> marks_;
   std::vector<int32_t> pops_;  // depths at which the rule finished, along the current path
+  int64_t steps_ = 0;          // trie nodes visited by every run so far
 };
 
 }  // namespace
@@ -104,6 +110,12 @@ TokenTables::TokenTables(const Automaton& a, const Vocabulary& v) {
     accepted.clear();
     uncertain.clear();
     walk.run(static_cast<int32_t>(node), accepted, uncertain);
+    if (walk.steps() > limits::kMaxTableWork) {
+      throw InvalidArgument("grammar: too complex to compile for this model's vocabulary (" +
+                            std::to_string(tables_.size()) + " of its positions took more than " +
+                            std::to_string(limits::kMaxTableWork) +
+                            " vocabulary-trie steps); simplify it");
+    }
     Table t;
     // A list costs one store per token, a bitset one OR per word: whichever is less.
     if (static_cast<int64_t>(accepted.size()) > 2 * n_words_) {
