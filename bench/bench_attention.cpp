@@ -1,7 +1,8 @@
 // Attention micro-benchmarks on the SmolLM2-135M shape (9 query heads, 3 KV heads, head_dim 64,
 // KV blocks of 16): causal prefill of 512 queries over themselves, and one decode query over 4096
-// cached positions. Single thread. GFLOP/s counts 4 * head_dim flops (2 for QK, 2 for PV) per
-// (query, key, head) pair the causal mask lets through.
+// cached positions. Single thread, every instruction-set level with an attention kernel of its
+// own. GFLOP/s counts 4 * head_dim flops (2 for QK, 2 for PV) per (query, key, head) pair the
+// causal mask lets through.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -10,13 +11,13 @@
 #include <random>
 #include <vector>
 
+#include "bench_levels.h"
 #include "kernels/attention.h"
-#include "kernels/cpu_features.h"
 
 namespace packinfer {
 namespace {
 
-using Kernel = void (*)(const AttentionShape&, const KvLayerView&, const AttentionItem&);
+using Kernel = AttentionFn;
 
 struct Setup {
   AttentionShape shape{9, 3, 64, 16, 0.125f};
@@ -45,7 +46,7 @@ struct Setup {
 
   // Runs every KV head of queries [0, n_q) at positions pos0 ...
   void run(Kernel kernel, int64_t n_q, int64_t pos0) {
-    KvLayerView kv{k.data(), v.data(), block_stride};
+    const KvLayerView kv = f32_layer_view(k.data(), v.data(), block_stride);
     for (int h = 0; h < shape.n_kv_heads; ++h) {
       AttentionItem it{q.data(), row, out.data(), row, 0, n_q, pos0, h, table.data()};
       kernel(shape, kv, it);
@@ -59,11 +60,9 @@ struct Setup {
   }
 };
 
-void run_bench(benchmark::State& state, Kernel kernel, int64_t n_q, int64_t pos0) {
-  if (kernel == attention_avx2 && !use_avx2()) {
-    state.SkipWithError("no AVX2");
-    return;
-  }
+void run_bench(benchmark::State& state, Isa isa, int64_t n_q, int64_t pos0) {
+  if (!bench::level_runs(state, isa)) return;
+  const Kernel kernel = kernels_for(isa).attention;
   Setup s(pos0 + n_q, n_q);
   for (auto _ : state) {
     s.run(kernel, n_q, pos0);
@@ -75,17 +74,18 @@ void run_bench(benchmark::State& state, Kernel kernel, int64_t n_q, int64_t pos0
                          benchmark::Counter::OneK::kIs1000);
 }
 
-void BM_PrefillAvx2(benchmark::State& st) { run_bench(st, attention_avx2, 512, 0); }
-void BM_PrefillScalar(benchmark::State& st) { run_bench(st, attention_scalar, 512, 0); }
-void BM_DecodeAvx2(benchmark::State& st) { run_bench(st, attention_avx2, 1, 4095); }
-void BM_DecodeScalar(benchmark::State& st) { run_bench(st, attention_scalar, 1, 4095); }
-
-BENCHMARK(BM_PrefillAvx2)->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_PrefillScalar)->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_DecodeAvx2)->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_DecodeScalar)->Unit(benchmark::kMicrosecond);
+const int kRegistered = [] {
+  for (Isa isa : bench::levels_with_own([](const KernelTable& k) { return k.attention; })) {
+    const std::string name(isa_name(isa));
+    benchmark::RegisterBenchmark(("BM_Prefill/" + name).c_str(), run_bench, isa, 512, 0)
+        ->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark(("BM_Decode/" + name).c_str(), run_bench, isa, 1, 4095)
+        ->Unit(benchmark::kMicrosecond);
+  }
+  return 0;
+}();
 
 }  // namespace
 }  // namespace packinfer
 
-BENCHMARK_MAIN();
+PACKINFER_BENCHMARK_MAIN()

@@ -12,7 +12,6 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <random>
 #include <string>
 #include <thread>
@@ -22,7 +21,7 @@
 #include "gguf/gguf_file.h"
 #include "grammar/grammar_cache.h"
 #include "grammar/matcher.h"
-#include "kernels/cpu_features.h"
+#include "kernels/system_info.h"
 #include "packinfer/engine.h"
 #include "tokenizer/tokenizer.h"
 
@@ -33,15 +32,6 @@ using Clock = std::chrono::steady_clock;
 
 double us_since(Clock::time_point t) {
   return std::chrono::duration<double, std::micro>(Clock::now() - t).count();
-}
-
-std::string cpu_model() {
-  std::ifstream f("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(f, line)) {
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-  }
-  return "unknown";
 }
 
 double percentile(std::vector<double> v, double p) {
@@ -215,10 +205,7 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  const CpuFeatures& f = cpu_features();
-  std::printf("CPU: %s (%u hardware threads); ISA: %s%s%s; masks on 1 thread\n",
-              cpu_model().c_str(), std::thread::hardware_concurrency(),
-              f.avx2 ? "AVX2 " : "scalar ", f.fma ? "FMA " : "", f.f16c ? "F16C" : "");
+  std::printf("%s; masks on 1 thread\n", system_summary(a.threads).c_str());
   bench_masks(a);
   if (a.decode) bench_decode(a);
   return 0;

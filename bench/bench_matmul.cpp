@@ -1,11 +1,13 @@
 // matmul throughput: GFLOP/s of the prefill GEMM at M = 512 on the SmolLM2-135M projection
 // shapes (F32 and F16 weights, 1 and 2 threads) next to OpenBLAS cblas_sgemm on the same shapes,
-// and GB/s of weight bytes streamed by the decode GEMV.
+// and GB/s of weight bytes streamed by the decode GEMV, for every instruction-set level with a
+// GEMM (GEMV) kernel of its own; levels the machine lacks are skipped.
 #include <benchmark/benchmark.h>
 
 #include <random>
 #include <vector>
 
+#include "bench_levels.h"
 #include "kernels/fp16.h"
 #include "kernels/matmul.h"
 #include "util/thread_pool.h"
@@ -54,18 +56,21 @@ struct Weights {
   }
 };
 
-// Args: type (0 = F32, 1 = F16), shape index, threads, M.
+// Args: type (0 = F32, 1 = F16), shape index, threads, M, level (index of Isa).
 void BM_Matmul(benchmark::State& state, bool decode) {
   const GgmlType t = state.range(0) == 0 ? GgmlType::F32 : GgmlType::F16;
   const Shape s = decode ? kDecodeShapes[state.range(1)] : kPrefillShapes[state.range(1)];
   const int threads = static_cast<int>(state.range(2));
   const int64_t M = state.range(3);
+  const Isa isa = kAllIsas[state.range(4)];
+  if (!bench::level_runs(state, isa)) return;
+  const KernelTable& kt = kernels_for(isa);
   Weights wt(t, s.N, s.K);
   const std::vector<float> x = random_floats(M * s.K, 2);
   std::vector<float> y(static_cast<size_t>(M * s.N));
   ThreadPool& pool = pool_of(threads);
   for (auto _ : state) {
-    matmul(wt.w, x.data(), M, y.data(), pool);
+    matmul_with(kt, wt.w, x.data(), s.K, M, y.data(), s.N, pool);
     benchmark::DoNotOptimize(y.data());
     benchmark::ClobberMemory();
   }
@@ -75,20 +80,33 @@ void BM_Matmul(benchmark::State& state, bool decode) {
       benchmark::Counter(static_cast<double>(s.N * wt.w.row_bytes) * 1e-9,
                          benchmark::Counter::kIsIterationInvariantRate);
   state.SetLabel(std::string(t == GgmlType::F32 ? "F32" : "F16") + " K=" + std::to_string(s.K) +
-                 " N=" + std::to_string(s.N));
+                 " N=" + std::to_string(s.N) + " " + std::string(isa_name(isa)));
 }
 
 void BM_Gemm(benchmark::State& state) { BM_Matmul(state, false); }
 void BM_Gemv(benchmark::State& state) { BM_Matmul(state, true); }
 
+// Levels with a kernel of their own, minus scalar (the GEMM there is only a reference).
+std::vector<int64_t> simd_levels(bool decode) {
+  std::vector<int64_t> out;
+  const auto own = bench::levels_with_own([decode](const KernelTable& k) {
+    return decode ? reinterpret_cast<const void*>(k.gemv_f32)
+                  : reinterpret_cast<const void*>(k.gemm.micro);
+  });
+  for (Isa isa : own) {
+    if (isa != Isa::Scalar) out.push_back(isa_index(isa));
+  }
+  return out;
+}
+
 BENCHMARK(BM_Gemm)
-    ->ArgNames({"type", "shape", "threads", "M"})
-    ->ArgsProduct({{0, 1}, {0, 1, 2, 3}, {1, 2}, {512}})
+    ->ArgNames({"type", "shape", "threads", "M", "isa"})
+    ->ArgsProduct({{0, 1}, {0, 1, 2, 3}, {1, 2}, {512}, simd_levels(false)})
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Gemv)
-    ->ArgNames({"type", "shape", "threads", "M"})
-    ->ArgsProduct({{0, 1}, {0, 1}, {1, 2}, {1, 4, 8}})
+    ->ArgNames({"type", "shape", "threads", "M", "isa"})
+    ->ArgsProduct({{0, 1}, {0, 1}, {1, 2}, {1, 4, 8}, simd_levels(true)})
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
 
@@ -122,4 +140,4 @@ BENCHMARK(BM_OpenBlasSgemm)
 }  // namespace
 }  // namespace packinfer
 
-BENCHMARK_MAIN();
+PACKINFER_BENCHMARK_MAIN()

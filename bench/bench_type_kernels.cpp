@@ -1,17 +1,19 @@
-// Decode-time GEMV cost per weight type: one vec_dot per row over a whole matrix, single
-// thread, reported as GB/s of weight bytes streamed (the decode step is memory-bound, so this
-// should approach the one-core memory bandwidth measured by BM_StreamSum). 1536 rows is an FFN
-// matrix of SmolLM2-135M, 49152 its embedding/LM head; 196608 rows exceed the 32 MB L3 for every
-// type, so they measure DRAM, not cache.
+// Decode-time GEMV cost per weight type and instruction-set level (those with a kernel of their
+// own for the type): one vec_dot per row over a whole matrix, single thread, reported as GB/s of
+// weight bytes streamed (the decode step is memory-bound, so this should approach the one-core
+// memory bandwidth measured by BM_StreamSum). 1536 rows is an FFN matrix of SmolLM2-135M, 49152 its
+// embedding/LM head; 196608 rows exceed the 32 MB L3 for every type, so they measure DRAM, not
+// cache.
 #include <benchmark/benchmark.h>
 
 #include <cstring>
 #include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
+#include "bench_levels.h"
 #include "gguf/ggml_types.h"
-#include "kernels/cpu_features.h"
 #include "kernels/fp16.h"
 #include "kernels/type_kernels.h"
 
@@ -51,10 +53,11 @@ std::vector<uint8_t> random_matrix(const TypeCase& c, int64_t rows, int64_t cols
   return m;
 }
 
-void bm_gemv(benchmark::State& state, TypeCase c, bool avx2) {
+void bm_gemv(benchmark::State& state, TypeCase c, Isa isa) {
   const int64_t rows = state.range(0), cols = state.range(1);
-  const TypeKernels* k = type_kernels(c.type, avx2);
-  if (k == nullptr || (avx2 && !use_avx2())) {
+  if (!bench::level_runs(state, isa)) return;
+  const TypeKernels* k = kernels_for(isa).type(c.type);
+  if (k == nullptr) {
     state.SkipWithError("no kernel");
     return;
   }
@@ -72,10 +75,11 @@ void bm_gemv(benchmark::State& state, TypeCase c, bool avx2) {
 }
 
 // The integer path: x quantized once per product (timed too), then dot_act per row.
-void bm_gemv_int8(benchmark::State& state, TypeCase c, bool avx2) {
+void bm_gemv_int8(benchmark::State& state, TypeCase c, Isa isa) {
   const int64_t rows = state.range(0), cols = state.range(1);
-  const TypeKernels* k = type_kernels(c.type, avx2);
-  if (k == nullptr || k->dot_act == nullptr || (avx2 && !use_avx2())) {
+  if (!bench::level_runs(state, isa)) return;
+  const TypeKernels* k = kernels_for(isa).type(c.type);
+  if (k == nullptr || k->dot_act == nullptr) {
     state.SkipWithError("no kernel");
     return;
   }
@@ -95,10 +99,11 @@ void bm_gemv_int8(benchmark::State& state, TypeCase c, bool avx2) {
   state.SetBytesProcessed(state.iterations() * rows * row_bytes);
 }
 
-void bm_dequant(benchmark::State& state, TypeCase c, bool avx2) {
+void bm_dequant(benchmark::State& state, TypeCase c, Isa isa) {
   const int64_t rows = state.range(0), cols = state.range(1);
-  const TypeKernels* k = type_kernels(c.type, avx2);
-  if (k == nullptr || (avx2 && !use_avx2())) {
+  if (!bench::level_runs(state, isa)) return;
+  const TypeKernels* k = kernels_for(isa).type(c.type);
+  if (k == nullptr) {
     state.SkipWithError("no kernel");
     return;
   }
@@ -161,17 +166,21 @@ const int kRegistered = [] {
     const std::string name = ggml_type_name(static_cast<uint32_t>(c.type));
     const int64_t cols =
         ggml_type_traits(static_cast<uint32_t>(c.type))->block_size == 256 ? 768 : 576;
-    for (bool avx2 : {false, true}) {
-      const std::string isa = avx2 ? "avx2" : "scalar";
+    const auto levels = bench::levels_with_own([&](const KernelTable& k) {
+      const TypeKernels* t = k.type(c.type);
+      return std::tuple(t->dequant, t->dot, t->dot_act);
+    });
+    for (Isa level : levels) {
+      const std::string isa(isa_name(level));
       shapes(
-          benchmark::RegisterBenchmark(("BM_Gemv/" + name + "/" + isa).c_str(), bm_gemv, c, avx2),
+          benchmark::RegisterBenchmark(("BM_Gemv/" + name + "/" + isa).c_str(), bm_gemv, c, level),
           cols);
-      if (type_kernels(c.type, avx2)->dot_act != nullptr) {
+      if (kernels_for(level).type(c.type)->dot_act != nullptr) {
         shapes(benchmark::RegisterBenchmark(("BM_GemvInt8/" + name + "/" + isa).c_str(),
-                                            bm_gemv_int8, c, avx2),
+                                            bm_gemv_int8, c, level),
                cols);
       }
-      benchmark::RegisterBenchmark(("BM_Dequant/" + name + "/" + isa).c_str(), bm_dequant, c, avx2)
+      benchmark::RegisterBenchmark(("BM_Dequant/" + name + "/" + isa).c_str(), bm_dequant, c, level)
           ->Args({1536, cols})
           ->ArgNames({"rows", "cols"})
           ->Unit(benchmark::kMicrosecond);
@@ -183,4 +192,4 @@ const int kRegistered = [] {
 }  // namespace
 }  // namespace packinfer
 
-BENCHMARK_MAIN();
+PACKINFER_BENCHMARK_MAIN()

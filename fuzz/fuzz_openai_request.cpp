@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "server/openai_request.h"
+#include "openai/openai_request.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace packinfer::api;

@@ -4,7 +4,8 @@
 A request flows tokenizer -> scheduler -> step plan -> model runner -> kernels; dependencies
 point the other way, one way only:
 
-    cli  ->  server, loadgen, prefill_bench, batch_jobs, eval  ->  engine  ->  sched  ->  runner
+    cli  ->  server, loadgen, prefill_bench, batch_jobs, eval
+         ->  openai (the API's requests and responses), report, prompt_sets  ->  engine  ->  sched  ->  runner
          ->  model  ->  kv, batch, sample, grammar  ->  kernels, tokenizer  ->  gguf  ->  util
 
 A folder may include its own headers and those of folders on a lower layer, never a folder on
@@ -32,6 +33,8 @@ LAYERS = {
     "sched": 6,
     "engine": 7,
     "report": 8,
+    "prompt_sets": 8,
+    "openai": 8,
     "server": 9,
     "loadgen": 9,
     "prefill_bench": 9,

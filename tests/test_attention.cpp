@@ -1,25 +1,28 @@
-// Paged tiled attention (AVX2 and scalar) against a naive reference: full softmax in double over
-// a contiguous copy of K/V. The KV pool is shared by several sequences whose block tables are
-// shuffled, so a kernel that assumed contiguous blocks, or read positions past a sequence's end
-// (those slots hold NaN), fails.
+// Paged tiled attention of every instruction-set level against a naive reference: full softmax in
+// double over a contiguous copy of K/V. The KV pool is shared by several sequences whose block
+// tables are shuffled, so a kernel that assumed contiguous blocks, or read positions past a
+// sequence's end (those slots hold NaN), fails.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <limits>
 #include <numeric>
 #include <random>
 #include <vector>
 
 #include "kernels/attention.h"
-#include "kernels/cpu_features.h"
+#include "kernels/kernel_table.h"
+#include "support/isa_levels.h"
 #include "util/thread_pool.h"
 
 namespace packinfer {
 namespace {
 
-using Kernel = void (*)(const AttentionShape&, const KvLayerView&, const AttentionItem&);
+using Kernel = std::function<void(const AttentionShape&, const KvLayerView&, const AttentionItem&)>;
+using test::LevelTest;
 
 struct Seq {
   int64_t pos0;   // positions already cached before the new queries
@@ -93,7 +96,7 @@ void check(Problem pb, Kernel kernel, uint32_t seed) {
   const int64_t q_stride = row + 5, out_stride = row + 3;  // padded rows
   const float sentinel = 12345.0f;
   std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-  KvLayerView kv{pb.k.data(), pb.v.data(), pb.block_stride};
+  const KvLayerView kv = f32_layer_view(pb.k.data(), pb.v.data(), pb.block_stride);
 
   double worst = 0.0;
   for (const Seq& sq : pb.seqs) {
@@ -182,16 +185,19 @@ void grid(Kernel kernel) {
   std::printf("worst relative error over the grid: %.3g\n", g_worst);
 }
 
-bool have_avx2() {
-  const CpuFeatures& f = cpu_features();
-  return f.avx2 && f.fma && f.f16c;
+// The kernels of one level through its dispatcher: the level's own kernel where it handles the
+// head size, else the scalar one.
+Kernel level_kernel(const KernelTable& kt) {
+  return [&kt](const AttentionShape& s, const KvLayerView& kv, const AttentionItem& it) {
+    attention_with(kt, s, kv, it);
+  };
 }
 
-TEST(Attention, ScalarMatchesReference) { grid(attention_scalar); }
-
-TEST(Attention, Avx2MatchesReference) {
-  if (!have_avx2()) GTEST_SKIP() << "no AVX2";
-  grid(attention_avx2);
+TEST(Attention, ScalarAnyHeadDim) {
+  for (int hd : {1, 5, 12}) {
+    SCOPED_TRACE(hd);
+    check(make(6, 2, hd, 4, mixed_seqs()), kernels_for(Isa::Scalar).attention, 20 + hd);
+  }
 }
 
 TEST(Attention, DispatcherMatchesReference) {
@@ -199,103 +205,92 @@ TEST(Attention, DispatcherMatchesReference) {
   check(make(4, 2, 5, 3, mixed_seqs()), attention, 8);  // odd head_dim: scalar fallback
 }
 
-TEST(Attention, ScalarAnyHeadDim) {
-  for (int hd : {1, 5, 12}) {
-    SCOPED_TRACE(hd);
-    check(make(6, 2, hd, 4, mixed_seqs()), attention_scalar, 20 + hd);
-  }
+class AttentionLevel : public LevelTest {};
+
+TEST_P(AttentionLevel, MatchesReference) {
+  // Every head size of the grid is one the SIMD levels handle themselves (multiples of 8).
+  ASSERT_EQ(64 % kt().attention_head_dim_multiple, 0);
+  grid(kt().attention);
 }
 
-TEST(Attention, Avx2OtherHeadDims) {
-  if (!have_avx2()) GTEST_SKIP() << "no AVX2";
-  // Multiples of 8 that are not multiples of 32 exercise the partial P·V slices.
-  for (int hd : {16, 24, 40, 96, 256}) {
+TEST_P(AttentionLevel, OtherHeadDims) {
+  // Multiples of 8 that are not multiples of 32 exercise the partial P·V slices; 5 and 12 are
+  // not multiples of 8 (scalar fallback in the SIMD levels), 256 is the largest AVX2 handles.
+  for (int hd : {5, 12, 16, 24, 40, 96, 256}) {
     SCOPED_TRACE(hd);
-    check(make(6, 2, hd, 16, mixed_seqs()), attention_avx2, 30 + hd);
+    check(make(6, 2, hd, 16, mixed_seqs()), level_kernel(kt()), 30 + hd);
     if (::testing::Test::HasFatalFailure()) return;
   }
 }
 
-TEST(Attention, LargeAndOddBlockSizes) {
+TEST_P(AttentionLevel, LargeAndOddBlockSizes) {
   // Blocks larger than a 16-key chunk, and sizes that make chunks straddle block boundaries.
-  for (Kernel k : {attention_scalar, attention_avx2}) {
-    if (k == attention_avx2 && !have_avx2()) continue;
-    for (int bs : {5, 17, 37, 64}) {
-      SCOPED_TRACE(bs);
-      check(make(9, 3, 64, bs, mixed_seqs()), k, 40 + bs);
-      if (::testing::Test::HasFatalFailure()) return;
-    }
+  for (int bs : {5, 17, 37, 64}) {
+    SCOPED_TRACE(bs);
+    check(make(9, 3, 64, bs, mixed_seqs()), kt().attention, 40 + bs);
+    if (::testing::Test::HasFatalFailure()) return;
   }
 }
 
-TEST(Attention, Avx2ManyHeadsPerKvHead) {
-  if (!have_avx2()) GTEST_SKIP() << "no AVX2";
+TEST_P(AttentionLevel, ManyHeadsPerKvHead) {
   // g = 40 is more than one tile of rows: heads are processed in groups.
-  check(make(40, 1, 8, 16, mixed_seqs()), attention_avx2, 50);
-  check(make(40, 1, 8, 16, mixed_seqs()), attention_scalar, 51);
+  check(make(40, 1, 8, 16, mixed_seqs()), kt().attention, 50);
 }
 
-TEST(Attention, PeakySoftmax) {
+TEST_P(AttentionLevel, PeakySoftmax) {
   // Large scores make the running max change often and test the rescaling.
-  for (Kernel k : {attention_scalar, attention_avx2}) {
-    if (k == attention_avx2 && !have_avx2()) continue;
-    check(make(4, 2, 64, 3, mixed_seqs(), 8.0f), k, 60);
-    check(make(4, 2, 64, 16, mixed_seqs(), 8.0f), k, 61);
-  }
+  check(make(4, 2, 64, 3, mixed_seqs(), 8.0f), kt().attention, 60);
+  check(make(4, 2, 64, 16, mixed_seqs(), 8.0f), kt().attention, 61);
 }
 
-TEST(Attention, DecodeAtLongPositions) {
-  for (Kernel k : {attention_scalar, attention_avx2}) {
-    if (k == attention_avx2 && !have_avx2()) continue;
-    std::vector<Seq> seqs = {{3000, 1, 0, 1, {}}, {4097, 1, 0, 1, {}}, {2999, 2, 0, 2, {}}};
-    check(make(9, 3, 64, 16, seqs), k, 70);
-    check(make(14, 2, 128, 3, seqs), k, 71);
-    check(make(8, 8, 64, 1, seqs), k, 72);
-  }
+TEST_P(AttentionLevel, DecodeAtLongPositions) {
+  std::vector<Seq> seqs = {{3000, 1, 0, 1, {}}, {4097, 1, 0, 1, {}}, {2999, 2, 0, 2, {}}};
+  check(make(9, 3, 64, 16, seqs), kt().attention, 70);
+  check(make(14, 2, 128, 3, seqs), kt().attention, 71);
+  check(make(8, 8, 64, 1, seqs), kt().attention, 72);
 }
 
-TEST(Attention, LongChunkedPrefill) {
-  for (Kernel k : {attention_scalar, attention_avx2}) {
-    if (k == attention_avx2 && !have_avx2()) continue;
-    std::vector<Seq> seqs = {{0, 300, 0, 300, {}}, {700, 64, 3, 61, {}}};
-    check(make(9, 3, 64, 16, seqs), k, 80);
-  }
+TEST_P(AttentionLevel, LongChunkedPrefill) {
+  std::vector<Seq> seqs = {{0, 300, 0, 300, {}}, {700, 64, 3, 61, {}}};
+  check(make(9, 3, 64, 16, seqs), kt().attention, 80);
 }
 
 // Items of one layer run concurrently on a pool (the engine's use): each thread's scratch is its
 // own, so results must equal the sequential run bit for bit.
-TEST(Attention, ConcurrentItemsMatchSequential) {
-  for (Kernel k : {attention_scalar, attention}) {
-    Problem pb = make(9, 3, 64, 16, {{40, 200, 0, 200, {}}});
-    std::mt19937 rng(90);
-    build_pool(pb, rng);
-    const Seq& sq = pb.seqs[0];
-    const int64_t row = 9 * 64;
-    std::vector<float> q(sq.n_new * row);
-    for (float& x : q) x = std::uniform_real_distribution<float>(-1, 1)(rng);
-    std::vector<AttentionItem> items;
-    for (int h = 0; h < 3; ++h) {
-      for (int64_t b = 0; b < sq.n_new; b += 25) {
-        items.push_back({q.data(), row, nullptr, row, b, b + 25, sq.pos0, h, sq.table.data()});
-      }
+TEST_P(AttentionLevel, ConcurrentItemsMatchSequential) {
+  const Kernel k = kt().attention;
+  Problem pb = make(9, 3, 64, 16, {{40, 200, 0, 200, {}}});
+  std::mt19937 rng(90);
+  build_pool(pb, rng);
+  const Seq& sq = pb.seqs[0];
+  const int64_t row = 9 * 64;
+  std::vector<float> q(sq.n_new * row);
+  for (float& x : q) x = std::uniform_real_distribution<float>(-1, 1)(rng);
+  std::vector<AttentionItem> items;
+  for (int h = 0; h < 3; ++h) {
+    for (int64_t b = 0; b < sq.n_new; b += 25) {
+      items.push_back({q.data(), row, nullptr, row, b, b + 25, sq.pos0, h, sq.table.data()});
     }
-    KvLayerView kv{pb.k.data(), pb.v.data(), pb.block_stride};
-    std::vector<float> seq_out(q.size()), par_out(q.size());
-    for (AttentionItem it : items) {
-      it.out = seq_out.data();
+  }
+  const KvLayerView kv = f32_layer_view(pb.k.data(), pb.v.data(), pb.block_stride);
+  std::vector<float> seq_out(q.size()), par_out(q.size());
+  for (AttentionItem it : items) {
+    it.out = seq_out.data();
+    k(pb.shape, kv, it);
+  }
+  ThreadPool pool(4);
+  pool.parallel_for(static_cast<int64_t>(items.size()), 1, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      AttentionItem it = items[i];
+      it.out = par_out.data();
       k(pb.shape, kv, it);
     }
-    ThreadPool pool(4);
-    pool.parallel_for(static_cast<int64_t>(items.size()), 1, [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; ++i) {
-        AttentionItem it = items[i];
-        it.out = par_out.data();
-        k(pb.shape, kv, it);
-      }
-    });
-    EXPECT_EQ(seq_out, par_out);
-  }
+  });
+  EXPECT_EQ(seq_out, par_out);
 }
+
+INSTANTIATE_TEST_SUITE_P(Levels, AttentionLevel, testing::ValuesIn(test::all_levels()),
+                         test::level_param_name);
 
 }  // namespace
 }  // namespace packinfer

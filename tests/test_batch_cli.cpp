@@ -8,24 +8,25 @@
 #include <set>
 #include <sstream>
 
-#include "cli/batch_progress.h"
-#include "cli/batch_requests.h"
-#include "cli/batch_results.h"
-#include "cli/batch_resume.h"
+#include "batch_jobs/batch_progress.h"
+#include "batch_jobs/batch_requests.h"
+#include "batch_jobs/batch_results.h"
+#include "batch_jobs/batch_resume.h"
+#include "packinfer/engine.h"
 #include "support/test_support.h"
 
 namespace packinfer::test {
 namespace {
 
-using cli::BatchRequest;
-using cli::Endpoint;
+using batch_jobs::BatchRequest;
+using batch_jobs::Endpoint;
 using json = nlohmann::json;
 
 const std::vector<std::string> kNames = {"stories260K-f32", "stories260K-f32.gguf", "stories260K"};
 
 BatchRequest parse(const std::string& line, int64_t line_no = 1) {
-  cli::FieldWarnings w;
-  return cli::parse_request_line(line, line_no, kNames, w);
+  batch_jobs::FieldWarnings w;
+  return batch_jobs::parse_request_line(line, line_no, kNames, w);
 }
 
 // The error code of a line that must fail ("" if it parsed).
@@ -110,7 +111,7 @@ TEST(BatchRequests, ModelMayBeFileNameStemOrGeneralName) {
   ASSERT_TRUE(r.error);
   EXPECT_EQ(r.error->code, "model_not_found");
   EXPECT_NE(r.error->message.find("unknown model 'gpt-4o'"), std::string::npos);
-  EXPECT_EQ(cli::accepted_model_names("/m/stories260K-f32.gguf", "stories260K"), kNames);
+  EXPECT_EQ(batch_jobs::accepted_model_names("/m/stories260K-f32.gguf", "stories260K"), kNames);
 }
 
 TEST(BatchRequests, EveryBadInputIsAnErrorNotAThrow) {
@@ -171,16 +172,16 @@ TEST(BatchRequests, EveryBadInputIsAnErrorNotAThrow) {
 }
 
 TEST(BatchRequests, UnknownFieldsWarnOncePerJob) {
-  cli::FieldWarnings w;
+  batch_jobs::FieldWarnings w;
   for (int i = 1; i <= 3; ++i) {
-    BatchRequest r = cli::parse_request_line(
+    BatchRequest r = batch_jobs::parse_request_line(
         R"({"prompt": "a", "foo": 1, "logprobs": 2, "user": "u"})", i, kNames, w);
     EXPECT_FALSE(r.error);
   }
-  cli::parse_request_line(R"({"url": "/v1/completions", "body": {"prompt": "a", "foo": 1},
+  batch_jobs::parse_request_line(R"({"url": "/v1/completions", "body": {"prompt": "a", "foo": 1},
                               "extra": true})",
-                          4, kNames, w);
-  cli::parse_request_line(R"({"prompt": "a", "logprobs": false})", 5, kNames, w);
+                                 4, kNames, w);
+  batch_jobs::parse_request_line(R"({"prompt": "a", "logprobs": false})", 5, kNames, w);
   std::vector<std::string> msgs = w.take();
   ASSERT_EQ(msgs.size(), 4u);  // foo, logprobs, user, extra
   EXPECT_NE(msgs[0].find("'foo'"), std::string::npos);
@@ -188,25 +189,25 @@ TEST(BatchRequests, UnknownFieldsWarnOncePerJob) {
   EXPECT_NE(msgs[1].find("'logprobs'"), std::string::npos);
   EXPECT_NE(msgs[3].find("'extra'"), std::string::npos);
   EXPECT_TRUE(w.take().empty());
-  cli::parse_request_line(R"({"prompt": "a", "foo": 1})", 6, kNames, w);
+  batch_jobs::parse_request_line(R"({"prompt": "a", "foo": 1})", 6, kNames, w);
   EXPECT_TRUE(w.take().empty());
 }
 
 TEST(BatchRequests, FitToContextClampsAndRejects) {
   BatchRequest r = parse(R"({"prompt": "a"})");
-  EXPECT_FALSE(cli::fit_to_context(r, 10, 512));
+  EXPECT_FALSE(batch_jobs::fit_to_context(r, 10, 512));
   EXPECT_EQ(r.sampling.max_tokens, 16);  // OpenAI's completions default
   r = parse(R"({"prompt": "a", "max_tokens": 100000})");
-  EXPECT_FALSE(cli::fit_to_context(r, 10, 512));
+  EXPECT_FALSE(batch_jobs::fit_to_context(r, 10, 512));
   EXPECT_EQ(r.sampling.max_tokens, 502);
   r = parse(R"({"messages": [{"role": "user", "content": "a"}]})");
-  EXPECT_FALSE(cli::fit_to_context(r, 40, 512));
+  EXPECT_FALSE(batch_jobs::fit_to_context(r, 40, 512));
   EXPECT_EQ(r.sampling.max_tokens, 472);  // chat: until a stop, at most the context
-  auto e = cli::fit_to_context(r, 512, 512);
+  auto e = batch_jobs::fit_to_context(r, 512, 512);
   ASSERT_TRUE(e);
   EXPECT_EQ(e->code, "context_length_exceeded");
   EXPECT_NE(e->message.find("512"), std::string::npos);
-  EXPECT_TRUE(cli::fit_to_context(r, 0, 512));
+  EXPECT_TRUE(batch_jobs::fit_to_context(r, 0, 512));
 }
 
 // --- formatting and resume ---------------------------------------------------------------------
@@ -217,9 +218,9 @@ TEST(BatchResults, SuccessLinesAreOpenAIObjects) {
   g.output_ids = {4, 5};
   g.text = "hi";
   g.finish_reason = "length";
-  cli::ResultContext ctx{"stories260K-f32", 1700000000};
+  batch_jobs::ResultContext ctx{"stories260K-f32", 1700000000};
   BatchRequest r = parse(R"({"custom_id": "a", "prompt": "x"})", 2);
-  json j = json::parse(cli::dump_line(cli::success_line(r, g, ctx)));
+  json j = json::parse(batch_jobs::dump_line(batch_jobs::success_line(r, g, ctx)));
   EXPECT_EQ(j["id"], "batch_req_2");
   EXPECT_EQ(j["custom_id"], "a");
   EXPECT_TRUE(j["error"].is_null());
@@ -237,7 +238,7 @@ TEST(BatchResults, SuccessLinesAreOpenAIObjects) {
                                  {"prompt_tokens_details", {{"cached_tokens", 0}}}}));
 
   r = parse(R"({"model": "stories260K", "messages": [{"role": "user", "content": "x"}]})", 3);
-  j = json::parse(cli::dump_line(cli::success_line(r, g, ctx)));
+  j = json::parse(batch_jobs::dump_line(batch_jobs::success_line(r, g, ctx)));
   EXPECT_EQ(j["response"]["body"]["object"], "chat.completion");
   EXPECT_EQ(j["response"]["body"]["model"], "stories260K");
   EXPECT_EQ(j["response"]["body"]["choices"][0]["message"],
@@ -247,7 +248,7 @@ TEST(BatchResults, SuccessLinesAreOpenAIObjects) {
 TEST(BatchResults, ErrorLinesCarryTheOpenAIErrorObject) {
   BatchRequest r = parse(R"({"custom_id": "b", "prompt": "x", "n": 3})", 4);
   ASSERT_TRUE(r.error);
-  json j = json::parse(cli::dump_line(cli::error_line(r, *r.error)));
+  json j = json::parse(batch_jobs::dump_line(batch_jobs::error_line(r, *r.error)));
   EXPECT_EQ(j["custom_id"], "b");
   EXPECT_EQ(j["response"]["status_code"], 400);
   const json& e = j["response"]["body"]["error"];
@@ -260,18 +261,19 @@ TEST(BatchResults, ErrorLinesCarryTheOpenAIErrorObject) {
 
 TEST(BatchResume, PartialLastLineIsCut) {
   const std::string a = R"({"custom_id":"a"})", b = R"({"custom_id":"b"})";
-  cli::ResumeState s = cli::scan_results(a + "\n" + b + "\n" + b + "\n" + R"({"custom_id":"c)");
+  batch_jobs::ResumeState s =
+      batch_jobs::scan_results(a + "\n" + b + "\n" + b + "\n" + R"({"custom_id":"c)");
   EXPECT_EQ(s.lines, 3);
   EXPECT_EQ(s.answered, (std::map<std::string, int64_t>{{"a", 1}, {"b", 2}}));
   EXPECT_EQ(s.keep_bytes, 3 * (a.size() + 1));
   EXPECT_FALSE(s.add_newline);
 
-  s = cli::scan_results(a + "\nnot a result\n\n" + b);  // whole last line, newline missing
+  s = batch_jobs::scan_results(a + "\nnot a result\n\n" + b);  // whole last line, newline missing
   EXPECT_EQ(s.lines, 2);
   EXPECT_EQ(s.invalid_lines, 1);
   EXPECT_TRUE(s.add_newline);
   EXPECT_EQ(s.keep_bytes, a.size() + 15 + b.size());
-  EXPECT_EQ(cli::scan_results("").lines, 0);
+  EXPECT_EQ(batch_jobs::scan_results("").lines, 0);
 }
 
 TEST(BatchProgress, LineShowsCountsRatesAndEta) {
@@ -281,7 +283,7 @@ TEST(BatchProgress, LineShowsCountsRatesAndEta) {
   p.prompt_tokens = 1000;
   p.generated_tokens = 50;
   p.elapsed_seconds = 10;
-  std::string s = cli::format_progress(p);
+  std::string s = batch_jobs::format_progress(p);
   EXPECT_NE(s.find("5/10"), std::string::npos) << s;
   EXPECT_NE(s.find("prompt 100 tok/s"), std::string::npos) << s;
   EXPECT_NE(s.find("gen 5.0 tok/s"), std::string::npos) << s;
@@ -289,7 +291,7 @@ TEST(BatchProgress, LineShowsCountsRatesAndEta) {
   BatchStats stats;
   stats.estimated_makespan_seconds = 2;
   stats.lower_bound_seconds = 1;
-  std::string summary = cli::format_summary({.ok = 3, .failed = 1}, stats);
+  std::string summary = batch_jobs::format_summary({.ok = 3, .failed = 1}, stats);
   EXPECT_NE(summary.find("3 ok, 1 failed"), std::string::npos) << summary;
   EXPECT_NE(summary.find("lower bound"), std::string::npos) << summary;
 }
@@ -348,18 +350,59 @@ const std::vector<std::string> kMixedJob = {
     R"({"custom_id": "env-2", "url": "/v1/completions", "body": {"prompt": "One day", "temperature": 0, "max_tokens": 100000}})",
 };
 
+// What kMixedJob's requests give when each runs alone through Engine::generate: the prompt as
+// the batch job builds it (text, or the messages through the chat template), greedy, the job's
+// max_tokens (env-2's 100000 clamped to what is left of the 512-position context) and stops.
+std::map<std::string, GenerationResult> mixed_job_alone() {
+  Engine engine({.model_path = stories()});
+  auto run = [&](const std::string& prompt, int32_t max_tokens,
+                 const std::vector<std::string>& stop = {}) {
+    GenerationRequest g;
+    g.prompt = prompt;
+    g.sampling = SamplingParams::greedy();
+    g.sampling.max_tokens = max_tokens;
+    g.sampling.stop = stop;
+    return engine.generate(g);
+  };
+  const int64_t left = 512 - static_cast<int64_t>(engine.tokenize("One day").size());
+  return {
+      {"env-1", run("Once upon a time", 24)},
+      {"line-2", run("The little dog", 20)},
+      {"chat-1", run(engine.apply_chat_template({{"user", "Tell me a story."}}), 16)},
+      {"bare-2", run("Lily and Ben", 30, {"zzz"})},
+      {"line-5", run(engine.apply_chat_template({{"system", "Be kind."}, {"user", "Hi"}}), 12)},
+      {"env-2", run("One day", static_cast<int32_t>(left))},
+  };
+}
+
 TEST(BatchCli, MixedFormatsGreedy) {
   CommandResult r = run_batch("mixed", kMixedJob);
   ASSERT_EQ(r.status, 0) << r.out;
   std::vector<std::string> lines = lines_of(job_path("mixed.out.jsonl"));
   ASSERT_EQ(lines.size(), 6u) << r.out;
   auto results = results_by_id("mixed");
+  // Every request gets exactly what it gets alone from the library (the batch path packs and
+  // schedules differently, greedy decoding must not notice).
+  const std::map<std::string, GenerationResult> alone = mixed_job_alone();
   for (const char* id : {"env-1", "line-2", "chat-1", "bare-2", "line-5", "env-2"}) {
     ASSERT_TRUE(results.count(id)) << id;
     const json& j = results[id];
     EXPECT_EQ(j["response"]["status_code"], 200) << j.dump();
     EXPECT_FALSE(text_of(j).empty()) << id;
+    const GenerationResult& want = alone.at(id);
+    EXPECT_EQ(text_of(j), want.text) << id;
+    const json& body = j["response"]["body"];
+    EXPECT_EQ(body["choices"][0]["finish_reason"], want.finish_reason) << id;
+    EXPECT_EQ(body["usage"]["prompt_tokens"], want.prompt_ids.size()) << id;
+    EXPECT_EQ(body["usage"]["completion_tokens"], want.output_ids.size()) << id;
   }
+  // And env-1 independently of packinfer: llama2.c's greedy story from BOS goes on after the
+  // 4 tokens of "Once upon a time" with ", there was a little girl named Lily. She loved ...".
+  const std::string story =
+      read_file(shared_dir() + "/models/stories260K/expected_greedy_200.txt").substr(16);
+  const std::string env1 = text_of(results["env-1"]);
+  EXPECT_EQ(story.substr(0, env1.size()), env1);
+  EXPECT_GT(env1.size(), 60u);  // 24 tokens of it
   EXPECT_EQ(results["chat-1"]["response"]["body"]["object"], "chat.completion");
   EXPECT_EQ(results["env-1"]["response"]["body"]["model"], "stories260K");
   EXPECT_EQ(results["env-1"]["response"]["body"]["usage"]["completion_tokens"], 24);
@@ -494,15 +537,19 @@ TEST(BatchCli, UnusableArgumentsFailTheJob) {
   CommandResult r = batch("-m '" + stories() + "' -i /nonexistent/in.jsonl -o '" +
                           job_path("args.out.jsonl") + "'");
   EXPECT_EQ(r.status, 1) << r.out;
-  EXPECT_NE(r.out.find("/nonexistent/in.jsonl"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("error: cannot read '/nonexistent/in.jsonl'"), std::string::npos) << r.out;
   r = batch("-m '" + stories() + "' -i '" + in + "' -o /nonexistent/dir/out.jsonl");
   EXPECT_EQ(r.status, 1) << r.out;
-  EXPECT_NE(r.out.find("/nonexistent/dir/out.jsonl"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("error: cannot write '/nonexistent/dir/out.jsonl'"), std::string::npos)
+      << r.out;
   r = batch("-m /nonexistent/model.gguf -i '" + in + "' -o '" + job_path("args.out.jsonl") + "'");
   EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_NE(r.out.find("error: cannot open '/nonexistent/model.gguf'"), std::string::npos) << r.out;
   r = batch("-m '" + stories() + "' -i '" + in + "' -o '" + job_path("args.out.jsonl") +
             "' --mode sideways");
   EXPECT_NE(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("--mode: sideways not in {packed,padded,single}"), std::string::npos)
+      << r.out;
 }
 
 }  // namespace

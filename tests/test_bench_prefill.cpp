@@ -4,18 +4,19 @@
 
 #include <algorithm>
 #include <fstream>
+#include <numeric>
 
-#include "cli/prompt_lengths.h"
-#include "cli/svg_plot.h"
 #include "packinfer/error.h"
+#include "prompt_sets/prompt_lengths.h"
+#include "report/svg_plot.h"
 #include "support/test_support.h"
 
 namespace packinfer::test {
 namespace {
 
-using cli::parse_prompt_distribution;
-using cli::PromptDistribution;
-using cli::sample_prompt_lengths;
+using prompt_sets::parse_prompt_distribution;
+using prompt_sets::PromptDistribution;
+using prompt_sets::sample_prompt_lengths;
 
 TEST(PromptLengths, ParsesEveryForm) {
   EXPECT_EQ(parse_prompt_distribution("fixed:128").kind, PromptDistribution::Kind::Fixed);
@@ -28,7 +29,7 @@ TEST(PromptLengths, ParsesEveryForm) {
   auto j = parse_prompt_distribution("jsonl:/tmp/a:b.jsonl");
   EXPECT_EQ(j.kind, PromptDistribution::Kind::Jsonl);
   EXPECT_EQ(j.file, "/tmp/a:b.jsonl");
-  EXPECT_EQ(cli::to_string(u), "uniform:8:64");
+  EXPECT_EQ(prompt_sets::to_string(u), "uniform:8:64");
   for (const char* bad : {"", "fixed", "fixed:0", "fixed:1:2", "uniform:9:8", "uniform:4",
                           "loguniform:0:10", "gauss:1:2", "uniform:a:b", "fixed:12x", "jsonl:"}) {
     EXPECT_THROW(parse_prompt_distribution(bad), InvalidArgument) << bad;
@@ -42,7 +43,7 @@ TEST(PromptLengths, DeterministicForASeedAndNested) {
   EXPECT_NE(a, sample_prompt_lengths(d, 64, 8));
   auto prefix = sample_prompt_lengths(d, 16, 7);
   EXPECT_TRUE(std::equal(prefix.begin(), prefix.end(), a.begin()));
-  EXPECT_EQ(cli::random_token_ids(50, 512, 3), cli::random_token_ids(50, 512, 3));
+  EXPECT_EQ(prompt_sets::random_token_ids(50, 512, 3), prompt_sets::random_token_ids(50, 512, 3));
 }
 
 TEST(PromptLengths, RangesRespected) {
@@ -53,7 +54,7 @@ TEST(PromptLengths, RangesRespected) {
     EXPECT_EQ(*std::min_element(v.begin(), v.end()), d.lo) << spec;  // ends are reached
     EXPECT_EQ(*std::max_element(v.begin(), v.end()), d.hi) << spec;
   }
-  auto ids = cli::random_token_ids(10000, 300, 1);
+  auto ids = prompt_sets::random_token_ids(10000, 300, 1);
   EXPECT_GE(*std::min_element(ids.begin(), ids.end()), 0);
   EXPECT_LT(*std::max_element(ids.begin(), ids.end()), 300);
 }
@@ -83,7 +84,7 @@ TEST(PromptLengths, ParsesJsonlFile) {
       << "\n"
       << R"({"body": {"prompt": "completion style"}})"
       << "\r\n";
-  auto prompts = cli::parse_jsonl_prompts(read_file(path));
+  auto prompts = prompt_sets::parse_jsonl_prompts(read_file(path));
   ASSERT_EQ(prompts.size(), 4u);
   EXPECT_EQ(prompts[0].text, "Once upon a time");
   EXPECT_EQ(prompts[1].ids, (std::vector<int32_t>{1, 2, 3}));
@@ -92,17 +93,17 @@ TEST(PromptLengths, ParsesJsonlFile) {
   EXPECT_EQ(prompts[2].messages[1].content, "Hi");
   EXPECT_EQ(prompts[3].text, "completion style");
 
-  auto picked = cli::pick_prompts(prompts, 10, 5);
+  auto picked = prompt_sets::pick_prompts(prompts, 10, 5);
   ASSERT_EQ(picked.size(), 10u);  // cycles through the 4 prompts
-  auto again = cli::pick_prompts(prompts, 10, 5);
+  auto again = prompt_sets::pick_prompts(prompts, 10, 5);
   for (size_t i = 0; i < picked.size(); ++i) EXPECT_EQ(picked[i].text, again[i].text);
 
   for (const char* bad : {"not json", "[1, 2]", R"({"other": 1})", R"({"prompt_ids": []})",
                           R"({"prompt_ids": [1, "x"]})", R"({"prompt": 5})"}) {
-    EXPECT_THROW(cli::parse_jsonl_prompts(bad), InvalidArgument) << bad;
+    EXPECT_THROW(prompt_sets::parse_jsonl_prompts(bad), InvalidArgument) << bad;
   }
   try {
-    cli::parse_jsonl_prompts("{\"prompt\": \"ok\"}\n{\"oops\": 1}\n");
+    prompt_sets::parse_jsonl_prompts("{\"prompt\": \"ok\"}\n{\"oops\": 1}\n");
     FAIL();
   } catch (const InvalidArgument& e) {
     EXPECT_NE(std::string(e.what()).find("line 2"), std::string::npos) << e.what();
@@ -140,7 +141,7 @@ bool well_formed_xml(const std::string& s, std::string* why) {
 }
 
 TEST(SvgPlot, LineAndBarChartsAreWellFormed) {
-  cli::PlotChart line;
+  report::PlotChart line;
   line.title = "Speedup <packed>";
   line.x_label = "batch size";
   line.y_label = "x";
@@ -148,14 +149,14 @@ TEST(SvgPlot, LineAndBarChartsAreWellFormed) {
   line.reference_y = 1.0;
   line.series.push_back({"vs padded", {1, 2, 4, 8}, {1.0, 1.3, 1.7, 2.1}, ""});
   line.series.push_back({"vs single & co", {1, 2, 4, 8}, {1.0, 1.8, 3.0, 4.4}, ""});
-  cli::PlotChart bars;
+  report::PlotChart bars;
   bars.title = "Memory";
   bars.x_label = "mode";
   bars.y_label = "MiB";
   bars.categories = {"packed", "padded", "single"};
   bars.series.push_back({"activation", {}, {1.5, 4.0, 0.5}, ""});
   bars.series.push_back({"RSS", {}, {100, 120, 90}, ""});
-  std::string svg = cli::render_svg({line, bars}, "title");
+  std::string svg = report::render_svg({line, bars}, "title");
   std::string why;
   EXPECT_TRUE(well_formed_xml(svg, &why)) << why << "\n" << svg;
   EXPECT_EQ(svg.rfind("<?xml", 0), 0u);
@@ -167,11 +168,11 @@ TEST(SvgPlot, LineAndBarChartsAreWellFormed) {
 }
 
 TEST(SvgPlot, NiceTicksCoverTheRange) {
-  auto t = cli::nice_ticks(0, 4.3);
+  auto t = report::nice_ticks(0, 4.3);
   ASSERT_GE(t.size(), 3u);
   EXPECT_LE(t.front(), 0);
   EXPECT_GE(t.back(), 4.3);
-  EXPECT_EQ(cli::nice_ticks(0, 100, 5), (std::vector<double>{0, 20, 40, 60, 80, 100}));
+  EXPECT_EQ(report::nice_ticks(0, 100, 5), (std::vector<double>{0, 20, 40, 60, 80, 100}));
 }
 
 TEST(BenchPrefillCli, JsonHasOneObjectPerMode) {
@@ -184,6 +185,21 @@ TEST(BenchPrefillCli, JsonHasOneObjectPerMode) {
   auto j = nlohmann::json::parse(r.out);
   ASSERT_TRUE(j.is_array());
   ASSERT_EQ(j.size(), 3u);
+  // The batch is the seeded distribution's: 6 prompts of exactly these lengths (random token ids).
+  const std::vector<int64_t> lens =
+      sample_prompt_lengths(parse_prompt_distribution("uniform:8:64"), 6, 1);
+  int64_t total = 0, longest = 0, kv_blocks = 0, largest_kv_blocks = 0;
+  for (int64_t n : lens) {
+    total += n;
+    longest = std::max(longest, n);
+    kv_blocks += (n + 15) / 16;  // 16-position KV blocks of one prompt
+    largest_kv_blocks = std::max(largest_kv_blocks, (n + 15) / 16);
+  }
+  const int64_t budget = 512;      // tokens per forward: the engine's default -b
+  ASSERT_LE(6 * longest, budget);  // so packed and padded each need one forward
+  // A KV block holds K and V in f32 for stories260K's 5 layers of 4 KV heads x 8 dims.
+  // A 16-position block of the default f16 KV: K and V, 2 bytes each, 5 layers x 32 KV values.
+  const double block_mib = 16.0 * 5 * 32 * 2 * 2 / (1024 * 1024);
   std::vector<std::string> modes;
   for (const auto& o : j) {
     modes.push_back(o.at("mode").get<std::string>());
@@ -198,10 +214,43 @@ TEST(BenchPrefillCli, JsonHasOneObjectPerMode) {
     }
     EXPECT_EQ(o.at("batch").get<int>(), 6);
     EXPECT_EQ(o.at("prompt_tokens"), j[0].at("prompt_tokens"));  // the same batch in every mode
+    EXPECT_EQ(o.at("prompt_tokens"), total);
+    EXPECT_EQ(o.at("dist"), "uniform:8:64");
+    EXPECT_EQ(o.at("seed"), 1);
+    EXPECT_EQ(o.at("threads"), 1);
+    EXPECT_EQ(o.at("repetitions"), 1);
+    EXPECT_EQ(o.at("max_batch_tokens"), budget);
+    EXPECT_EQ(o.at("model"), "stories260K");
+    EXPECT_EQ(o.at("batch_ttft_s_all"), nlohmann::json::array({o.at("batch_ttft_s")}));
+    EXPECT_NEAR(o.at("prompt_tokens_per_s").get<double>(),
+                total / o.at("batch_ttft_s").get<double>(),
+                1e-9 * o.at("prompt_tokens_per_s").get<double>());
+    EXPECT_GT(o.at("peak_activation_mib").get<double>(), 0);
   }
   EXPECT_EQ(modes, (std::vector<std::string>{"packed", "padded", "single"}));
   EXPECT_TRUE(j[0].contains("speedup_vs_padded"));
   EXPECT_TRUE(j[0].contains("speedup_vs_single"));
+  // packed: every prompt in one forward, no padding, all their KV at once.
+  EXPECT_EQ(j[0].at("padding_tokens"), 0);
+  EXPECT_EQ(j[0].at("n_forwards"), 1);
+  EXPECT_DOUBLE_EQ(j[0].at("packing_efficiency").get<double>(), double(total) / budget);
+  EXPECT_DOUBLE_EQ(j[0].at("peak_kv_mib").get<double>(), kv_blocks * block_mib);
+  // padded: one forward of 6 rows of the longest prompt; efficiency counts the padded slots.
+  EXPECT_EQ(j[1].at("padding_tokens"), 6 * longest - total);
+  EXPECT_EQ(j[1].at("n_forwards"), 1);
+  EXPECT_DOUBLE_EQ(j[1].at("packing_efficiency").get<double>(), double(total) / (6 * longest));
+  EXPECT_DOUBLE_EQ(j[1].at("peak_kv_mib").get<double>(), 6 * ((longest + 15) / 16) * block_mib);
+  // single: one forward per prompt, the KV of one prompt at a time.
+  EXPECT_EQ(j[2].at("padding_tokens"), 0);
+  EXPECT_EQ(j[2].at("n_forwards"), 6);
+  EXPECT_DOUBLE_EQ(j[2].at("packing_efficiency").get<double>(), double(total) / (6 * budget));
+  EXPECT_DOUBLE_EQ(j[2].at("peak_kv_mib").get<double>(), largest_kv_blocks * block_mib);
+  // Speedups are ratios of the measured batch TTFTs.
+  const double packed_ttft = j[0].at("batch_ttft_s").get<double>();
+  EXPECT_DOUBLE_EQ(j[0].at("speedup_vs_padded").get<double>(),
+                   j[1].at("batch_ttft_s").get<double>() / packed_ttft);
+  EXPECT_DOUBLE_EQ(j[0].at("speedup_vs_single").get<double>(),
+                   j[2].at("batch_ttft_s").get<double>() / packed_ttft);
   std::string why;
   EXPECT_TRUE(well_formed_xml(read_file(svg), &why)) << why;
 }
@@ -223,6 +272,17 @@ TEST(BenchPrefillCli, TableSweepAndErrors) {
   auto j = nlohmann::json::parse(r.out);
   ASSERT_EQ(j.size(), 9u);
   EXPECT_EQ(j[8].at("batch").get<int>(), 4);
+  // Batch by batch, the modes in order; a smaller batch is a prefix of the larger one.
+  const std::vector<int64_t> lens =
+      sample_prompt_lengths(parse_prompt_distribution("uniform:4:32"), 4, 1);
+  const std::vector<std::string> mode_names = {"packed", "padded", "single"};
+  for (size_t k = 0; k < j.size(); ++k) {
+    const int64_t batch = int64_t{1} << (k / 3);
+    EXPECT_EQ(j[k].at("batch"), batch) << k;
+    EXPECT_EQ(j[k].at("mode"), mode_names[k % 3]) << k;
+    EXPECT_EQ(j[k].at("prompt_tokens"), std::accumulate(lens.begin(), lens.begin() + batch, 0))
+        << k;
+  }
   std::string chart = read_file(svg);
   for (const char* name : {"vs padded", "vs single", "packed", "padded", "single", "Peak RSS"}) {
     EXPECT_NE(chart.find(name), std::string::npos) << name;
@@ -233,10 +293,44 @@ TEST(BenchPrefillCli, TableSweepAndErrors) {
   EXPECT_NE(r.out.find("does not fit the context"), std::string::npos) << r.out;
   r = run_command(base + "--modes packed,bogus 2>&1");
   EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.out.find("error: unknown prefill mode 'bogus' (use packed, padded or single)"),
+            std::string::npos)
+      << r.out;
   // The plain pp/tg bench still works beside the subcommand.
   r = run_command("'" + cli_path() + "' bench -m '" + model + "' -p 16 -n 4 -r 1 -t 1 --json");
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_EQ(nlohmann::json::parse(r.out).size(), 2u);
+  EXPECT_EQ(nlohmann::json::parse(r.out)[0].at("test"), "pp16");
+  EXPECT_EQ(nlohmann::json::parse(r.out)[1].at("test"), "tg4");
+}
+
+// A mode that does not fit the KV budget is an out-of-memory cell (as in the Prepacking paper's
+// tables), not the end of the run: padded rows of the longest prompt need more KV than the 32
+// blocks allow, while packed and single prompts fit one by one.
+TEST(BenchPrefillCli, OutOfMemoryModeIsReportedAndTheOthersRun) {
+  std::string model = shared_dir() + "/models/stories260K/stories260K-f32.gguf";
+  std::string base = "'" + cli_path() + "' bench prefill -m '" + model +
+                     "' -t 1 -r 2 --dist loguniform:8:500 --batch 48 --kv-blocks 32 ";
+  CommandResult r = run_command(base + "--json 2>/dev/null");
+  ASSERT_EQ(r.status, 0) << r.out;
+  auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j.size(), 3u);
+  EXPECT_EQ(j[0].at("mode"), "packed");
+  EXPECT_EQ(j[0].at("status"), "ok");
+  EXPECT_GT(j[0].at("batch_ttft_s").get<double>(), 0);
+  EXPECT_FALSE(j[0].contains("speedup_vs_padded"));  // no ratio against an OOM cell
+  EXPECT_TRUE(j[0].contains("speedup_vs_single"));
+  EXPECT_EQ(j[1].at("mode"), "padded");
+  EXPECT_EQ(j[1].at("status"), "out_of_memory");
+  EXPECT_NE(j[1].at("error").get<std::string>().find("KV cache exhausted (512 positions)"),
+            std::string::npos)
+      << j[1];
+  EXPECT_EQ(j[2].at("status"), "ok");
+  EXPECT_GT(j[2].at("batch_ttft_s").get<double>(), 0);
+  r = run_command(base + "2>&1");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("| padded | out of memory: KV cache exhausted"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("packed speedup: - vs padded"), std::string::npos) << r.out;
 }
 
 }  // namespace

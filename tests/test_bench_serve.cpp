@@ -10,22 +10,24 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "cli/latency_stats.h"
-#include "cli/rss_sampler.h"
-#include "cli/serve_bench.h"
-#include "cli/serve_load.h"
-#include "cli/serve_metrics.h"
-#include "cli/serve_report.h"
-#include "cli/serve_workload.h"
-#include "cli/server_process.h"
-#include "cli/sse_client.h"
+#include "loadgen/latency_stats.h"
+#include "loadgen/rss_sampler.h"
+#include "loadgen/serve_bench.h"
+#include "loadgen/serve_load.h"
+#include "loadgen/serve_metrics.h"
+#include "loadgen/serve_report.h"
+#include "loadgen/serve_workload.h"
+#include "loadgen/server_process.h"
+#include "loadgen/sse_client.h"
 #include "packinfer/error.h"
+#include "report/percentile.h"
 #include "support/test_support.h"
 
 namespace packinfer::test {
 namespace {
 
-using namespace packinfer::cli;
+using namespace packinfer::loadgen;
+using report::percentile;
 
 std::vector<std::string> parse_all(const std::vector<std::string_view>& pieces) {
   std::vector<std::string> events;
@@ -179,6 +181,14 @@ TEST(ServeWorkload, SharedPrefixThenDistinctQuestions) {
   auto chat = build_workload(o);
   EXPECT_EQ(chat[0].path, "/v1/chat/completions");
   EXPECT_TRUE(nlohmann::json::parse(chat[0].body).contains("messages"));
+  // The same prompts, as one user message each, with the same streaming fields.
+  for (size_t i = 0; i < chat.size(); ++i) {
+    auto b = nlohmann::json::parse(chat[i].body);
+    EXPECT_EQ(b["messages"], nlohmann::json::array({{{"role", "user"}, {"content", prompts[i]}}}));
+    EXPECT_FALSE(b.contains("prompt"));
+    EXPECT_EQ(b["max_tokens"], plan[i].max_tokens);
+    EXPECT_TRUE(b["stream"].get<bool>());
+  }
 }
 
 // A fake OpenAI server: streams `max_tokens` chunks 10 ms apart with usage and [DONE]; prompts
@@ -389,7 +399,13 @@ TEST(BenchServe, CommandLineAgainstARunningServer) {
   EXPECT_EQ(j[0]["good_requests"], 4);
   EXPECT_EQ(j[0]["itl_ms"]["count"], 8);
   EXPECT_EQ(fake.model_seen(), "fake-model");  // from GET /v1/models
-  EXPECT_NE(read_file(svg).find("<svg"), std::string::npos);
+  const std::string chart = read_file(svg);
+  EXPECT_NE(chart.find("<svg"), std::string::npos);
+  for (const char* title : {"Time to first token", "Inter-token latency", "Throughput",
+                            "TTFT over the run", "packinfer bench serve: 4 requests"}) {
+    EXPECT_NE(chart.find(title), std::string::npos) << title;
+  }
+  EXPECT_EQ(chart.find("Server RSS"), std::string::npos);  // --url: no server process to sample
 
   // The table names what ran; failures make the exit status non-zero.
   r = run_command(cli_path() + " bench serve" + url +

@@ -1,5 +1,5 @@
-// Element-wise kernels: AVX2 against the scalar references, and the references against direct
-// double-precision formulas.
+// Element-wise kernels: every level's against the scalar references, and the references against
+// direct double-precision formulas.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -8,16 +8,14 @@
 #include <random>
 #include <vector>
 
-#include "kernels/cpu_features.h"
 #include "kernels/elementwise.h"
+#include "kernels/kernel_table.h"
+#include "support/isa_levels.h"
 
 namespace packinfer {
 namespace {
 
-bool have_avx2() {
-  const CpuFeatures& f = cpu_features();
-  return f.avx2 && f.fma && f.f16c;
-}
+using test::LevelTest;
 
 std::vector<float> random_vec(size_t n, uint32_t seed, float lo = -2.0f, float hi = 2.0f) {
   std::mt19937 rng(seed);
@@ -27,13 +25,15 @@ std::vector<float> random_vec(size_t n, uint32_t seed, float lo = -2.0f, float h
   return v;
 }
 
+const KernelTable& scalar() { return kernels_for(Isa::Scalar); }
+
 TEST(RmsNorm, ScalarMatchesFormula) {
   for (int64_t n : {1, 7, 64, 576, 1001}) {
     const int64_t rows = 3;
     auto x = random_vec(rows * n, 1);
     auto w = random_vec(n, 2);
     std::vector<float> y(rows * n);
-    rms_norm_scalar(x.data(), w.data(), y.data(), rows, n, 1e-5f);
+    scalar().rms_norm(x.data(), w.data(), y.data(), rows, n, 1e-5f);
     for (int64_t r = 0; r < rows; ++r) {
       double ss = 0.0;
       for (int64_t i = 0; i < n; ++i) ss += static_cast<double>(x[r * n + i]) * x[r * n + i];
@@ -53,20 +53,6 @@ TEST(RmsNorm, KnownValue) {
   rms_norm(x, w, y, 1, 2, 0.0f);
   EXPECT_FLOAT_EQ(y[0], 3.0f / std::sqrt(12.5f));
   EXPECT_FLOAT_EQ(y[1], 8.0f / std::sqrt(12.5f));
-}
-
-TEST(RmsNorm, Avx2MatchesScalarAndAliases) {
-  if (!have_avx2()) GTEST_SKIP();
-  for (int64_t n : {1, 7, 8, 64, 576, 1001}) {
-    const int64_t rows = 4;
-    auto x = random_vec(rows * n, 3);
-    auto w = random_vec(n, 4);
-    std::vector<float> a(rows * n), b = x;
-    rms_norm_scalar(x.data(), w.data(), a.data(), rows, n, 1e-6f);
-    rms_norm_avx2(b.data(), w.data(), b.data(), rows, n, 1e-6f);  // in place
-    // Same float operations; only the order of the double sum differs.
-    for (int64_t i = 0; i < rows * n; ++i) EXPECT_NEAR(b[i], a[i], 1e-7f * std::abs(a[i])) << i;
-  }
 }
 
 // Direct formula in double: theta_k = pos * base^(-2k/head_dim).
@@ -90,7 +76,7 @@ TEST(Rope, ScalarMatchesDoubleFormula) {
       const int64_t stride = n_heads * hd + 4;
       auto x = random_vec(pos.size() * stride, 5);
       auto orig = x;
-      rope_scalar(x.data(), pos.size(), stride, n_heads, hd, pos.data(), 10000.0f, style);
+      scalar().rope(x.data(), pos.size(), stride, n_heads, hd, pos.data(), 10000.0f, style);
       for (size_t t = 0; t < pos.size(); ++t) {
         for (int h = 0; h < n_heads; ++h) {
           const int64_t off = t * stride + h * hd;
@@ -126,8 +112,8 @@ TEST(Rope, Pairings) {
   const double th0 = 1.0, th1 = std::pow(100.0, -2.0 / hd);
   std::vector<float> n(hd, 0.0f), x(hd, 0.0f);
   n[1] = x[1] = 1.0f;
-  rope_scalar(n.data(), 1, hd, 1, hd, &pos, base, RopeStyle::Normal);
-  rope_scalar(x.data(), 1, hd, 1, hd, &pos, base, RopeStyle::NeoX);
+  scalar().rope(n.data(), 1, hd, 1, hd, &pos, base, RopeStyle::Normal);
+  scalar().rope(x.data(), 1, hd, 1, hd, &pos, base, RopeStyle::NeoX);
   // Normal: x[1] is the second of pair (0, 1), angle theta_0.
   EXPECT_NEAR(n[0], -std::sin(th0), 1e-6);
   EXPECT_NEAR(n[1], std::cos(th0), 1e-6);
@@ -158,90 +144,101 @@ TEST(Rope, NeoXIsNormalOnPermutedHead) {
     }
 }
 
-TEST(Rope, Avx2MatchesScalarExactly) {
-  if (!have_avx2()) GTEST_SKIP();
+// The dispatchers run the active level's table.
+TEST(Dispatch, UsesActiveLevel) {
+  auto x = random_vec(1001, 12);
+  auto w = random_vec(1001, 13);
+  std::vector<float> a(1001), b(1001);
+  rms_norm(x.data(), w.data(), a.data(), 1, 1001, 1e-5f);
+  active_kernels().rms_norm(x.data(), w.data(), b.data(), 1, 1001, 1e-5f);
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(active_kernels().isa, active_isa());
+}
+
+// ---- every level against the scalar reference ----------------------------------------------
+
+class ElementwiseLevel : public LevelTest {};
+
+TEST_P(ElementwiseLevel, RmsNormMatchesScalarAndAliases) {
+  for (int64_t n : {1, 7, 8, 15, 16, 17, 64, 576, 1001}) {
+    const int64_t rows = 4;
+    auto x = random_vec(rows * n, 3);
+    auto w = random_vec(n, 4);
+    std::vector<float> a(rows * n), b = x;
+    scalar().rms_norm(x.data(), w.data(), a.data(), rows, n, 1e-6f);
+    kt().rms_norm(b.data(), w.data(), b.data(), rows, n, 1e-6f);  // in place
+    // Same float operations; only the order of the double sum differs.
+    for (int64_t i = 0; i < rows * n; ++i)
+      ASSERT_NEAR(b[i], a[i], 1e-7f * std::abs(a[i])) << "n " << n << " i " << i;
+  }
+}
+
+TEST_P(ElementwiseLevel, RopeMatchesScalarExactly) {
   for (RopeStyle style : {RopeStyle::Normal, RopeStyle::NeoX}) {
-    for (int hd : {2, 6, 10, 16, 24, 64, 80, 128}) {
+    for (int hd : {2, 6, 10, 16, 24, 34, 64, 80, 128, 1030}) {
       const int n_heads = 5, n_tok = 9;
       const int64_t stride = n_heads * hd + 3;
       std::vector<int32_t> pos = {0, 3, 17, 100, 511, 1024, 2047, 4095, 32000};
       auto a = random_vec(n_tok * stride, 7);
       auto b = a;
-      rope_scalar(a.data(), n_tok, stride, n_heads, hd, pos.data(), 1000000.0f, style);
-      rope_avx2(b.data(), n_tok, stride, n_heads, hd, pos.data(), 1000000.0f, style);
+      scalar().rope(a.data(), n_tok, stride, n_heads, hd, pos.data(), 1000000.0f, style);
+      kt().rope(b.data(), n_tok, stride, n_heads, hd, pos.data(), 1000000.0f, style);
       for (size_t i = 0; i < a.size(); ++i) ASSERT_EQ(a[i], b[i]) << "hd " << hd << " i " << i;
     }
   }
 }
 
-TEST(Swiglu, ScalarAndAvx2MatchDouble) {
-  const int64_t n = 1037;
-  auto g = random_vec(n, 8, -20.0f, 20.0f);
-  auto u = random_vec(n, 9);
-  g[0] = -100.0f;
-  g[1] = 100.0f;
-  g[2] = 0.0f;
-  g[3] = -87.5f;
-  std::vector<float> a(n), b = g;
-  swiglu_scalar(g.data(), u.data(), a.data(), n);
-  const bool avx2 = have_avx2();
-  if (avx2) swiglu_avx2(b.data(), u.data(), b.data(), n);  // aliasing gate
-  for (int64_t i = 0; i < n; ++i) {
-    const double x = g[i];
-    const double want = x / (1.0 + std::exp(-x)) * u[i];
-    const double tol = 1e-6 * std::abs(want) + 1e-30;
-    EXPECT_NEAR(a[i], want, tol) << "scalar x=" << x;
-    if (avx2) {
-      EXPECT_NEAR(b[i], want, tol) << "avx2 x=" << x;
+TEST_P(ElementwiseLevel, SwigluMatchesDouble) {
+  for (int64_t n : {1, 7, 16, 17, 1037}) {
+    auto g = random_vec(n, 8, -20.0f, 20.0f);
+    auto u = random_vec(n, 9);
+    if (n > 4) {
+      g[0] = -100.0f;
+      g[1] = 100.0f;
+      g[2] = 0.0f;
+      g[3] = -87.5f;
+    }
+    std::vector<float> b = g;
+    kt().swiglu(b.data(), u.data(), b.data(), n);  // aliasing gate
+    for (int64_t i = 0; i < n; ++i) {
+      const double x = g[i];
+      const double want = x / (1.0 + std::exp(-x)) * u[i];
+      EXPECT_NEAR(b[i], want, 1e-6 * std::abs(want) + 1e-30) << "n " << n << " x=" << x;
     }
   }
 }
 
-TEST(Swiglu, Avx2ExpAccuracySweep) {
+TEST_P(ElementwiseLevel, SwigluExpAccuracySweep) {
   // With up = 1 and gate in [-80, 10], silu's relative error is exp's relative error scaled by
-  // e/(1+e) <= 1, so this bounds the polynomial exp of the AVX2 path.
-  if (!have_avx2()) GTEST_SKIP();
+  // e/(1+e) <= 1, so this bounds the level's exp (a polynomial in the SIMD levels).
   const int64_t n = 100000;
   std::vector<float> g(n), u(n, 1.0f), y(n);
   for (int64_t i = 0; i < n; ++i) g[i] = -80.0f + 90.0f * static_cast<float>(i) / n;
-  swiglu_avx2(g.data(), u.data(), y.data(), n);
+  kt().swiglu(g.data(), u.data(), y.data(), n);
   double worst = 0.0;
   for (int64_t i = 0; i < n; ++i) {
     const double x = g[i];
     const double want = x / (1.0 + std::exp(-x));
     if (want != 0.0) worst = std::max(worst, std::abs(y[i] - want) / std::abs(want));
   }
-  std::printf("swiglu avx2 worst relative error: %.3g\n", worst);
+  std::printf("swiglu %s worst relative error: %.3g\n", std::string(isa_name(level())).c_str(),
+              worst);
   EXPECT_LT(worst, 1e-6);
 }
 
-TEST(AddInplace, Matches) {
-  for (int64_t n : {0, 1, 9, 100}) {
+TEST_P(ElementwiseLevel, AddInplaceMatchesScalar) {
+  for (int64_t n : {0, 1, 9, 16, 17, 100}) {
     auto y = random_vec(n, 10);
     auto x = random_vec(n, 11);
     auto want = y;
     for (int64_t i = 0; i < n; ++i) want[i] += x[i];
-    add_inplace(y.data(), x.data(), n);
-    EXPECT_EQ(y, want);
-    if (have_avx2()) {
-      auto z = want;
-      add_inplace_avx2(z.data(), x.data(), n);
-      add_inplace_scalar(want.data(), x.data(), n);
-      EXPECT_EQ(z, want);
-    }
+    kt().add_inplace(y.data(), x.data(), n);
+    EXPECT_EQ(y, want) << "n " << n;
   }
 }
 
-TEST(Dispatch, ForceScalarUsesReference) {
-  auto x = random_vec(64, 12);
-  auto w = random_vec(64, 13);
-  std::vector<float> a(64), b(64);
-  set_force_scalar(true);
-  rms_norm(x.data(), w.data(), a.data(), 1, 64, 1e-5f);
-  set_force_scalar(false);
-  rms_norm_scalar(x.data(), w.data(), b.data(), 1, 64, 1e-5f);
-  EXPECT_EQ(a, b);
-}
+INSTANTIATE_TEST_SUITE_P(Levels, ElementwiseLevel, testing::ValuesIn(test::all_levels()),
+                         test::level_param_name);
 
 }  // namespace
 }  // namespace packinfer

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <ostream>
 #include <set>
 #include <sstream>
 
@@ -25,6 +26,10 @@ struct GoldenParam {
   std::string model;
   std::string case_name;
 };
+
+// How gtest shows a case in its output ("GetParam() = tiny-q8_0/short"), instead of the bytes of
+// the struct.
+void PrintTo(const GoldenParam& p, std::ostream* os) { *os << p.model << "/" << p.case_name; }
 
 std::vector<GoldenParam> all_params() {
   std::vector<GoldenParam> out;
@@ -134,15 +139,19 @@ TEST_P(GoldenTest, MatchesLlamaCpp) {
   runner.kv().release(seq);
 }
 
+// Test names: "smollm2_135m_q8_0__long_prompt" (gtest allows only letters, digits and '_'); the
+// double underscore separates the model from the case, which both contain single ones.
 std::string param_name(const ::testing::TestParamInfo<GoldenParam>& info) {
-  std::string s = info.param.model + "_" + info.param.case_name;
-  for (char& c : s) {
-    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-  }
-  return s;
+  auto ident = [](std::string s) {
+    for (char& c : s) {
+      if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+    }
+    return s;
+  };
+  return ident(info.param.model) + "__" + ident(info.param.case_name);
 }
 
-INSTANTIATE_TEST_SUITE_P(AllCases, GoldenTest, ::testing::ValuesIn(all_params()), param_name);
+INSTANTIATE_TEST_SUITE_P(Golden, GoldenTest, ::testing::ValuesIn(all_params()), param_name);
 
 // llama2.c's known-good output: 200 greedy positions from BOS with stories260K.
 TEST(Golden, Stories260KGreedy200FromBos) {

@@ -69,7 +69,8 @@ CommandResult kld(const std::string& args) {
 }
 
 TEST(KldCommand, ExactPathAgainstItselfIsZero) {
-  CommandResult r = kld("-m '" + model("stories260K-f32.gguf") + "' --chunk 128 --chunks 3 --json");
+  CommandResult r =
+      kld("-m '" + model("stories260K-f32.gguf") + "' --kv-type f32 --chunk 128 --chunks 3 --json");
   ASSERT_EQ(r.status, 0) << r.out;
   const auto j = nlohmann::json::parse(r.out);
   ASSERT_EQ(j.at("chunks").size(), 3u);
@@ -89,9 +90,17 @@ TEST(KldCommand, SavedBaseIsReusedAndCheckedAgainstTheModel) {
                             "' --chunk 64 --chunks 2 --save-base '" + base + "'");
   ASSERT_EQ(saved.status, 0) << saved.out;
   CommandResult reused =
-      kld("-m '" + model("stories260K-f32.gguf") + "' --base '" + base + "' --json");
+      kld("-m '" + model("stories260K-f32.gguf") + "' --kv-type f32 --base '" + base + "' --json");
   ASSERT_EQ(reused.status, 0) << reused.out;
   EXPECT_EQ(nlohmann::json::parse(reused.out).at("overall").at("kl_mean").get<double>(), 0.0);
+  // The default configuration (f16 KV) against the same base: a divergence, and a tiny one.
+  CommandResult f16 =
+      kld("-m '" + model("stories260K-f32.gguf") + "' --base '" + base + "' --json");
+  ASSERT_EQ(f16.status, 0) << f16.out;
+  const auto f16_all = nlohmann::json::parse(f16.out).at("overall");
+  EXPECT_GT(f16_all.at("kl_mean").get<double>(), 0.0);
+  EXPECT_LT(f16_all.at("kl_mean").get<double>(), 1e-4);
+  EXPECT_GE(f16_all.at("top1_agreement").get<double>(), 0.99);
 
   // The F16 file is another model (other weights): its base must not be used for it.
   CommandResult other = kld("-m '" + model("stories260K-f16.gguf") + "' --base '" + base + "'");

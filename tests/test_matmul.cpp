@@ -1,18 +1,21 @@
-// matmul / matmul_ex against matmul_reference for every weight type the library can compute
-// with, over decode (GEMV) and prefill (GEMM) shapes including tile edges, 1 and 2 threads, and
-// both the AVX2 and the forced-scalar paths.
+// matmul_with / matmul_ex against matmul_reference for every weight type the library can compute
+// with and every instruction-set level, over decode (GEMV) and prefill (GEMM) shapes including
+// tile edges (M = 1, 3, 17, 513; K not a multiple of the SIMD width or K block), 1 and 2
+// threads.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstring>
 #include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
-#include "kernels/cpu_features.h"
 #include "kernels/fp16.h"
+#include "kernels/kernel_table.h"
 #include "kernels/matmul.h"
 #include "kernels/type_kernels.h"
+#include "support/isa_levels.h"
 
 namespace packinfer {
 namespace {
@@ -28,7 +31,7 @@ struct Weights {
 // no reference quantizer in the library; writing one here would test it rather than matmul.)
 bool make_weights(GgmlType t, int64_t N, int64_t K, std::mt19937& rng, Weights& out) {
   const auto traits = ggml_type_traits(static_cast<uint32_t>(t));
-  const TypeKernels* tk = type_kernels(t, false);
+  const TypeKernels* tk = kernels_for(Isa::Scalar).type(t);
   if (!traits || tk == nullptr || K % traits->block_size != 0) return false;
   const int64_t row_bytes = ggml_row_size(*traits, K);
   out.bytes.assign(static_cast<size_t>(N * row_bytes), 0);
@@ -78,7 +81,7 @@ std::vector<GgmlType> testable_types() {
     if (!ggml_type_traits(id)) continue;
     const GgmlType t = static_cast<GgmlType>(id);
     Weights probe;
-    if (type_kernels(t, false) != nullptr && make_weights(t, 1, 256, rng, probe))
+    if (kernels_for(Isa::Scalar).type(t) != nullptr && make_weights(t, 1, 256, rng, probe))
       types.push_back(t);
   }
   return types;
@@ -92,7 +95,7 @@ ThreadPool& pool_of(int threads) {
 // Per-element error bound: f32 accumulation over K terms, relative to sum_k |x||w| of that
 // output (the error scale of any summation order).
 std::vector<double> error_scale(const WeightMatrix& w, const std::vector<float>& x, int64_t M) {
-  const TypeKernels* tk = type_kernels(w.type, false);
+  const TypeKernels* tk = kernels_for(Isa::Scalar).type(w.type);
   std::vector<float> row(static_cast<size_t>(w.cols));
   std::vector<double> scale(static_cast<size_t>(M * w.rows));
   for (int64_t n = 0; n < w.rows; ++n) {
@@ -107,46 +110,55 @@ std::vector<double> error_scale(const WeightMatrix& w, const std::vector<float>&
   return scale;
 }
 
-class MatmulTest : public ::testing::TestWithParam<GgmlType> {
+using LevelType = std::tuple<Isa, GgmlType>;
+
+class MatmulTest : public ::testing::TestWithParam<LevelType> {
  protected:
-  void TearDown() override { set_force_scalar(false); }
+  void SetUp() override { PACKINFER_REQUIRE_LEVEL(level()); }
+  Isa level() const { return std::get<0>(GetParam()); }
+  GgmlType type() const { return std::get<1>(GetParam()); }
+  void run(const WeightMatrix& w, const float* x, int64_t ldx, int64_t M, float* y, int64_t ldy,
+           int threads) const {
+    matmul_with(kernels_for(level()), w, x, ldx, M, y, ldy, pool_of(threads));
+  }
 };
+
+// Level threads, for messages.
+std::string where(Isa isa, int threads) {
+  return std::string(isa_name(isa)) + " threads=" + std::to_string(threads);
+}
 
 constexpr double kRelTol = 1e-5;
 
 TEST_P(MatmulTest, MatchesReferenceOverShapes) {
-  const GgmlType t = GetParam();
+  const GgmlType t = type();
   std::mt19937 rng(42);
   std::uniform_real_distribution<float> uni(-1.f, 1.f);
   int checked = 0;
-  for (int64_t K : {32, 64, 256, 576}) {
+  for (int64_t K : {32, 64, 96, 256, 576}) {
     for (int64_t N : {1, 7, 16, 33, 192, 576}) {
       Weights wt;
       if (!make_weights(t, N, K, rng, wt)) continue;
-      for (int64_t M : {1, 2, 3, 5, 8, 15, 16, 17, 32, 33, 64, 100, 512}) {
+      for (int64_t M : {1, 2, 3, 5, 8, 9, 15, 16, 17, 32, 33, 64, 100, 513}) {
         std::vector<float> x(static_cast<size_t>(M * K));
         for (float& v : x) v = uni(rng);
         std::vector<float> ref(static_cast<size_t>(M * N));
         matmul_reference(wt.w, x.data(), M, ref.data());
         const std::vector<double> scale = error_scale(wt.w, x, M);
-        for (bool scalar : {false, true}) {
-          for (int threads : {1, 2}) {
-            set_force_scalar(scalar);
-            std::vector<float> y(static_cast<size_t>(M * N), NAN);
-            matmul(wt.w, x.data(), M, y.data(), pool_of(threads));
-            set_force_scalar(false);
-            int64_t bad = 0, first = -1;
-            for (int64_t i = 0; i < M * N; ++i) {
-              if (!(std::fabs(y[i] - ref[i]) <= kRelTol * scale[i] + 1e-30)) {
-                if (bad++ == 0) first = i;
-              }
+        for (int threads : {1, 2}) {
+          std::vector<float> y(static_cast<size_t>(M * N), NAN);
+          run(wt.w, x.data(), K, M, y.data(), N, threads);
+          int64_t bad = 0, first = -1;
+          for (int64_t i = 0; i < M * N; ++i) {
+            if (!(std::fabs(y[i] - ref[i]) <= kRelTol * scale[i] + 1e-30)) {
+              if (bad++ == 0) first = i;
             }
-            EXPECT_EQ(bad, 0) << "M=" << M << " N=" << N << " K=" << K << " threads=" << threads
-                              << " scalar=" << scalar << " first bad [" << first / N << ","
-                              << first % N << "] got " << (first >= 0 ? y[first] : 0.f) << " want "
-                              << (first >= 0 ? ref[first] : 0.f);
-            ++checked;
           }
+          EXPECT_EQ(bad, 0) << "M=" << M << " N=" << N << " K=" << K << " "
+                            << where(level(), threads) << " first bad [" << first / N << ","
+                            << first % N << "] got " << (first >= 0 ? y[first] : 0.f) << " want "
+                            << (first >= 0 ? ref[first] : 0.f);
+          ++checked;
         }
       }
     }
@@ -157,13 +169,13 @@ TEST_P(MatmulTest, MatchesReferenceOverShapes) {
 // matmul_ex: strided x rows, y written into a column slice of a wider matrix; the columns around
 // the slice must stay untouched.
 TEST_P(MatmulTest, LeadingDimensionsAndColumnSlices) {
-  const GgmlType t = GetParam();
+  const GgmlType t = type();
   std::mt19937 rng(7);
   std::uniform_real_distribution<float> uni(-1.f, 1.f);
   const int64_t K = 256, N = 40, pad_x = 9, col0 = 5, ldy = N + 13;
   Weights wt;
   ASSERT_TRUE(make_weights(t, N, K, rng, wt));
-  for (int64_t M : {1, 4, 8, 9, 37}) {
+  for (int64_t M : {1, 4, 8, 9, 37, 53}) {
     std::vector<float> x(static_cast<size_t>(M * K));
     for (float& v : x) v = uni(rng);
     std::vector<float> xs(static_cast<size_t>(M * (K + pad_x)), NAN);  // padding must be unread
@@ -171,23 +183,18 @@ TEST_P(MatmulTest, LeadingDimensionsAndColumnSlices) {
     std::vector<float> ref(static_cast<size_t>(M * N));
     matmul_reference(wt.w, x.data(), M, ref.data());
     const std::vector<double> scale = error_scale(wt.w, x, M);
-    for (bool scalar : {false, true}) {
-      for (int threads : {1, 2}) {
-        set_force_scalar(scalar);
-        std::vector<float> y(static_cast<size_t>(M * ldy), -123.f);
-        matmul_ex(wt.w, xs.data(), K + pad_x, M, y.data() + col0, ldy, pool_of(threads));
-        set_force_scalar(false);
-        for (int64_t m = 0; m < M; ++m) {
-          for (int64_t c = 0; c < ldy; ++c) {
-            const float got = y[m * ldy + c];
-            if (c < col0 || c >= col0 + N) {
-              ASSERT_EQ(got, -123.f) << "wrote outside the slice at m=" << m << " c=" << c;
-            } else {
-              const int64_t i = m * N + (c - col0);
-              ASSERT_LE(std::fabs(got - ref[i]), kRelTol * scale[i] + 1e-30)
-                  << "M=" << M << " m=" << m << " n=" << c - col0 << " scalar=" << scalar
-                  << " threads=" << threads;
-            }
+    for (int threads : {1, 2}) {
+      std::vector<float> y(static_cast<size_t>(M * ldy), -123.f);
+      run(wt.w, xs.data(), K + pad_x, M, y.data() + col0, ldy, threads);
+      for (int64_t m = 0; m < M; ++m) {
+        for (int64_t c = 0; c < ldy; ++c) {
+          const float got = y[m * ldy + c];
+          if (c < col0 || c >= col0 + N) {
+            ASSERT_EQ(got, -123.f) << "wrote outside the slice at m=" << m << " c=" << c;
+          } else {
+            const int64_t i = m * N + (c - col0);
+            ASSERT_LE(std::fabs(got - ref[i]), kRelTol * scale[i] + 1e-30)
+                << "M=" << M << " m=" << m << " n=" << c - col0 << " " << where(level(), threads);
           }
         }
       }
@@ -197,27 +204,25 @@ TEST_P(MatmulTest, LeadingDimensionsAndColumnSlices) {
 
 // F32 has no block structure, so rows of any length are valid: K tails that are not a multiple of
 // the SIMD width (or of the GEMM's K block) must be handled too.
-TEST(Matmul, F32RowsOfAnyLength) {
+class MatmulLevel : public test::LevelTest {};
+
+TEST_P(MatmulLevel, F32RowsOfAnyLength) {
   std::mt19937 rng(3);
   std::uniform_real_distribution<float> uni(-1.f, 1.f);
   for (int64_t K : {1, 13, 37, 300, 700}) {
     for (int64_t N : {5, 17, 40}) {
       Weights wt;
       ASSERT_TRUE(make_weights(GgmlType::F32, N, K, rng, wt));
-      for (int64_t M : {1, 3, 8, 9, 20, 40}) {
+      for (int64_t M : {1, 3, 8, 9, 17, 20, 40}) {
         std::vector<float> x(static_cast<size_t>(M * K));
         for (float& v : x) v = uni(rng);
         std::vector<float> ref(static_cast<size_t>(M * N)), y(static_cast<size_t>(M * N), NAN);
         matmul_reference(wt.w, x.data(), M, ref.data());
         const std::vector<double> scale = error_scale(wt.w, x, M);
-        for (bool scalar : {false, true}) {
-          set_force_scalar(scalar);
-          matmul(wt.w, x.data(), M, y.data(), pool_of(2));
-          set_force_scalar(false);
-          for (int64_t i = 0; i < M * N; ++i) {
-            ASSERT_LE(std::fabs(y[i] - ref[i]), kRelTol * scale[i] + 1e-30)
-                << "K=" << K << " N=" << N << " M=" << M << " scalar=" << scalar << " i=" << i;
-          }
+        matmul_with(kt(), wt.w, x.data(), K, M, y.data(), N, pool_of(2));
+        for (int64_t i = 0; i < M * N; ++i) {
+          ASSERT_LE(std::fabs(y[i] - ref[i]), kRelTol * scale[i] + 1e-30)
+              << "K=" << K << " N=" << N << " M=" << M << " i=" << i;
         }
       }
     }
@@ -231,10 +236,30 @@ TEST(Matmul, RejectsBadLeadingDimensions) {
   EXPECT_ANY_THROW(matmul_ex(wm, x.data(), 32, 1, y.data(), 3, pool_of(1)));
 }
 
-INSTANTIATE_TEST_SUITE_P(AllTypes, MatmulTest, ::testing::ValuesIn(testable_types()),
-                         [](const ::testing::TestParamInfo<GgmlType>& info) {
-                           return ggml_type_name(static_cast<uint32_t>(info.param));
+// matmul / matmul_ex run the active level.
+TEST(Matmul, DefaultIsActiveLevel) {
+  std::mt19937 rng(11);
+  Weights wt;
+  ASSERT_TRUE(make_weights(GgmlType::F16, 70, 96, rng, wt));
+  std::vector<float> x(static_cast<size_t>(40 * 96));
+  for (float& v : x) v = std::uniform_real_distribution<float>(-1.f, 1.f)(rng);
+  for (int64_t M : {1, 40}) {
+    std::vector<float> a(static_cast<size_t>(M * 70)), b(a.size());
+    matmul(wt.w, x.data(), M, a.data(), pool_of(2));
+    matmul_with(active_kernels(), wt.w, x.data(), 96, M, b.data(), 70, pool_of(2));
+    EXPECT_EQ(a, b) << "M=" << M;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Levels, MatmulTest,
+                         ::testing::Combine(::testing::ValuesIn(test::all_levels()),
+                                            ::testing::ValuesIn(testable_types())),
+                         [](const ::testing::TestParamInfo<LevelType>& info) {
+                           return std::string(isa_name(std::get<0>(info.param))) + "_" +
+                                  ggml_type_name(static_cast<uint32_t>(std::get<1>(info.param)));
                          });
+INSTANTIATE_TEST_SUITE_P(Levels, MatmulLevel, ::testing::ValuesIn(test::all_levels()),
+                         test::level_param_name);
 
 }  // namespace
 }  // namespace packinfer

@@ -45,11 +45,11 @@ void expect_contents(const KvCache& kv, const SequenceKv& seq, std::span<const i
   const KvLayerView view = kv.layer_view(0);
   for (int64_t p = 0; p < seq.n_tokens; ++p) {
     const int32_t b = seq.blocks[static_cast<size_t>(p / kv.block_size())];
-    const int64_t off = b * view.block_stride + (p % kv.block_size()) * 2;
-    ASSERT_EQ(view.k[off], prefix_value(tokens, p)) << "position " << p;
-    ASSERT_EQ(view.k[off + 1], static_cast<float>(p));
-    ASSERT_EQ(view.v[off], -prefix_value(tokens, p));
-    ASSERT_EQ(view.v[off + 1], static_cast<float>(tokens[p]));
+    const int64_t off = b * view.k.block_stride + (p % kv.block_size()) * 2;
+    ASSERT_EQ(view.k.f32[off], prefix_value(tokens, p)) << "position " << p;
+    ASSERT_EQ(view.k.f32[off + 1], static_cast<float>(p));
+    ASSERT_EQ(view.v.f32[off], -prefix_value(tokens, p));
+    ASSERT_EQ(view.v.f32[off + 1], static_cast<float>(tokens[p]));
   }
 }
 
@@ -420,8 +420,9 @@ std::vector<float> snapshot(const KvCache& kv, int32_t n_layer,
   for (int32_t l = 0; l < n_layer; ++l) {
     const KvLayerView view = kv.layer_view(l);
     for (int32_t b : blocks) {
-      out.insert(out.end(), view.k + b * view.block_stride, view.k + (b + 1) * view.block_stride);
-      out.insert(out.end(), view.v + b * view.block_stride, view.v + (b + 1) * view.block_stride);
+      const int64_t stride = view.k.block_stride;
+      out.insert(out.end(), view.k.f32 + b * stride, view.k.f32 + (b + 1) * stride);
+      out.insert(out.end(), view.v.f32 + b * stride, view.v.f32 + (b + 1) * stride);
     }
   }
   return out;

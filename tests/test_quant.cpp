@@ -1,4 +1,4 @@
-// Quantized weight kernels: AVX2 against the scalar reference on random blocks, and the scalar
+// Weight-type kernels: every level's against the scalar reference on random blocks, and the scalar
 // reference against real llama.cpp-quantized files (which proves the bit layouts).
 #include <gtest/gtest.h>
 
@@ -12,11 +12,12 @@
 #include <vector>
 
 #include "gguf/gguf_file.h"
-#include "kernels/cpu_features.h"
 #include "kernels/fp16.h"
+#include "kernels/kernel_table.h"
 #include "kernels/quant_blocks.h"
 #include "kernels/quantize.h"
 #include "kernels/type_kernels.h"
+#include "support/isa_levels.h"
 #include "support/test_support.h"
 
 namespace packinfer {
@@ -41,10 +42,7 @@ std::string case_name(const testing::TestParamInfo<QuantCase>& info) {
   return ggml_type_name(static_cast<uint32_t>(info.param.type));
 }
 
-bool have_avx2() {
-  const CpuFeatures& f = cpu_features();
-  return f.avx2 && f.fma && f.f16c;
-}
+const TypeKernels* scalar_kernels(GgmlType t) { return kernels_for(Isa::Scalar).type(t); }
 
 // Random bytes, except the f16 scales: finite and of the size real files have.
 std::vector<uint8_t> random_blocks(const QuantCase& c, int nblocks, std::mt19937& rng) {
@@ -64,14 +62,46 @@ std::vector<uint8_t> random_blocks(const QuantCase& c, int nblocks, std::mt19937
 
 class QuantRandom : public testing::TestWithParam<QuantCase> {};
 
-TEST_P(QuantRandom, Avx2DequantMatchesScalarExactly) {
-  if (!have_avx2()) GTEST_SKIP() << "no AVX2";
+// The scalar dot is the dequantized row dotted in double.
+TEST_P(QuantRandom, ScalarDotIsDequantDot) {
   const QuantCase& c = GetParam();
-  const TypeKernels* ref = type_kernels(c.type, false);
-  const TypeKernels* simd = type_kernels(c.type, true);
+  const TypeKernels* ref = scalar_kernels(c.type);
+  std::mt19937 rng(7);
+  const auto bytes = random_blocks(c, 5, rng);
+  const int64_t n = 5 * c.block_elems;
+  std::vector<float> x(n), w(n);
+  for (int64_t i = 0; i < n; ++i) x[i] = static_cast<float>(i % 13) - 6.0f;
+  ref->dequant(bytes.data(), w.data(), n);
+  double sum = 0;
+  for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(w[i]) * x[i];
+  EXPECT_FLOAT_EQ(ref->dot(bytes.data(), x.data(), n), static_cast<float>(sum));
+}
+
+INSTANTIATE_TEST_SUITE_P(Types, QuantRandom, testing::ValuesIn(quant_cases()), case_name);
+
+// ---- every level against the scalar reference ----------------------------------------------
+
+using LevelCase = std::tuple<Isa, QuantCase>;
+
+class QuantLevel : public testing::TestWithParam<LevelCase> {
+ protected:
+  void SetUp() override { PACKINFER_REQUIRE_LEVEL(level()); }
+  Isa level() const { return std::get<0>(GetParam()); }
+  const QuantCase& qcase() const { return std::get<1>(GetParam()); }
+  const TypeKernels* kernels() const { return kernels_for(level()).type(qcase().type); }
+};
+
+std::string level_case_name(const testing::TestParamInfo<LevelCase>& info) {
+  return std::string(isa_name(std::get<0>(info.param))) + "_" +
+         ggml_type_name(static_cast<uint32_t>(std::get<1>(info.param).type));
+}
+
+TEST_P(QuantLevel, DequantMatchesScalarExactly) {
+  const QuantCase& c = qcase();
+  const TypeKernels* ref = scalar_kernels(c.type);
+  const TypeKernels* simd = kernels();
   ASSERT_NE(ref, nullptr);
   ASSERT_NE(simd, nullptr);
-  ASSERT_NE(ref->dequant, simd->dequant);
   std::mt19937 rng(1234);
   for (int nblocks : {1, 2, 3, 7, 64}) {
     for (int rep = 0; rep < 20; ++rep) {
@@ -88,11 +118,10 @@ TEST_P(QuantRandom, Avx2DequantMatchesScalarExactly) {
   }
 }
 
-TEST_P(QuantRandom, Avx2DotMatchesScalar) {
-  if (!have_avx2()) GTEST_SKIP() << "no AVX2";
-  const QuantCase& c = GetParam();
-  const TypeKernels* ref = type_kernels(c.type, false);
-  const TypeKernels* simd = type_kernels(c.type, true);
+TEST_P(QuantLevel, DotMatchesScalar) {
+  const QuantCase& c = qcase();
+  const TypeKernels* ref = scalar_kernels(c.type);
+  const TypeKernels* simd = kernels();
   std::mt19937 rng(99);
   std::uniform_real_distribution<float> xd(-1.0f, 1.0f);
   for (int nblocks : {1, 2, 3, 7, 64}) {
@@ -112,30 +141,17 @@ TEST_P(QuantRandom, Avx2DotMatchesScalar) {
   }
 }
 
-// The scalar dot is the dequantized row dotted in double.
-TEST_P(QuantRandom, ScalarDotIsDequantDot) {
-  const QuantCase& c = GetParam();
-  const TypeKernels* ref = type_kernels(c.type, false);
-  std::mt19937 rng(7);
-  const auto bytes = random_blocks(c, 5, rng);
-  const int64_t n = 5 * c.block_elems;
-  std::vector<float> x(n), w(n);
-  for (int64_t i = 0; i < n; ++i) x[i] = static_cast<float>(i % 13) - 6.0f;
-  ref->dequant(bytes.data(), w.data(), n);
-  double sum = 0;
-  for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(w[i]) * x[i];
-  EXPECT_FLOAT_EQ(ref->dot(bytes.data(), x.data(), n), static_cast<float>(sum));
-}
-
-// Integer path: AVX2 equals the scalar reference up to float rounding, and both are within the
-// activation rounding error of the float dot: |x - x_q| <= d_x / 2 per element.
-TEST_P(QuantRandom, IntegerPathMatchesFloatDot) {
-  const QuantCase& c = GetParam();
-  const TypeKernels* ref = type_kernels(c.type, false);
-  const TypeKernels* simd = have_avx2() ? type_kernels(c.type, true) : ref;
+// Integer path: the level's dot_act equals the scalar reference up to float rounding, and both
+// are within the activation rounding error of the float dot: |x - x_q| <= d_x / 2 per element.
+TEST_P(QuantLevel, IntegerPathMatchesFloatDot) {
+  const QuantCase& c = qcase();
+  const TypeKernels* ref = scalar_kernels(c.type);
+  const TypeKernels* simd = kernels();
   ASSERT_NE(ref->quantize_act, nullptr);
   ASSERT_NE(ref->dot_act, nullptr);
   ASSERT_NE(simd->dot_act, nullptr);
+  // Every level quantizes activations the same way (they share the act bytes).
+  ASSERT_EQ(simd->quantize_act, ref->quantize_act);
   const int act_block = c.block_elems == 32 ? 32 : 256;
   std::mt19937 rng(11);
   std::normal_distribution<float> xd(0.0f, 1.0f);
@@ -166,49 +182,69 @@ TEST_P(QuantRandom, IntegerPathMatchesFloatDot) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Types, QuantRandom, testing::ValuesIn(quant_cases()), case_name);
+INSTANTIATE_TEST_SUITE_P(Levels, QuantLevel,
+                         testing::Combine(testing::ValuesIn(test::all_levels()),
+                                          testing::ValuesIn(quant_cases())),
+                         level_case_name);
 
-TEST(Quant, Bf16Avx2MatchesScalar) {
-  if (!have_avx2()) GTEST_SKIP() << "no AVX2";
-  const TypeKernels* ref = type_kernels(GgmlType::BF16, false);
-  const TypeKernels* simd = type_kernels(GgmlType::BF16, true);
-  ASSERT_NE(ref->dot, simd->dot);
+// F32, F16 and BF16 rows of any length (no blocks): tails shorter than any vector width.
+class TypeLevel : public test::LevelTest {};
+
+TEST_P(TypeLevel, FloatTypesMatchScalar) {
   std::mt19937 rng(5);
   std::uniform_real_distribution<float> xd(-1.0f, 1.0f);
-  for (int64_t n : {1, 7, 8, 15, 16, 17, 100, 1000}) {
-    std::vector<uint16_t> h(n);
-    std::vector<float> x(n), a(n), b(n);
-    double mag = 0;
-    for (int64_t i = 0; i < n; ++i) {
-      float v = xd(rng);
-      uint32_t bits;
-      std::memcpy(&bits, &v, 4);
-      h[i] = static_cast<uint16_t>(bits >> 16);
-      x[i] = xd(rng);
-      mag += std::fabs(bf16_to_fp32(h[i]) * x[i]);
+  for (GgmlType t : {GgmlType::F32, GgmlType::F16, GgmlType::BF16}) {
+    const TypeKernels* ref = scalar_kernels(t);
+    const TypeKernels* simd = kt().type(t);
+    ASSERT_NE(simd, nullptr);
+    for (int64_t n : {1, 7, 8, 15, 16, 17, 31, 32, 33, 100, 1000}) {
+      std::vector<uint8_t> row(static_cast<size_t>(n) * (t == GgmlType::F32 ? 4 : 2));
+      std::vector<float> x(n), a(n), b(n);
+      double mag = 0;
+      for (int64_t i = 0; i < n; ++i) {
+        const float v = xd(rng);
+        float w = v;
+        if (t == GgmlType::F32) {
+          std::memcpy(&row[i * 4], &v, 4);
+        } else if (t == GgmlType::F16) {
+          const uint16_t h = fp32_to_fp16(v);
+          std::memcpy(&row[i * 2], &h, 2);
+          w = fp16_to_fp32(h);
+        } else {
+          uint32_t bits;
+          std::memcpy(&bits, &v, 4);
+          const uint16_t h = static_cast<uint16_t>(bits >> 16);
+          std::memcpy(&row[i * 2], &h, 2);
+          w = bf16_to_fp32(h);
+        }
+        x[i] = xd(rng);
+        mag += std::fabs(static_cast<double>(w) * x[i]);
+      }
+      const std::string what = ggml_type_name(static_cast<uint32_t>(t)) + " n=" + std::to_string(n);
+      ref->dequant(row.data(), a.data(), n);
+      simd->dequant(row.data(), b.data(), n);
+      EXPECT_EQ(a, b) << what;
+      EXPECT_NEAR(simd->dot(row.data(), x.data(), n), ref->dot(row.data(), x.data(), n), 1e-5 * mag)
+          << what;
     }
-    ref->dequant(h.data(), a.data(), n);
-    simd->dequant(h.data(), b.data(), n);
-    EXPECT_EQ(a, b);
-    EXPECT_NEAR(simd->dot(h.data(), x.data(), n), ref->dot(h.data(), x.data(), n), 1e-5 * mag);
   }
 }
 
-// Bit-exact round trips of hand-made blocks pin down the documented element order.
-TEST(Quant, Q4_0ElementOrder) {
+// Bit-exact round trip of a hand-made block pins down the documented element order.
+TEST_P(TypeLevel, Q4_0ElementOrder) {
   BlockQ4_0 b{};
   b.d = fp32_to_fp16(1.0f);
   for (int j = 0; j < 16; ++j) b.qs[j] = static_cast<uint8_t>((j & 0xF) | ((15 - j) << 4));
   float y[32];
-  for (bool avx2 : {false, true}) {
-    if (avx2 && !have_avx2()) continue;
-    type_kernels(GgmlType::Q4_0, avx2)->dequant(&b, y, 32);
-    for (int j = 0; j < 16; ++j) {
-      EXPECT_EQ(y[j], j - 8.0f);
-      EXPECT_EQ(y[j + 16], 7.0f - j);
-    }
+  kt().type(GgmlType::Q4_0)->dequant(&b, y, 32);
+  for (int j = 0; j < 16; ++j) {
+    EXPECT_EQ(y[j], j - 8.0f);
+    EXPECT_EQ(y[j + 16], 7.0f - j);
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Levels, TypeLevel, testing::ValuesIn(test::all_levels()),
+                         test::level_param_name);
 
 TEST(Quant, QuantizeQ8_0RoundTrip) {
   std::mt19937 rng(3);
@@ -245,9 +281,9 @@ TEST(Quant, QuantizeQ4_0RoundTrip) {
 // dequantizing them must give back that model up to the quantization error of each bit width. A
 // wrong bit layout gives errors of ~100% or more.
 
-std::vector<float> dequant_tensor(const gguf::TensorInfo& t, bool avx2) {
+std::vector<float> dequant_tensor(const gguf::TensorInfo& t, Isa isa) {
   std::vector<float> out(static_cast<size_t>(t.n_elements()));
-  const TypeKernels* k = type_kernels(t.ggml_type(), avx2);
+  const TypeKernels* k = kernels_for(isa).type(t.ggml_type());
   EXPECT_NE(k, nullptr) << t.name;
   if (k != nullptr) k->dequant(t.data, out.data(), t.n_elements());
   return out;
@@ -276,12 +312,12 @@ const float* f32_data(const std::string& name) {
   return reinterpret_cast<const float*>(t->data);
 }
 
-// On real scales: the dots of a few rows (AVX2 float and integer path) agree with the dequantized
-// row dotted in double, within float rounding / the activation rounding bound.
-void check_row_dots(const gguf::TensorInfo& t, const std::vector<float>& w) {
+// On real scales: the dots of a few rows (float and integer path of a level) agree with the
+// dequantized row dotted in double, within float rounding / the activation rounding bound.
+void check_row_dots(const gguf::TensorInfo& t, const std::vector<float>& w, Isa isa) {
   const int64_t cols = t.ne[0], rows = t.n_elements() / cols;
   const auto traits = *ggml_type_traits(t.type);
-  const TypeKernels* k = type_kernels(t.ggml_type());
+  const TypeKernels* k = kernels_for(isa).type(t.ggml_type());
   std::vector<float> x(static_cast<size_t>(cols));
   for (int64_t i = 0; i < cols; ++i) x[i] = std::sin(0.37 * static_cast<double>(i) + 1.0);
   std::vector<uint8_t> act(static_cast<size_t>(k->act_bytes(cols)));
@@ -294,26 +330,31 @@ void check_row_dots(const gguf::TensorInfo& t, const std::vector<float>& w) {
       mag += std::fabs(static_cast<double>(w[r * cols + i]) * x[i]);
       wsum += std::fabs(w[r * cols + i]);
     }
-    EXPECT_NEAR(k->dot(row, x.data(), cols), want, 1e-5 * mag) << t.name << " row " << r;
+    EXPECT_NEAR(k->dot(row, x.data(), cols), want, 1e-5 * mag)
+        << t.name << " row " << r << " " << isa_name(isa);
     // |x| <= 1, so the activation step is at most 1/127 per block.
     EXPECT_NEAR(k->dot_act(row, act.data(), cols), want, wsum / 254 + 1e-5 * mag)
-        << t.name << " row " << r;
+        << t.name << " row " << r << " " << isa_name(isa);
   }
 }
 
-// Worst relative RMS error per tensor type over the file, checking AVX2 == scalar on the way.
+// Worst relative RMS error per tensor type over the file, checking on the way that every level
+// this machine runs dequantizes exactly as the scalar reference and dots within rounding.
 std::map<GgmlType, double> kquant_errors(const std::string& file) {
   auto q = gguf::File::open(test::shared_dir() + "/models/synthetic/" + file);
   std::map<GgmlType, double> worst;
-  const bool avx2 = use_avx2();
   for (const gguf::TensorInfo& t : q->tensors()) {
     if (t.ggml_type() == GgmlType::F32) continue;
-    const std::vector<float> w = dequant_tensor(t, false);
-    if (avx2) {
-      const std::vector<float> v = dequant_tensor(t, true);
-      EXPECT_EQ(std::memcmp(w.data(), v.data(), w.size() * sizeof(float)), 0) << t.name;
+    const std::vector<float> w = dequant_tensor(t, Isa::Scalar);
+    for (Isa isa : kAllIsas) {
+      if (!isa_supported(isa)) continue;
+      if (isa != Isa::Scalar) {
+        const std::vector<float> v = dequant_tensor(t, isa);
+        EXPECT_EQ(std::memcmp(w.data(), v.data(), w.size() * sizeof(float)), 0)
+            << t.name << " " << isa_name(isa);
+      }
+      check_row_dots(t, w, isa);
     }
-    check_row_dots(t, w);
     const float* ref = f32_data(t.name);
     if (ref == nullptr) continue;
     const double e = rel_rms(w, ref, w.size());
@@ -383,7 +424,7 @@ void check_std(const std::string& dtype) {
     const bool std002 =
         t.name == "token_embd.weight" || t.name.find("attn_v") != std::string::npos ||
         t.name.find("ffn_gate") != std::string::npos || t.name.find("ffn_up") != std::string::npos;
-    const std::vector<float> w = dequant_tensor(t, use_avx2());
+    const std::vector<float> w = dequant_tensor(t, active_isa());
     double s = 0, s2 = 0;
     for (float v : w) {
       ASSERT_TRUE(std::isfinite(v)) << t.name;

@@ -22,6 +22,15 @@ TEST(Qwen2, BiasesNeoxRopeAndPackedEqualsAlone) {
   EXPECT_EQ(c.n_head, 14);
   EXPECT_EQ(c.n_head_kv, 2);
   EXPECT_FALSE(runner.model().weights().layers[0].bq.empty());
+  // Qwen2.5-0.5B's shape (the preset): 896 = 14 query heads x 64, 2 KV heads x 64 = 128; one bias
+  // per output of the q, k and v projections in every layer.
+  EXPECT_EQ(c.n_embd, 896);
+  for (const auto& layer : runner.model().weights().layers) {
+    EXPECT_EQ(layer.bq.size(), 896u);
+    EXPECT_EQ(layer.bk.size(), 128u);
+    EXPECT_EQ(layer.bv.size(), 128u);
+  }
+  EXPECT_EQ(runner.model().weights().layers.size(), 2u);  // --layers 2
 
   const Tokenizer& tok = runner.model().tokenizer();
   std::vector<int32_t> a =

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <future>
 #include <map>
 #include <thread>
@@ -207,6 +208,12 @@ TEST(Server, EveryBadInputGetsAnOpenAIErrorThenANormalRequestSucceeds) {
   ASSERT_EQ(ok.status, 200) << ok.body;
   EXPECT_FALSE(texts(ok.j)[0].empty());
   EXPECT_EQ(ok.j["usage"]["completion_tokens"], 8);
+  // Greedy after "Once upon a time" is llama2.c's story from BOS (expected_greedy_200): its next
+  // 8 tokens.
+  const std::string story =
+      read_file(shared_dir() + "/models/stories260K/expected_greedy_200.txt").substr(16);
+  EXPECT_EQ(texts(ok.j)[0], ", there was a little girl");
+  EXPECT_EQ(story.rfind(texts(ok.j)[0], 0), 0u) << story;
 }
 
 TEST(Server, ApiKeyGuardsEverythingButHealth) {
@@ -345,6 +352,10 @@ TEST(Server, RepeatedLongPromptReportsCachedTokens) {
   const int64_t cached = second.j["usage"]["prompt_tokens_details"]["cached_tokens"];
   EXPECT_GT(cached, 0) << second.body;
   EXPECT_LT(cached, second.j["usage"]["prompt_tokens"].get<int64_t>());
+  // Every full 16-token block of the prompt but the one holding its last token.
+  const int64_t n_prompt = second.j["usage"]["prompt_tokens"];
+  EXPECT_EQ(n_prompt, first.j["usage"]["prompt_tokens"]);
+  EXPECT_EQ(cached, (n_prompt - 1) / 16 * 16) << second.body;
   EXPECT_EQ(texts(second.j), texts(first.j));
 }
 
@@ -385,6 +396,13 @@ TEST(Server, MetricsParseAndMove) {
   EXPECT_GT(after["packinfer_prompt_tokens_total"], 100);
   EXPECT_GT(after["packinfer_cached_prompt_tokens_total"], 0);
   EXPECT_GT(after["packinfer_prefix_cache_hit_rate"], 0);
+  // Exactly: two prompts of n tokens, the second served from the first's full 16-token KV blocks
+  // except its last token, which must be computed.
+  const auto n = static_cast<double>(Engine({.model_path = stories()}).tokenize(kStory).size());
+  const double cached = std::floor((n - 1) / 16) * 16;
+  EXPECT_EQ(after["packinfer_prompt_tokens_total"], 2 * n);
+  EXPECT_EQ(after["packinfer_cached_prompt_tokens_total"], cached);
+  EXPECT_NEAR(after["packinfer_prefix_cache_hit_rate"], cached / (2 * n), 1e-6);
   EXPECT_GT(after["packinfer_generation_tokens_per_second"], 0);
   EXPECT_EQ(after["packinfer_requests_finished_total{finish_reason=\"length\"}"], 2);
   EXPECT_EQ(after["packinfer_requests_running"], 0);

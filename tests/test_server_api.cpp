@@ -6,8 +6,8 @@
 #include <map>
 
 #include "server/metrics.h"
-#include "server/openai_request.h"
-#include "server/openai_response.h"
+#include "openai/openai_request.h"
+#include "openai/openai_response.h"
 #include "server/sse.h"
 #include "support/prometheus_text.h"
 #include "support/test_support.h"
@@ -218,8 +218,9 @@ TEST(ServerResponses, ErrorObjectAndInvalidUtf8Dump) {
   e = json::parse(dump(error_json({"boom", "", "", 500})));
   EXPECT_EQ(e["error"]["type"], "server_error");
   EXPECT_TRUE(e["error"]["param"].is_null());
-  // A lone byte token must not make serialisation throw.
+  // A lone byte token must not make serialisation throw; the broken sequence becomes U+FFFD.
   EXPECT_NO_THROW(dump(ojson{{"token", std::string("\xe2\x82")}}));
+  EXPECT_EQ(dump(ojson{{"token", std::string("a\xe2\x82")}}), "{\"token\":\"a\xef\xbf\xbd\"}");
 }
 
 // --- SSE and metrics

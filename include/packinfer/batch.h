@@ -34,6 +34,7 @@ struct BatchOptions {
 
 struct BatchItemResult {
   std::string error;  // non-empty: this request failed (bad parameters, too long, ...)
+  bool out_of_memory = false;  // it failed because the KV cache could not hold it
   GenerationResult result;
   double ttft_seconds = 0;    // from the start of the batch to this request's first token
   double finish_seconds = 0;  // from the start of the batch to its last token

@@ -30,13 +30,22 @@ struct EngineCore;
 
 struct EngineOptions {
   std::string model_path;
-  int32_t n_threads = 0;           // 0 = every core
-  int64_t n_ctx = 0;               // max positions per sequence; 0 = the model's, at most 8192
-  int32_t kv_block_size = 16;      // positions per KV block (and prefix-cache granularity)
+  int32_t n_threads = 0;  // 0 = every core
+  int64_t n_ctx = 0;      // max positions per sequence; 0 = the model's, at most 8192
+  // Positions per KV block (and prefix-cache granularity); 0 = 16, or 32 when keys are KIVI
+  // (they are quantized per block, and 32 positions amortise the per-channel scales).
+  int32_t kv_block_size = 0;
   int64_t max_batch_tokens = 512;  // tokens per forward pass (longer prompts run in chunks)
   int64_t kv_mem_bytes = 0;        // KV cache budget; 0 = room for 4 full contexts. Memory is
                                    // reserved virtually and committed only as blocks are used.
   int64_t kv_blocks = 0;           // KV cache budget as a block count (wins over kv_mem_bytes)
+  // KV cache format (kv_type for keys and values, or each apart; empty = kv_type): f32, f16,
+  // bf16, q8_0, q4_0, kivi4, kivi2. Anything but f32 is lossy (`packinfer kld` measures it);
+  // f16 is the default, as in llama.cpp. kv_rotate stores Hadamard-rotated keys and values,
+  // which helps the low-bit formats.
+  std::string kv_type = "f16";
+  std::string kv_type_k{}, kv_type_v{};
+  bool kv_rotate = false;
   // Disk tier of the prefix cache: published KV blocks are also kept in files under this
   // directory (at most kv_disk_bytes) and read back on a prefix hit, also after a restart.
   // Empty = off. With it, single generate calls use and publish cached prefixes too.
@@ -53,6 +62,10 @@ struct ModelInfo {
   int64_t decode_bytes_per_token = 0;  // weight bytes one decode step reads (no embedding table)
   double load_seconds = 0;
   std::string chat_template_name;
+  std::string kv_format;          // e.g. "f16", "k=q8_0 v=f16 rotated"
+  int32_t kv_block_size = 0;      // positions per KV block in use
+  double kv_bytes_per_token = 0;  // KV memory per position, all layers, keys and values
+  int64_t kv_budget_bytes = 0;    // the KV cache's reserved budget
 };
 
 class Engine {

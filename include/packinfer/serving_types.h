@@ -39,6 +39,7 @@ struct TokenEvent {
 struct ServingResult {
   GenerationResult generation;     // text, ids, finish_reason ("stop", "length", "cancelled")
   std::string error;               // non-empty: the request failed (generation is partial)
+  bool out_of_memory = false;      // it failed because the KV cache could not hold it
   std::vector<TokenEvent> tokens;  // with logprobs only (top_logprobs >= 0)
   double queued_seconds = 0;       // submit until first scheduled
   double ttft_seconds = 0;         // submit until first token

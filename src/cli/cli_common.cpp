@@ -6,7 +6,6 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
 namespace fs = std::filesystem;
 
@@ -29,9 +28,15 @@ void add_model_options(CLI::App& app, ModelOptions& o) {
                  "KV cache budget as a number of blocks (wins over --kv-mem)")
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 30));
   app.add_option("--kv-block-size", o.kv_block_size,
-                 "positions per KV block; prefixes are shared in whole blocks, so a smaller size "
-                 "lets shorter shared prompt prefixes be reused")
+                 "positions per KV block (default 16, 32 with KIVI keys); prefixes are shared in "
+                 "whole blocks, so a smaller size lets shorter shared prompt prefixes be reused")
       ->check(CLI::Range(1, 1024));
+  app.add_option("--kv-type", o.kv_type,
+                 "KV cache format: f32, f16 (default), bf16, q8_0, q4_0, kivi4, kivi2");
+  app.add_option("--kv-type-k", o.kv_type_k, "format of the keys (default: --kv-type)");
+  app.add_option("--kv-type-v", o.kv_type_v, "format of the values (default: --kv-type)");
+  app.add_flag("--kv-rotate", o.kv_rotate,
+               "store Hadamard-rotated keys and values (tames outlier channels at low bits)");
   app.add_option("--kv-disk", o.kv_disk,
                  "keep cached prompt prefixes on disk in DIR too (read back on a hit, also after "
                  "a restart)");
@@ -88,6 +93,10 @@ EngineOptions engine_options(const ModelOptions& o) {
   if (!o.kv_mem.empty()) e.kv_mem_bytes = parse_bytes(o.kv_mem);
   e.kv_blocks = o.kv_blocks;
   e.kv_block_size = o.kv_block_size;
+  e.kv_type = o.kv_type;
+  e.kv_type_k = o.kv_type_k;
+  e.kv_type_v = o.kv_type_v;
+  e.kv_rotate = o.kv_rotate;
   if (!o.kv_disk_size.empty() && o.kv_disk.empty()) {
     throw InvalidArgument("--kv-disk-size needs --kv-disk DIR");
   }
@@ -113,14 +122,6 @@ void add_sampling_options(CLI::App& app, SamplingParams& p) {
   app.add_option("--stop", p.stop, "stop string (repeatable)");
   app.add_option("--stop-token", p.stop_token_ids, "stop token id (repeatable)");
   app.add_flag("--ignore-eos", p.ignore_eos, "keep generating past end-of-generation tokens");
-}
-
-std::string read_text_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw Error("cannot read '" + path + "'");
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
 }
 
 void write_report_file(const std::string& path, const std::string& content) {

@@ -14,9 +14,11 @@ struct ModelOptions {
   int64_t batch_size = 512;
   std::string kv_mem;     // KV cache budget: bytes, or with a K/M/G suffix; empty = engine default
   int64_t kv_blocks = 0;  // KV cache budget as a block count; 0 = use kv_mem
-  int32_t kv_block_size = 16;  // also the prefix-cache granularity: smaller shares shorter prefixes
-  std::string kv_disk;         // disk tier directory; empty = off
-  std::string kv_disk_size;    // its budget (bytes or K/M/G); empty = the engine's default
+  int32_t kv_block_size = 0;  // 0 = automatic; also the prefix-cache granularity
+  std::string kv_type = "f16", kv_type_k, kv_type_v;
+  bool kv_rotate = false;
+  std::string kv_disk;       // disk tier directory; empty = off
+  std::string kv_disk_size;  // its budget (bytes or K/M/G); empty = the engine's default
 };
 
 void add_model_options(CLI::App& app, ModelOptions& o);
@@ -30,8 +32,6 @@ int64_t parse_bytes(const std::string& text);
 
 void add_sampling_options(CLI::App& app, SamplingParams& p);
 
-// Reads a whole file (for -f FILE). Throws packinfer::Error.
-std::string read_text_file(const std::string& path);
 // Writes a report (e.g. an SVG) and says so on stderr. Throws packinfer::Error.
 void write_report_file(const std::string& path, const std::string& content);
 

@@ -1,21 +1,23 @@
 // `packinfer batch`: an offline job of many requests (OpenAI Batch API JSONL in and out).
 #include <memory>
 
-#include "cli/batch_job.h"
+#include "batch_jobs/batch_job.h"
+#include "cli/cli_common.h"
 #include "cli/commands.h"
 
 namespace packinfer::cli {
 
 void add_batch_command(CLI::App& app, int& exit_code) {
   struct Opts {
-    BatchJobOptions job;
+    ModelOptions model;
+    batch_jobs::BatchJobOptions job;
     std::string mode = "packed";
     bool no_plan = false;
   };
   auto o = std::make_shared<Opts>();
   CLI::App* sub = app.add_subcommand(
       "batch", "run a JSONL file of requests (OpenAI Batch API format) and write JSONL results");
-  add_model_options(*sub, o->job.model);
+  add_model_options(*sub, o->model);
   sub->add_option("-i,--input", o->job.input, "requests, one JSON object per line")->required();
   sub->add_option("-o,--output", o->job.output,
                   "results, one line per request (an existing file is resumed)")
@@ -31,7 +33,8 @@ void add_batch_command(CLI::App& app, int& exit_code) {
   sub->callback([o, &exit_code] {
     o->job.batch.mode = parse_prefill_mode(o->mode);
     o->job.batch.plan_order = !o->no_plan;
-    exit_code = run_batch_job(o->job);
+    batch_jobs::BatchJob job(o->job);  // the files first, see BatchJob
+    exit_code = job.run(engine_options(o->model));
   });
 }
 

@@ -14,8 +14,9 @@
 #include "cli/cmd_bench_prefill.h"
 #include "cli/cmd_bench_serve.h"
 #include "cli/commands.h"
-#include "cli/latency_stats.h"
-#include "cli/peak_memory.h"
+#include "kernels/system_info.h"
+#include "report/peak_memory.h"
+#include "report/percentile.h"
 
 namespace packinfer::cli {
 namespace {
@@ -26,7 +27,7 @@ struct Stats {
   double min = 0, median = 0, max = 0;
 };
 Stats stats(const std::vector<double>& v) {
-  return {percentile(v, 0), percentile(v, 50), percentile(v, 100)};
+  return {report::percentile(v, 0), report::percentile(v, 50), report::percentile(v, 100)};
 }
 
 }  // namespace
@@ -57,10 +58,9 @@ void add_bench_command(CLI::App& app, int& exit_code) {
     int64_t max_len = 1;
     for (int64_t p : o->prompt_lens) max_len = std::max(max_len, p);
     for (int64_t g : o->gen_lens) max_len = std::max(max_len, g);
-    // KV for the longest test only, as llama-bench sizes its context: the RSS it reports is the
-    // weights plus what one test needs.
+    // A context for the longest test, as llama-bench sizes its context: one test at a time
+    // touches one context of KV, so the RSS it reports is the weights plus what a test needs.
     eo.n_ctx = max_len + 1;
-    eo.kv_blocks = (eo.n_ctx + eo.kv_block_size - 1) / eo.kv_block_size;
     Engine engine(eo);
     const ModelInfo& info = engine.model_info();
     const double load_s = info.load_seconds;
@@ -111,7 +111,7 @@ void add_bench_command(CLI::App& app, int& exit_code) {
       Stats s = stats(tps);
       rows.push_back({"tg" + std::to_string(g), s, info.decode_bytes_per_token * s.median / 1e9});
     }
-    double rss = peak_rss_mib();
+    double rss = report::peak_rss_mib();
     if (o->json) {
       nlohmann::json out = nlohmann::json::array();
       for (const Row& r : rows) {
@@ -120,6 +120,7 @@ void add_bench_command(CLI::App& app, int& exit_code) {
                        {"model", info.name},
                        {"model_path", eo.model_path},
                        {"threads", threads},
+                       {"system", system_summary(threads)},
                        {"tokens_per_s_median", r.tps.median},
                        {"tokens_per_s_min", r.tps.min},
                        {"tokens_per_s_max", r.tps.max},
@@ -129,6 +130,7 @@ void add_bench_command(CLI::App& app, int& exit_code) {
       }
       std::printf("%s\n", out.dump(1).c_str());
     } else {
+      std::printf("system: %s\n", system_summary(threads).c_str());
       std::printf("model: %s (%s, %s)  params: %.1f M  weights: %.1f MiB  threads: %d\n",
                   info.name.c_str(), info.arch.c_str(), eo.model_path.c_str(), info.n_params / 1e6,
                   info.weight_bytes / 1048576.0, threads);

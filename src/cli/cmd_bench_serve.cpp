@@ -7,12 +7,18 @@
 #include <sstream>
 
 #include "cli/cli_common.h"
-#include "cli/serve_bench.h"
-#include "cli/serve_report.h"
+#include "loadgen/serve_bench.h"
+#include "loadgen/serve_report.h"
 #include "packinfer/error.h"
 
 namespace packinfer::cli {
 namespace {
+
+using loadgen::ServeBenchOptions;
+using loadgen::ServeConfig;
+using loadgen::ServeConfigResult;
+using loadgen::ServeRunInfo;
+using loadgen::WorkloadOptions;
 
 constexpr const char* kLongPromptScenario = "long-prompt-during-decode";
 
@@ -78,18 +84,18 @@ void run(const Opts& o, int& exit_code) {
   b.capacity_fraction = rate.capacity_fraction;
   std::vector<std::string> flags = split_words(o.server_args);
   if (o.threads > 0) flags.insert(flags.begin(), {"-t", std::to_string(o.threads)});
-  std::vector<ServeConfig> configs = serve_configs(o.compare, flags);
+  std::vector<ServeConfig> configs = loadgen::serve_configs(o.compare, flags);
 
   std::vector<ServeConfigResult> results;
-  for (const ServeConfig& c : configs) results.push_back(run_serve_config(b, c));
+  for (const ServeConfig& c : configs) results.push_back(loadgen::run_serve_config(b, c));
   ServeRunInfo info;
   info.model = b.model;
   info.scenario = o.scenario;
   info.seed = b.workload.seed;
   info.workload = results.front().workload;
-  print_serve_table(o.json ? stderr : stdout, info, results);
-  if (o.json) std::printf("%s\n", serve_json(info, results).dump(1).c_str());
-  if (!o.svg.empty()) write_report_file(o.svg, serve_svg(info, results));
+  loadgen::print_serve_table(o.json ? stderr : stdout, info, results);
+  if (o.json) std::printf("%s\n", loadgen::serve_json(info, results).dump(1).c_str());
+  if (!o.svg.empty()) write_report_file(o.svg, loadgen::serve_svg(info, results));
   exit_code = 0;
   for (const auto& r : results) {
     if (r.metrics.failed > 0) exit_code = 1;  // a load test with failures did not pass

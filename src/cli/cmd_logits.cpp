@@ -7,6 +7,7 @@
 
 #include "cli/cli_common.h"
 #include "cli/commands.h"
+#include "util/text_file.h"
 
 namespace packinfer::cli {
 namespace {

@@ -41,17 +41,27 @@ void EngineCore::drive(Scheduler& scheduler,
       scheduler.fail(plan, std::string("internal error: ") + e.what());
       continue;
     }
-    scheduler.update(plan, output);
+    // Observed before the update, which may finish requests and free their KV: the KV in use
+    // during the forward is what the statistics want.
     if (observe) observe(plan, output);
+    scheduler.update(plan, output);
   }
 }
 
 Engine::Engine(const EngineOptions& options) : impl_(std::make_unique<EngineCore>()) {
   EngineCore& m = *impl_;
   m.options = options;
-  if (options.kv_block_size < 1 || options.kv_block_size > 1024) {
-    throw InvalidArgument("kv block size must be in [1, 1024]");
+  if (options.kv_block_size < 0 || options.kv_block_size > 1024) {
+    throw InvalidArgument("kv block size must be in [1, 1024] (0 = automatic)");
   }
+  KvFormat format;
+  format.k = parse_kv_type(options.kv_type_k.empty() ? options.kv_type : options.kv_type_k);
+  format.v = parse_kv_type(options.kv_type_v.empty() ? options.kv_type : options.kv_type_v);
+  format.rotate = options.kv_rotate;
+  const int32_t block_size = options.kv_block_size > 0
+                                 ? options.kv_block_size
+                                 : (kv_type_quantizes_keys_per_channel(format.k) ? 32 : 16);
+  m.options.kv_block_size = block_size;
   if (options.max_batch_tokens < 1) throw InvalidArgument("max batch tokens must be positive");
   auto t0 = Clock::now();
   m.model = Model::load(options.model_path);
@@ -67,20 +77,19 @@ Engine::Engine(const EngineOptions& options) : impl_(std::make_unique<EngineCore
   m.transformer->set_mlp_chunk(options.max_batch_tokens);
   // KV budget: --kv-mem bytes, else room for 4 full contexts. The memory is only reserved
   // (demand paged), so an unused budget costs no RSS.
-  const int64_t block_bytes = KvCache::block_bytes(c.kv_shape(), options.kv_block_size);
-  int64_t blocks = options.kv_blocks > 0 ? options.kv_blocks
-                   : options.kv_mem_bytes > 0
-                       ? options.kv_mem_bytes / block_bytes
-                       : 4 * KvCache::blocks_for(n_ctx, options.kv_block_size);
-  if (blocks < KvCache::blocks_for(n_ctx, options.kv_block_size)) {
+  check_kv_format(format, c.head_dim, block_size);
+  const int64_t block_bytes = KvCache::block_bytes(c.kv_shape(), block_size, format);
+  int64_t blocks = options.kv_blocks > 0      ? options.kv_blocks
+                   : options.kv_mem_bytes > 0 ? options.kv_mem_bytes / block_bytes
+                                              : 4 * KvCache::blocks_for(n_ctx, block_size);
+  if (blocks < KvCache::blocks_for(n_ctx, block_size)) {
     throw InvalidArgument("KV budget of " + std::to_string(blocks) + " blocks (" +
                           std::to_string(blocks * block_bytes >> 20) + " MiB) holds " +
-                          std::to_string(blocks * options.kv_block_size) +
+                          std::to_string(blocks * block_size) +
                           " positions, fewer than one context of " + std::to_string(n_ctx));
   }
   if (blocks > (int64_t{1} << 30)) throw InvalidArgument("KV memory budget is too large");
-  m.kv =
-      std::make_unique<KvCache>(c.kv_shape(), static_cast<int32_t>(blocks), options.kv_block_size);
+  m.kv = std::make_unique<KvCache>(c.kv_shape(), static_cast<int32_t>(blocks), block_size, format);
   if (!options.kv_disk_dir.empty()) {
     DiskTierOptions d;
     d.dir = options.kv_disk_dir;
@@ -116,6 +125,10 @@ Engine::Engine(const EngineOptions& options) : impl_(std::make_unique<EngineCore
   const WeightMatrix& out = m.model->weights().output;
   i.decode_bytes_per_token += out.row_bytes * out.rows;
   i.chat_template_name = std::string(m.chat_template.name());
+  i.kv_format = format.name();
+  i.kv_block_size = block_size;
+  i.kv_bytes_per_token = static_cast<double>(block_bytes) / block_size;
+  i.kv_budget_bytes = blocks * block_bytes;
   i.load_seconds = seconds_since(t0);
 }
 

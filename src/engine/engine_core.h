@@ -34,7 +34,7 @@ struct EngineCore {
 
   // Runs the scheduler until it is idle: schedule, run the plan, update. A forward that throws
   // fails the plan's requests (they end with the error) and the loop goes on. `observe` sees
-  // every plan with its output (statistics).
+  // every plan with its output (statistics), before the scheduler takes it back.
   void drive(Scheduler& scheduler,
              const std::function<void(const StepPlan&, const StepOutput&)>& observe = {});
 };

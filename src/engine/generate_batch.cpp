@@ -108,6 +108,7 @@ class BatchJob {
   void done(size_t i, const ServingResult& res) {
     BatchItemResult& r = results_[i];
     r.error = res.error;
+    r.out_of_memory = res.out_of_memory;
     r.result = res.generation;
     r.ttft_seconds = res.ttft_seconds;
     r.finish_seconds = res.e2e_seconds;
@@ -126,8 +127,9 @@ class BatchJob {
     stats_.n_forwards++;
     total_flops_ += out.flops;
     if (out.seconds > 0) peak_flops_per_s_ = std::max(peak_flops_per_s_, out.flops / out.seconds);
-    const int64_t used = static_cast<int64_t>(m_.kv->pool().n_used()) *
-                         KvCache::block_bytes(m_.model->config().kv_shape(), m_.kv->block_size());
+    const int64_t used =
+        static_cast<int64_t>(m_.kv->pool().n_used()) *
+        KvCache::block_bytes(m_.model->config().kv_shape(), m_.kv->block_size(), m_.kv->format());
     stats_.peak_kv_bytes = std::max(stats_.peak_kv_bytes, used);
     int64_t prompt = 0, padding = 0;
     for (const PlannedSequence& s : plan.sequences) {

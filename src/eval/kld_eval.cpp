@@ -13,8 +13,11 @@ constexpr size_t kMagicLen = sizeof(kMagic) - 1;
 }  // namespace
 
 EngineOptions exact_options(EngineOptions options) {
-  // Nothing lossy exists yet beyond what EngineOptions cannot express; each lossy option added
-  // to EngineOptions is reset here to its exact value.
+  // Every lossy option of EngineOptions at its exact value.
+  options.kv_type = "f32";
+  options.kv_type_k.clear();
+  options.kv_type_v.clear();
+  options.kv_rotate = false;
   return options;
 }
 

@@ -1,80 +1,22 @@
-// Attention dispatcher and the scalar reference. The scalar path follows the same plan as the
-// AVX2 one (online softmax, one KV block at a time, all g query heads of the KV head together) so
-// that it is a readable model of it, but keeps one query row at a time.
+// Attention dispatch: the level's kernel where it handles the head size, else the scalar one.
 #include "kernels/attention.h"
 
-#include <algorithm>
-#include <cmath>
-#include <limits>
-#include <vector>
-
-#include "kernels/cpu_features.h"
+#include "kernels/kernel_table.h"
 
 namespace packinfer {
 
-void attention(const AttentionShape& shape, const KvLayerView& kv, const AttentionItem& item) {
-  if (use_avx2() && shape.head_dim % 8 == 0 && shape.head_dim <= kAttentionMaxHeadDimAvx2) {
-    attention_avx2(shape, kv, item);
+void attention_with(const KernelTable& kt, const AttentionShape& shape, const KvLayerView& kv,
+                    const AttentionItem& item) {
+  if (shape.head_dim % kt.attention_head_dim_multiple == 0 &&
+      shape.head_dim <= kt.attention_max_head_dim) {
+    kt.attention(shape, kv, item);
   } else {
-    attention_scalar(shape, kv, item);
+    kernels_for(Isa::Scalar).attention(shape, kv, item);
   }
 }
 
-void attention_scalar(const AttentionShape& shape, const KvLayerView& kv,
-                      const AttentionItem& item) {
-  const int g = shape.n_heads / shape.n_kv_heads;
-  const int hd = shape.head_dim;
-  const int bs = shape.block_size;
-  // Scratch grows to the largest shape seen by this thread and is then reused: no allocation per
-  // call in steady state. O(g * head_dim + block_size), independent of the context length.
-  thread_local std::vector<float> acc, m, l, s;
-  acc.resize(static_cast<size_t>(g) * hd);
-  m.resize(g);
-  l.resize(g);
-  s.resize(bs);
-
-  const int64_t head_off = static_cast<int64_t>(shape.kv_head_offset(item.kv_head));
-  for (int64_t i = item.q_begin; i < item.q_end; ++i) {
-    const float* qrow = item.q + i * item.q_stride + static_cast<int64_t>(item.kv_head) * g * hd;
-    const int64_t kv_len = item.pos0 + i + 1;  // causal: positions 0 .. pos0 + i
-    std::fill(acc.begin(), acc.end(), 0.0f);
-    std::fill(m.begin(), m.end(), -std::numeric_limits<float>::infinity());
-    std::fill(l.begin(), l.end(), 0.0f);
-    for (int64_t p0 = 0; p0 < kv_len; p0 += bs) {
-      const int64_t block = item.block_table[p0 / bs];
-      const float* kb = kv.k + block * kv.block_stride + head_off;
-      const float* vb = kv.v + block * kv.block_stride + head_off;
-      const int n = static_cast<int>(std::min<int64_t>(bs, kv_len - p0));
-      for (int h = 0; h < g; ++h) {
-        const float* q = qrow + h * hd;
-        float bmax = -std::numeric_limits<float>::infinity();
-        for (int j = 0; j < n; ++j) {
-          float dot = 0.0f;
-          for (int d = 0; d < hd; ++d) dot += q[d] * kb[j * hd + d];
-          s[j] = dot * shape.scale;
-          bmax = std::max(bmax, s[j]);
-        }
-        // Online softmax: rescale what was accumulated under the old maximum.
-        const float m_new = std::max(m[h], bmax);
-        const float alpha = std::exp(m[h] - m_new);  // exp(-inf) = 0 on the first block
-        float* o = acc.data() + h * hd;
-        float sum = 0.0f;
-        for (int d = 0; d < hd; ++d) o[d] *= alpha;
-        for (int j = 0; j < n; ++j) {
-          const float pj = std::exp(s[j] - m_new);
-          sum += pj;
-          for (int d = 0; d < hd; ++d) o[d] += pj * vb[j * hd + d];
-        }
-        l[h] = l[h] * alpha + sum;
-        m[h] = m_new;
-      }
-    }
-    float* orow = item.out + i * item.out_stride + static_cast<int64_t>(item.kv_head) * g * hd;
-    for (int h = 0; h < g; ++h) {
-      const float inv = 1.0f / l[h];
-      for (int d = 0; d < hd; ++d) orow[h * hd + d] = acc[h * hd + d] * inv;
-    }
-  }
+void attention(const AttentionShape& shape, const KvLayerView& kv, const AttentionItem& item) {
+  attention_with(active_kernels(), shape, kv, item);
 }
 
 }  // namespace packinfer

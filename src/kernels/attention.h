@@ -3,13 +3,16 @@
 // [T, T] score matrix is ever materialised, memory is O(tile) whatever the context length.
 //
 // KV layout (one layer): a pool of blocks; block b holds `block_size` consecutive positions of
-// one sequence for every KV head, keys and values in separate pools:
-//   k[b][kv_head][slot][head_dim], v[b][kv_head][slot][head_dim]   (f32)
-// A sequence's block table lists its blocks in position order: position p is in block
-// table[p / block_size], slot p % block_size.
+// one sequence for every KV head, keys and values in separate pools, in the cache's format
+// (kv/kv_format.h). A sequence's block table lists its blocks in position order: position p is
+// in block table[p / block_size], slot p % block_size. Kernels read keys and values as f32 rows
+// through a KvRowSource: in place when the cache stores f32, else decoded a chunk of positions
+// at a time into the tile's scratch (never the whole cache).
 #include <cstdint>
 
 namespace packinfer {
+
+struct KernelTable;
 
 struct AttentionShape {
   int32_t n_heads = 0;     // query heads
@@ -24,16 +27,33 @@ struct AttentionShape {
   }
 };
 
-// attention_avx2 handles head_dim % 8 == 0 and head_dim <= this; attention() falls back to the
-// scalar path otherwise.
-constexpr int32_t kAttentionMaxHeadDimAvx2 = 256;
+// Where attention finds the keys (or values) of one layer as f32 rows of head_dim floats.
+struct KvRowSource {
+  // f32 storage: row (block, kv_head, slot) is at f32 + block * block_stride +
+  // shape.kv_head_offset(kv_head) + slot * head_dim. nullptr for any other format.
+  const float* f32 = nullptr;
+  int64_t block_stride = 0;  // floats from one block to the next (f32 storage)
+  // Other formats: writes positions [slot0, slot0 + n) of kv_head in `block` to dst as [n][d].
+  void (*decode)(const void* ctx, int32_t block, int32_t kv_head, int32_t slot0, int32_t n,
+                 float* dst) = nullptr;
+  const void* ctx = nullptr;
+
+  bool in_place() const { return f32 != nullptr; }
+};
 
 struct KvLayerView {
-  const float* k = nullptr;  // base of the key pool of this layer
-  const float* v = nullptr;  // base of the value pool of this layer
-  // floats from one block to the next (n_kv_heads * block_size * head_dim)
-  int64_t block_stride = 0;
+  KvRowSource k, v;
 };
+
+// A view of f32 key and value pools laid out [block][kv_head][slot][head_dim].
+inline KvLayerView f32_layer_view(const float* k, const float* v, int64_t block_stride) {
+  KvLayerView view;
+  view.k.f32 = k;
+  view.k.block_stride = block_stride;
+  view.v.f32 = v;
+  view.v.block_stride = block_stride;
+  return view;
+}
 
 // One work item: queries [q_begin, q_end) of one sequence, for the query heads that share KV
 // head `kv_head` (heads kv_head*g .. kv_head*g+g-1, g = n_heads / n_kv_heads). Query i of the
@@ -53,12 +73,12 @@ struct AttentionItem {
   const int32_t* block_table = nullptr;
 };
 
-// Dispatches to AVX2 when use_avx2() (and head_dim suits it), else the scalar reference. Scratch
-// is O(tile): per-call memory does not depend on the context length, and nothing is allocated per
-// call (the scalar path keeps thread_local buffers that only grow).
+// Runs the attention kernel of the active level (active_kernels()), or the scalar one for a
+// head_dim that kernel does not handle. Scratch is O(tile): per-call memory does not depend on
+// the context length, and nothing is allocated per call.
 void attention(const AttentionShape& shape, const KvLayerView& kv, const AttentionItem& item);
-void attention_scalar(const AttentionShape& shape, const KvLayerView& kv,
-                      const AttentionItem& item);
-void attention_avx2(const AttentionShape& shape, const KvLayerView& kv, const AttentionItem& item);
+// The same with the kernels of a chosen level (tests, benchmarks).
+void attention_with(const KernelTable& kt, const AttentionShape& shape, const KvLayerView& kv,
+                    const AttentionItem& item);
 
 }  // namespace packinfer

@@ -1,6 +1,7 @@
 #pragma once
-// Row-wise and element-wise ops of the transformer block. Each dispatches to AVX2 when
-// use_avx2() and has a scalar reference (*_scalar) used by tests.
+// Row-wise and element-wise ops of the transformer block. Each runs the kernel of the active
+// instruction-set level (active_kernels()); every level's kernels are in its table, the scalar
+// references in src/kernels/scalar/.
 #include <cstdint>
 
 namespace packinfer {
@@ -9,8 +10,6 @@ namespace packinfer {
 // As llama.cpp: squares in float summed in double, scale = 1/sqrtf((float)mean + eps),
 // y = (x * scale) * w in float.
 void rms_norm(const float* x, const float* w, float* y, int64_t n_rows, int64_t n, float eps);
-void rms_norm_scalar(const float* x, const float* w, float* y, int64_t n_rows, int64_t n,
-                     float eps);
 
 enum class RopeStyle {
   Normal,  // llama: rotates adjacent pairs (2i, 2i+1) of each head
@@ -23,25 +22,11 @@ enum class RopeStyle {
 // (float)pos and is multiplied by powf(base, -2/head_dim) once per pair, then cosf/sinf in float.
 void rope(float* x, int64_t n_tokens, int64_t stride, int32_t n_heads, int32_t head_dim,
           const int32_t* pos, float freq_base, RopeStyle style);
-void rope_scalar(float* x, int64_t n_tokens, int64_t stride, int32_t n_heads, int32_t head_dim,
-                 const int32_t* pos, float freq_base, RopeStyle style);
 
 // SwiGLU: out[i] = silu(gate[i]) * up[i], n floats (out may alias gate or up).
 void swiglu(const float* gate, const float* up, float* out, int64_t n);
-void swiglu_scalar(const float* gate, const float* up, float* out, int64_t n);
 
 // y[i] += x[i]
 void add_inplace(float* y, const float* x, int64_t n);
-void add_inplace_scalar(float* y, const float* x, int64_t n);
-
-// AVX2 implementations behind the dispatchers above; call only when use_avx2(). Exposed so tests
-// can compare them with the scalar references. rope_avx2 matches rope_scalar bit for bit (same
-// float operations, no FMA); rms_norm_avx2 differs only in the order of its double sum;
-// swiglu_avx2 uses a polynomial exp (relative error < 1e-6, see exp_avx2.h).
-void rms_norm_avx2(const float* x, const float* w, float* y, int64_t n_rows, int64_t n, float eps);
-void rope_avx2(float* x, int64_t n_tokens, int64_t stride, int32_t n_heads, int32_t head_dim,
-               const int32_t* pos, float freq_base, RopeStyle style);
-void swiglu_avx2(const float* gate, const float* up, float* out, int64_t n);
-void add_inplace_avx2(float* y, const float* x, int64_t n);
 
 }  // namespace packinfer

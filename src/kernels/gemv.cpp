@@ -21,16 +21,18 @@ thread_local Scratch t_rows;
 
 }  // namespace
 
-int64_t gemv_max_m(GgmlType t, bool avx2) {
+int64_t gemv_max_m(const KernelTable& kt, GgmlType t) {
   // Measured on Zen 3/4, one thread: with a native tile (F32, F16) the GEMV stays near the FMA
   // peak up to M ~ 32 while the GEMM only reaches it from M ~ 48 (its B packing is amortised
   // over M); types that are dequantized first favour the GEMM from M ~ 12.
-  if (avx2 && (t == GgmlType::F32 || t == GgmlType::F16)) return 32;
+  if ((t == GgmlType::F32 && kt.gemv_f32 != nullptr) ||
+      (t == GgmlType::F16 && kt.gemv_f16 != nullptr))
+    return 32;
   return kGemvTileM;
 }
 
-void gemv(const TypeKernels* tk, bool avx2, const WeightMatrix& w, const float* x, int64_t ldx,
-          int64_t M, float* y, int64_t ldy, ThreadPool& pool) {
+void gemv(const KernelTable& kt, const TypeKernels* tk, const WeightMatrix& w, const float* x,
+          int64_t ldx, int64_t M, float* y, int64_t ldy, ThreadPool& pool) {
   const int64_t K = w.cols;
   // Runs tile(row0, rows, m0, mg) over [n0, n1) x [0, M) in vector groups of at most kGemvTileM.
   // With several groups, rows go in blocks small enough to stay in L2 between the groups, so
@@ -44,25 +46,25 @@ void gemv(const TypeKernels* tk, bool avx2, const WeightMatrix& w, const float* 
     }
   };
   pool.parallel_for(w.rows, kRowGrain, [&](int64_t n0, int64_t n1) {
-    if (avx2 && w.type == GgmlType::F32) {
+    if (w.type == GgmlType::F32 && kt.gemv_f32 != nullptr) {
       const int64_t ldw = w.row_bytes / static_cast<int64_t>(sizeof(float));
       for_groups(n0, n1, [&](int64_t r, int64_t rows, int64_t m0, int64_t mg) {
-        gemv_f32_avx2(static_cast<const float*>(w.row(r)), ldw, rows, x + m0 * ldx, ldx, mg, K,
-                      y + m0 * ldy + r, ldy);
+        kt.gemv_f32(static_cast<const float*>(w.row(r)), ldw, rows, x + m0 * ldx, ldx, mg, K,
+                    y + m0 * ldy + r, ldy);
       });
       return;
     }
-    if (avx2 && w.type == GgmlType::F16) {
+    if (w.type == GgmlType::F16 && kt.gemv_f16 != nullptr) {
       const int64_t ldw = w.row_bytes / static_cast<int64_t>(sizeof(uint16_t));
       for_groups(n0, n1, [&](int64_t r, int64_t rows, int64_t m0, int64_t mg) {
-        gemv_f16_avx2(static_cast<const uint16_t*>(w.row(r)), ldw, rows, x + m0 * ldx, ldx, mg, K,
-                      y + m0 * ldy + r, ldy);
+        kt.gemv_f16(static_cast<const uint16_t*>(w.row(r)), ldw, rows, x + m0 * ldx, ldx, mg, K,
+                    y + m0 * ldy + r, ldy);
       });
       return;
     }
-    if (!avx2 || M == 1) {
-      // One vector: the type's fused dot reads the weights once already. Scalar build: keep to
-      // the reference kernels.
+    if (kt.gemv_f32 == nullptr || M == 1) {
+      // One vector: the type's fused dot reads the weights once already. A level without an f32
+      // tile (scalar) keeps to its own dots too.
       for (int64_t n = n0; n < n1; ++n) {
         for (int64_t m = 0; m < M; ++m) y[m * ldy + n] = tk->dot(w.row(n), x + m * ldx, K);
       }
@@ -75,8 +77,8 @@ void gemv(const TypeKernels* tk, bool avx2, const WeightMatrix& w, const float* 
       const int64_t rows = std::min(kDequantRows, n1 - n);
       for (int64_t r = 0; r < rows; ++r) tk->dequant(w.row(n + r), buf + r * K, K);
       for (int64_t m0 = 0; m0 < M; m0 += kGemvTileM) {
-        gemv_f32_avx2(buf, K, rows, x + m0 * ldx, ldx, std::min(kGemvTileM, M - m0), K,
-                      y + m0 * ldy + n, ldy);
+        kt.gemv_f32(buf, K, rows, x + m0 * ldx, ldx, std::min(kGemvTileM, M - m0), K,
+                    y + m0 * ldy + n, ldy);
       }
     }
   });

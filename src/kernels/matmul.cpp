@@ -3,16 +3,15 @@
 #include <cstring>
 #include <vector>
 
-#include "kernels/cpu_features.h"
+#include "kernels/kernel_table.h"
 #include "kernels/matmul_internal.h"
-#include "kernels/type_kernels.h"
 #include "packinfer/error.h"
 
 namespace packinfer {
 namespace {
 
-const TypeKernels* kernels_or_throw(GgmlType t, bool avx2) {
-  const TypeKernels* k = type_kernels(t, avx2);
+const TypeKernels* kernels_or_throw(const KernelTable& kt, GgmlType t) {
+  const TypeKernels* k = kt.type(t);
   if (k == nullptr)
     throw Error("no kernel for tensor type " + ggml_type_name(static_cast<uint32_t>(t)));
   return k;
@@ -20,10 +19,9 @@ const TypeKernels* kernels_or_throw(GgmlType t, bool avx2) {
 
 }  // namespace
 
-void matmul_ex(const WeightMatrix& w, const float* x, int64_t ldx, int64_t M, float* y, int64_t ldy,
-               ThreadPool& pool) {
-  const bool avx2 = use_avx2();
-  const TypeKernels* tk = kernels_or_throw(w.type, avx2);
+void matmul_with(const KernelTable& kt, const WeightMatrix& w, const float* x, int64_t ldx,
+                 int64_t M, float* y, int64_t ldy, ThreadPool& pool) {
+  const TypeKernels* tk = kernels_or_throw(kt, w.type);
   if (M < 0 || ldx < w.cols || ldy < w.rows) throw Error("matmul: bad shape or leading dimension");
   if (M == 0 || w.rows == 0) return;
   if (w.cols == 0) {
@@ -31,12 +29,16 @@ void matmul_ex(const WeightMatrix& w, const float* x, int64_t ldx, int64_t M, fl
       std::memset(y + m * ldy, 0, static_cast<size_t>(w.rows) * sizeof(float));
     return;
   }
-  if (M <= gemm::gemv_max_m(w.type, avx2)) {
-    gemm::gemv(tk, avx2, w, x, ldx, M, y, ldy, pool);
+  if (M <= gemm::gemv_max_m(kt, w.type)) {
+    gemm::gemv(kt, tk, w, x, ldx, M, y, ldy, pool);
   } else {
-    gemm::gemm_blocked(avx2 ? gemm::avx2_kernels() : gemm::scalar_kernels(), tk, w, x, ldx, M, y,
-                       ldy, pool);
+    gemm::gemm_blocked(kt.gemm, tk, w, x, ldx, M, y, ldy, pool);
   }
+}
+
+void matmul_ex(const WeightMatrix& w, const float* x, int64_t ldx, int64_t M, float* y, int64_t ldy,
+               ThreadPool& pool) {
+  matmul_with(active_kernels(), w, x, ldx, M, y, ldy, pool);
 }
 
 void matmul(const WeightMatrix& w, const float* x, int64_t M, float* y, ThreadPool& pool) {
@@ -44,7 +46,7 @@ void matmul(const WeightMatrix& w, const float* x, int64_t M, float* y, ThreadPo
 }
 
 void matmul_reference(const WeightMatrix& w, const float* x, int64_t M, float* y) {
-  const TypeKernels* k = kernels_or_throw(w.type, /*avx2=*/false);
+  const TypeKernels* k = kernels_or_throw(kernels_for(Isa::Scalar), w.type);
   std::vector<float> row(static_cast<size_t>(w.cols));
   for (int64_t n = 0; n < w.rows; ++n) {
     k->dequant(w.row(n), row.data(), w.cols);

@@ -12,6 +12,8 @@
 
 namespace packinfer {
 
+struct KernelTable;
+
 struct WeightMatrix {
   GgmlType type = GgmlType::F32;
   const void* data = nullptr;
@@ -27,9 +29,15 @@ void matmul(const WeightMatrix& w, const float* x, int64_t M, float* y, ThreadPo
 // The same with explicit leading dimensions: row m of x starts at x + m * ldx (ldx >= cols) and
 // row m of y at y + m * ldy (ldy >= rows), so a layer can read strided activations and write
 // straight into a column slice of a wider output. Elements of y outside [0, rows) are untouched.
-// Runs the AVX2 kernels when use_avx2(), else the scalar ones, on the threads of `pool`.
+// Runs the kernels of the active instruction-set level (active_kernels()) on the threads of
+// `pool`.
 void matmul_ex(const WeightMatrix& w, const float* x, int64_t ldx, int64_t M, float* y, int64_t ldy,
                ThreadPool& pool);
+
+// matmul_ex with the kernels of a chosen level (tests, benchmarks); the level must run here
+// (isa_supported).
+void matmul_with(const KernelTable& kt, const WeightMatrix& w, const float* x, int64_t ldx,
+                 int64_t M, float* y, int64_t ldy, ThreadPool& pool);
 
 // Plain reference: dequantize each row with the scalar kernels and accumulate in double.
 void matmul_reference(const WeightMatrix& w, const float* x, int64_t M, float* y);

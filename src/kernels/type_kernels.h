@@ -1,8 +1,8 @@
 #pragma once
 // Per weight type: convert a row to f32, and dot a weight row with an f32 vector. Every type has
-// a scalar reference (the definition of the format, used by tests) and, where it pays, an AVX2
-// version chosen at run time. The GEMM packs weight panels with `dequant`; the decode GEMV uses
-// `dot`.
+// a scalar reference (the definition of the format, used by tests) and, where it pays, faster
+// versions in the tables of higher instruction-set levels (kernel_table.h). The GEMM packs weight
+// panels with `dequant`; the decode GEMV uses `dot`.
 #include <cstdint>
 
 #include "gguf/ggml_types.h"
@@ -27,13 +27,12 @@ struct TypeKernels {
   float (*dot_act)(const void* w_row, const void* act, int64_t n) = nullptr;
 };
 
-// Kernels for weight type t: the AVX2 ones when `avx2` is true and they exist, else scalar.
-// nullptr when packinfer cannot compute with this type.
-const TypeKernels* type_kernels(GgmlType t, bool avx2);
-// The same, choosing AVX2 by use_avx2().
+// Kernels for weight type t at the active level (active_kernels().type(t)); nullptr when
+// packinfer cannot compute with this type.
 const TypeKernels* type_kernels(GgmlType t);
 
-// True if matrices of this type can be used as model weights.
+// True if matrices of this type can be used as model weights. Model loading asks this first, so
+// it is also where the instruction-set level is chosen (and an invalid PACKINFER_ISA reported).
 bool is_supported_weight_type(GgmlType t);
 
 // Convenience wrappers over type_kernels(t); throw packinfer::Error for unsupported types.

@@ -1,7 +1,5 @@
 #include "kv/kv_cache.h"
 
-#include <sys/mman.h>
-
 #include <algorithm>
 #include <cstring>
 #include <string>
@@ -11,38 +9,33 @@
 
 namespace packinfer {
 
-int64_t KvCache::block_bytes(const KvShape& c, int32_t block_size) {
-  return static_cast<int64_t>(c.n_layer) * 2 * c.kv_dim() * block_size * sizeof(float);
+namespace {
+
+// The prefix-cache chain starts from the format and block size, so blocks stored differently
+// never match (in RAM, on disk, in a shared store).
+uint64_t chain_root(const KvFormat& format, int32_t block_size) {
+  const int32_t salt[3] = {static_cast<int32_t>(format.id()),
+                           static_cast<int32_t>(format.id() >> 32), block_size};
+  return hash_block(kRootBlockHash, salt);
 }
 
-KvCache::KvCache(const KvShape& c, int32_t n_blocks, int32_t block_size)
-    : n_layer_(c.n_layer),
-      n_head_kv_(c.n_kv_heads),
-      head_dim_(c.head_dim),
-      block_size_(block_size),
-      block_stride_(static_cast<int64_t>(c.kv_dim()) * block_size),
-      layer_stride_(block_stride_ * n_blocks),
+}  // namespace
+
+KvCache::KvCache(const KvShape& shape, int32_t n_blocks, int32_t block_size, const KvFormat& format,
+                 const KernelTable* kernels)
+    : block_size_(block_size),
+      storage_(shape, n_blocks, block_size, format,
+               kernels != nullptr ? *kernels : active_kernels()),
       pool_(std::max(n_blocks, 0)),
-      index_(n_blocks, block_size) {
-  if (block_size <= 0 || n_blocks <= 0)
-    throw Error("KV cache needs a positive block size and count");
+      index_(n_blocks, block_size, chain_root(format, block_size)) {
   // The pool reuses a cached block only after the index has forgotten it.
   pool_.set_evict_hook([this](int32_t block) { index_.erase(block); });
 #ifndef NDEBUG
   check_writes_ = true;  // decided here, not in the header, so every unit agrees on the class
 #endif
-  bytes_ = block_bytes(c, block_size) * n_blocks;
-  void* p = ::mmap(nullptr, static_cast<size_t>(bytes_), PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (p == MAP_FAILED) {
-    throw Error("cannot reserve " + std::to_string(bytes_ >> 20) + " MiB for the KV cache");
-  }
-  base_ = static_cast<float*>(p);
 }
 
-KvCache::~KvCache() {
-  if (base_ != nullptr) ::munmap(base_, static_cast<size_t>(bytes_));
-}
+KvCache::~KvCache() = default;
 
 bool KvCache::reserve(SequenceKv& seq, int64_t n_tokens) {
   int64_t need = blocks_for(n_tokens, block_size_) - static_cast<int64_t>(seq.blocks.size());
@@ -55,7 +48,10 @@ bool KvCache::reserve(SequenceKv& seq, int64_t n_tokens) {
 void KvCache::release(SequenceKv& seq) {
   // Last block first: cached blocks join the LRU list in this order, so the end of a prefix is
   // evicted before its start (evicting a first block would strand every block after it).
-  for (auto it = seq.blocks.rbegin(); it != seq.blocks.rend(); ++it) pool_.release(*it);
+  for (auto it = seq.blocks.rbegin(); it != seq.blocks.rend(); ++it) {
+    pool_.release(*it);
+    if (pool_.refcount(*it) == 0 && !pool_.registered(*it)) storage_.release_block(*it);
+  }
   seq.blocks.clear();
   seq.n_tokens = 0;
 }
@@ -92,7 +88,7 @@ void KvCache::match_from_disk(SequenceKv& seq, std::span<const int32_t> tokens,
       pool_.release(b);
       break;
     }
-    scatter(b, payload_);
+    storage_.scatter(b, payload_);
     seq.blocks.push_back(b);
     // Indexed again, so the next request with this prefix finds it in RAM.
     for (int32_t added : index_.insert(seq.blocks, tokens.first((k + 1) * bs))) {
@@ -109,7 +105,7 @@ void KvCache::register_blocks(const SequenceKv& seq, std::span<const int32_t> to
     pool_.set_registered(b);
     if (disk_) {
       payload_.resize(static_cast<size_t>(payload_bytes()));
-      gather(b, payload_);
+      storage_.gather(b, payload_);
       disk_->store(index_.key_of(b), index_.parent_key_of(b), index_.tokens_of(b), payload_);
     }
   }
@@ -123,33 +119,6 @@ void KvCache::enable_disk_tier(DiskTierOptions options) {
                                    std::span<const int32_t>(reinterpret_cast<const int32_t*>(parts),
                                                             sizeof parts / sizeof(int32_t)));
   disk_ = std::make_unique<DiskTier>(options, block_size_, payload_bytes());
-}
-
-int64_t KvCache::payload_bytes() const {
-  return static_cast<int64_t>(n_layer_) * 2 * block_stride_ * static_cast<int64_t>(sizeof(float));
-}
-
-void KvCache::gather(int32_t block, std::span<uint8_t> out) const {
-  const size_t bytes = static_cast<size_t>(block_stride_) * sizeof(float);
-  uint8_t* dst = out.data();
-  for (int32_t l = 0; l < n_layer_; ++l) {
-    const KvLayerView v = layer_view(l);
-    std::memcpy(dst, v.k + block * block_stride_, bytes);
-    std::memcpy(dst + bytes, v.v + block * block_stride_, bytes);
-    dst += 2 * bytes;
-  }
-}
-
-void KvCache::scatter(int32_t block, std::span<const uint8_t> in) {
-  const size_t bytes = static_cast<size_t>(block_stride_) * sizeof(float);
-  const uint8_t* src = in.data();
-  for (int32_t l = 0; l < n_layer_; ++l) {
-    float* k = base_ + 2 * l * layer_stride_ + block * block_stride_;
-    float* v = k + layer_stride_;
-    std::memcpy(k, src, bytes);
-    std::memcpy(v, src + bytes, bytes);
-    src += 2 * bytes;
-  }
 }
 
 void KvCache::write(int32_t layer, std::span<const int32_t> blocks, int64_t pos, const float* k,
@@ -168,20 +137,13 @@ void KvCache::write(int32_t layer, std::span<const int32_t> blocks, int64_t pos,
                   std::to_string(block));
     }
   }
-  const int64_t slot = pos % block_size_;
-  float* kb = base_ + 2 * layer * layer_stride_ + block * block_stride_;
-  float* vb = kb + layer_stride_;
-  for (int32_t h = 0; h < n_head_kv_; ++h) {
-    const int64_t off = (static_cast<int64_t>(h) * block_size_ + slot) * head_dim_;
-    std::memcpy(kb + off, k + static_cast<int64_t>(h) * head_dim_, sizeof(float) * head_dim_);
-    std::memcpy(vb + off, v + static_cast<int64_t>(h) * head_dim_, sizeof(float) * head_dim_);
-  }
+  storage_.write(layer, block, static_cast<int32_t>(pos % block_size_), k, v);
 }
 
 bool KvCache::trim_if_idle() {
   if (pool_.n_used() != 0) return false;
   pool_.drop_cached();  // their pages are about to be zeroed
-  ::madvise(base_, static_cast<size_t>(bytes_), MADV_DONTNEED);
+  storage_.trim();
   return true;
 }
 
@@ -194,14 +156,6 @@ void KvCache::check_invariants() const {
                   "prefix index, or the other way round");
     }
   }
-}
-
-KvLayerView KvCache::layer_view(int32_t layer) const {
-  KvLayerView view;
-  view.k = base_ + 2 * layer * layer_stride_;
-  view.v = view.k + layer_stride_;
-  view.block_stride = block_stride_;
-  return view;
 }
 
 }  // namespace packinfer

@@ -1,10 +1,6 @@
 #pragma once
-// The KV cache: one budget of fixed-size blocks shared by all sequences. Storage for every layer
-// is one anonymous memory map reserved up front; pages are committed by the OS only when a block
-// is first written (demand paging, as in vAttention), so a large budget costs nothing until used.
-//
-// Layout of one layer's keys (values alike): [block][kv_head][slot][head_dim] f32, which is what
-// the attention kernel reads (kernels/attention.h).
+// The KV cache: one budget of fixed-size blocks shared by all sequences, their memory in the
+// cache's format (kv/kv_storage.h), their accounting (kv/block_pool.h) and the prefix index.
 //
 // Automatic prefix caching (vLLM's APC): after a forward, register_blocks() indexes the
 // sequence's full blocks by token prefix; when the sequence is released they stay cached (still
@@ -24,18 +20,11 @@
 #include "kernels/attention.h"
 #include "kv/block_pool.h"
 #include "kv/disk_tier.h"
+#include "kv/kv_format.h"
+#include "kv/kv_storage.h"
 #include "kv/prefix_index.h"
 
 namespace packinfer {
-
-// What the cache stores per position and layer: n_kv_heads heads of head_dim values, keys and
-// values apart.
-struct KvShape {
-  int32_t n_layer = 0;
-  int32_t n_kv_heads = 0;
-  int32_t head_dim = 0;
-  int64_t kv_dim() const { return static_cast<int64_t>(n_kv_heads) * head_dim; }
-};
 
 // The KV state of one sequence: its blocks in position order and how many positions they hold.
 struct SequenceKv {
@@ -45,7 +34,11 @@ struct SequenceKv {
 
 class KvCache {
  public:
-  KvCache(const KvShape& shape, int32_t n_blocks, int32_t block_size);
+  // The format defaults to exact f32 (tests); engines pass theirs. `kernels` chooses the codecs'
+  // instruction-set level (nullptr: the active one).
+  KvCache(const KvShape& shape, int32_t n_blocks, int32_t block_size,
+          const KvFormat& format = {KvType::F32, KvType::F32},
+          const KernelTable* kernels = nullptr);
   ~KvCache();
   KvCache(const KvCache&) = delete;
   KvCache& operator=(const KvCache&) = delete;
@@ -55,7 +48,10 @@ class KvCache {
     return (n_tokens + block_size - 1) / block_size;
   }
   // Bytes of one block over all layers (keys and values).
-  static int64_t block_bytes(const KvShape& shape, int32_t block_size);
+  static int64_t block_bytes(const KvShape& shape, int32_t block_size,
+                             const KvFormat& format = {KvType::F32, KvType::F32}) {
+    return KvStorage::block_bytes(shape, block_size, format);
+  }
 
   // Makes seq able to hold `n_tokens` positions. All-or-nothing: returns false (and allocates
   // nothing) when the pool has too few free or evictable cached blocks.
@@ -86,7 +82,7 @@ class KvCache {
   DiskTier* disk_tier() { return disk_.get(); }
   const DiskTier* disk_tier() const { return disk_.get(); }
   // Bytes of one block over all layers, keys and values: what the disk tier stores per block.
-  int64_t payload_bytes() const;
+  int64_t payload_bytes() const { return storage_.payload_bytes(); }
 
   // Returns the physical memory of the whole cache to the OS when no block is in use (a big
   // job's pages would otherwise stay resident after it ends); this forgets the prefix cache.
@@ -98,28 +94,21 @@ class KvCache {
   PrefixIndex& prefix_index() { return index_; }
   const PrefixIndex& prefix_index() const { return index_; }
 
-  KvLayerView layer_view(int32_t layer) const;
+  KvLayerView layer_view(int32_t layer) const { return storage_.layer_view(layer); }
+  const KvFormat& format() const { return storage_.format(); }
   int32_t block_size() const { return block_size_; }
   BlockPool& pool() { return pool_; }
   const BlockPool& pool() const { return pool_; }
   int64_t capacity_tokens() const { return static_cast<int64_t>(pool_.n_total()) * block_size_; }
-  int64_t bytes_total() const { return bytes_; }
+  int64_t bytes_total() const { return storage_.bytes_reserved(); }
+  int64_t staging_bytes() const { return storage_.staging_bytes(); }
 
  private:
-  // Copies a block's keys and values of every layer to / from one contiguous payload.
-  void gather(int32_t block, std::span<uint8_t> out) const;
-  void scatter(int32_t block, std::span<const uint8_t> in);
   // Continues seq's prefix from disk: appends blocks read back for tokens after seq's blocks.
   void match_from_disk(SequenceKv& seq, std::span<const int32_t> tokens, int64_t max_blocks);
 
-  int32_t n_layer_;
-  int32_t n_head_kv_;
-  int32_t head_dim_;
   int32_t block_size_;
-  int64_t block_stride_;  // floats per block per layer per K or V
-  int64_t layer_stride_;  // floats per layer per K or V
-  float* base_ = nullptr;
-  int64_t bytes_ = 0;
+  KvStorage storage_;
   BlockPool pool_;
   PrefixIndex index_;
   bool check_writes_ = false;  // the constructor turns it on in debug builds

@@ -5,6 +5,7 @@
 
 #include "kernels/attention.h"
 #include "kernels/elementwise.h"
+#include "kernels/hadamard.h"
 #include "kernels/type_kernels.h"
 #include "packinfer/error.h"
 
@@ -107,6 +108,11 @@ void Transformer::attention_layer(int32_t layer, const TokenBatch& batch, KvCach
   }
 
   // Work items: (sequence, KV head, tile of queries). Each attends only within its sequence.
+  // A rotated cache stores H k and H v: rotating q keeps every score, and rotating the output
+  // back gives sum p v (kernels/hadamard.h).
+  const bool rotated = kv.format().rotate;
+  if (rotated) hadamard_rows(q_.data(), n * config_.n_head, config_.head_dim, config_.head_dim);
+
   AttentionShape shape;
   shape.n_heads = config_.n_head;
   shape.n_kv_heads = config_.n_head_kv;
@@ -138,6 +144,9 @@ void Transformer::attention_layer(int32_t layer, const TokenBatch& batch, KvCach
     for (int64_t i = b; i < e; ++i) attention(shape, view, items[static_cast<size_t>(i)]);
   });
 
+  if (rotated) {
+    hadamard_rows(attn_.data(), n * config_.n_head, config_.head_dim, config_.head_dim);
+  }
   matmul(w.wo, attn_.data(), n, h_.data(), pool_);
   add_inplace(x_.data(), h_.data(), n * d);
 }

@@ -39,9 +39,11 @@ std::vector<Request*> OfflinePolicy::admit(Scheduler& s) {
     const int64_t blocks = KvCache::blocks_for(need, bs);
     if (promised_blocks_ + blocks > total) {
       if (s.running().empty()) {
-        s.finish(r, "request needs " + std::to_string(need) +
-                        " KV positions but the KV cache holds only " +
-                        std::to_string(s.kv().capacity_tokens()));
+        s.finish(r,
+                 "request needs " + std::to_string(need) +
+                     " KV positions but the KV cache holds only " +
+                     std::to_string(s.kv().capacity_tokens()),
+                 /*out_of_memory=*/true);
         waiting.pop_front();
         continue;
       }

@@ -89,8 +89,10 @@ StepPlan Scheduler::materialize(const Forward& forward) {
     const int64_t n = std::min(p.n_tokens, static_cast<int64_t>(r.tokens.size()) - start);
     if (n <= 0) continue;
     if (!kv_.reserve(r.kv, start + n + p.n_padding)) {
-      finish(r, "KV cache exhausted (" + std::to_string(kv_.capacity_tokens()) +
-                    " positions); raise the KV memory budget");
+      finish(r,
+             "KV cache exhausted (" + std::to_string(kv_.capacity_tokens()) +
+                 " positions); raise the KV memory budget",
+             /*out_of_memory=*/true);
       continue;
     }
     PlannedSequence ps;
@@ -211,7 +213,7 @@ void Scheduler::deliver(Request& r, TokenEvent event) {
   }
 }
 
-void Scheduler::finish(Request& r, const std::string& error) {
+void Scheduler::finish(Request& r, const std::string& error, bool out_of_memory) {
   if (r.done) return;
   r.done = true;
   kv_.release(r.kv);
@@ -221,6 +223,7 @@ void Scheduler::finish(Request& r, const std::string& error) {
   res.generation = std::move(r.seq->result());
   res.generation.cached_tokens = r.cached_tokens;
   res.error = error;
+  res.out_of_memory = out_of_memory;
   res.tokens = std::move(r.logprob_tokens);
   res.preemptions = r.preemptions;
   res.e2e_seconds = seconds(r.submitted, now);

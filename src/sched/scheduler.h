@@ -84,7 +84,7 @@ class Scheduler {
   void preempt(size_t running_index);
   // Ends a request now (KV freed, on_done called); with an error it counts as failed. It leaves
   // its list (waiting or running) at the end of the current schedule() or update().
-  void finish(Request& r, const std::string& error = {});
+  void finish(Request& r, const std::string& error = {}, bool out_of_memory = false);
 
  private:
   void finish_cancelled();

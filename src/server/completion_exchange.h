@@ -13,7 +13,7 @@
 
 #include "packinfer/serving.h"
 #include "server/metrics.h"
-#include "server/openai_response.h"
+#include "openai/openai_response.h"
 
 namespace packinfer::api {
 

@@ -6,7 +6,7 @@
 #include <random>
 
 #include "server/http_reply.h"
-#include "server/request_prompt.h"
+#include "openai/request_prompt.h"
 
 namespace packinfer::api {
 namespace {

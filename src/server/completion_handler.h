@@ -16,7 +16,7 @@
 #include "packinfer/serving.h"
 #include "server/completion_exchange.h"
 #include "server/metrics.h"
-#include "server/openai_request.h"
+#include "openai/openai_request.h"
 
 namespace packinfer::api {
 

@@ -3,7 +3,7 @@
 // of non-streamed reply).
 #include <httplib.h>
 
-#include "server/openai_response.h"
+#include "openai/openai_response.h"
 
 namespace packinfer::api {
 

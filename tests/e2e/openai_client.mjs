@@ -6,6 +6,7 @@
 // (the npm prefix where `openai` was installed; CTest installs it into the build tree).
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 
@@ -68,15 +69,25 @@ await check('models.list', async () => {
   assert.equal(models.data[0].id, 'stories260K-f32');
 });
 
+// Greedy decoding after "Once upon a time" goes on with llama2.c's greedy story from BOS
+// (expected_greedy_200.txt beside stories260K, see shared/models/SOURCES.md); these are its 20
+// tokens after the prompt's 4.
+const STORY_AFTER_PROMPT = ', there was a little girl named Lily. She loved to play outsid';
+const story = readFileSync(path.join(path.dirname(model), 'expected_greedy_200.txt'), 'utf8');
+
 let completionText;
 await check('completions.create', async () => {
   const r = await client.completions.create({ model: MODEL, prompt: 'Once upon a time',
                                              max_tokens: 20, temperature: 0 });
   assert.equal(r.object, 'text_completion');
   assert.ok(r.choices[0].text.length > 0);
+  assert.ok(story.startsWith('Once upon a time' + STORY_AFTER_PROMPT));
+  assert.equal(r.choices[0].text, STORY_AFTER_PROMPT);
+  assert.equal(r.usage.prompt_tokens, 5);  // BOS + 4
   assert.equal(r.usage.completion_tokens, 20);
   assert.equal(r.usage.total_tokens, r.usage.prompt_tokens + 20);
   assert.equal(typeof r.usage.prompt_tokens_details.cached_tokens, 'number');
+  assert.equal(r.usage.prompt_tokens_details.cached_tokens, 0);  // the server's first prompt
   completionText = r.choices[0].text;
 });
 
@@ -94,7 +105,7 @@ await check('completions stream', async () => {
   assert.equal(finish, 'length');
 });
 
-let chatText;
+let chatText, chatTokens;
 const messages = [{ role: 'system', content: 'You tell stories.' },
                   { role: 'user', content: 'Tell me a story.' }];
 await check('chat.completions.create', async () => {
@@ -104,7 +115,9 @@ await check('chat.completions.create', async () => {
   assert.equal(r.choices[0].message.role, 'assistant');
   assert.equal(typeof r.choices[0].message.content, 'string');
   assert.ok(['stop', 'length'].includes(r.choices[0].finish_reason));
+  assert.ok(r.choices[0].message.content.length > 0);
   chatText = r.choices[0].message.content;
+  chatTokens = r.usage.completion_tokens;
 });
 
 await check('chat stream with usage', async () => {
@@ -121,6 +134,7 @@ await check('chat stream with usage', async () => {
   assert.equal(role, 'assistant');
   assert.equal(text, chatText);
   assert.ok(usage && usage.completion_tokens > 0, JSON.stringify(usage));
+  assert.equal(usage.completion_tokens, chatTokens);
 });
 
 await check('chat n=2 with logprobs', async () => {

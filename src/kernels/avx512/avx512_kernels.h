@@ -1,0 +1,14 @@
+#pragma once
+// The kernels of the avx512 level (AVX-512 F/BW/VL/DQ), defined in src/kernels/avx512/ and put
+// into the level's table by table_avx512.cpp. Everything else at this level is inherited from
+// avx2. Raw pointers only (see matmul_internal.h).
+#include <cstdint>
+
+namespace packinfer {
+
+// GEMM register tile 14x32 (kernel_table.h, GemmKernel).
+void gemm_micro_14x32_avx512(int64_t kc, const float* a, int64_t lda, const float* b, float* c,
+                             int64_t ldc, bool accumulate);
+void gemm_pack_b32_avx512(const float* const* rows, int64_t kc, float* dst);
+
+}  // namespace packinfer

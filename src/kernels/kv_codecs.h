@@ -1,0 +1,44 @@
+#pragma once
+// Codecs of the KV cache formats (kv/kv_format.h): f32 rows of one KV head into a block of a
+// format and back. One block of one KV head ("head block") holds `block_size` positions of
+// `head_dim` values; its layout per format:
+//   f32, f16, bf16   [B][d] elements
+//   q8_0             [B][d/G] x {f16 scale, int8 q[G]}                (ggml's block_q8_0)
+//   q4_0             [B][d/G] x {f16 scale, uint8 q[G/2]}             (ggml's block_q4_0)
+//   kivi keys        f16 scale[d], f16 min[d], then codes [B][d*bits/8]   (per channel)
+//   kivi values      [B] x {f16 scale[d/G], f16 min[d/G], codes[d*bits/8]} (per position)
+// with groups of G = kv_group_size(d) values: 32 as in ggml, or the whole head when it is
+// smaller (a model with 8-value heads quantizes groups of 8).
+// Codes are unsigned, low bits first within a byte: value = code * scale + min (kivi), or
+// (code - 8) * scale (q4_0: low nibbles hold the first half of a group, high nibbles the second).
+// Raw pointers only (see matmul_internal.h on SIMD translation units).
+#include <cstdint>
+
+namespace packinfer {
+
+// Stores one position (head_dim floats) at `slot` of a head block of a per-position format.
+using KvEncodeRowFn = void (*)(const float* src, uint8_t* head_block, int32_t slot,
+                               int32_t head_dim, int32_t block_size);
+// Stores a whole head block from block_size rows ([B][d]) — how KIVI keys are quantized, per
+// channel over the block, once it is full.
+using KvEncodeBlockFn = void (*)(const float* rows, uint8_t* head_block, int32_t head_dim,
+                                 int32_t block_size);
+// Reads positions [slot0, slot0 + n) of a head block as f32 rows [n][d] into dst.
+using KvDecodeFn = void (*)(const uint8_t* head_block, int32_t slot0, int32_t n, float* dst,
+                            int32_t head_dim, int32_t block_size);
+
+// Values per quantization group for heads of head_dim values.
+constexpr int32_t kv_group_size(int32_t head_dim) { return head_dim < 32 ? head_dim : 32; }
+
+struct KvCodec {
+  KvEncodeRowFn encode_row = nullptr;      // nullptr: keys quantized per block (encode_block)
+  KvEncodeBlockFn encode_block = nullptr;  // every format has one
+  KvDecodeFn decode = nullptr;
+};
+
+// Scalar references, indexed by the KvType value (f32, f16, bf16, q8_0, q4_0, kivi4, kivi2), for
+// keys (per-channel KIVI) and values (per-position KIVI).
+const KvCodec& kv_key_codec_scalar(int kv_type);
+const KvCodec& kv_value_codec_scalar(int kv_type);
+
+}  // namespace packinfer

@@ -1,0 +1,14 @@
+// The avx512 level's own kernels, laid over a copy of the avx2 table. Compiled for the baseline
+// ISA: it only takes the addresses of the kernels in src/kernels/avx512/.
+#include "kernels/avx512/avx512_kernels.h"
+#include "kernels/kernel_table.h"
+
+namespace packinfer {
+
+void add_avx512_kernels(KernelTable& t) {
+  // 14x32 tile: a 32 x 288 panel of B is 36 KB, within the 48 KB L1d of Zen 4/5 and Sapphire
+  // Rapids.
+  t.gemm = GemmKernel{14, 32, 288, gemm_micro_14x32_avx512, gemm_pack_b32_avx512};
+}
+
+}  // namespace packinfer

@@ -1,0 +1,397 @@
+// KV cache formats: their sizes, what a model can use, the reference codecs' error bounds, the
+// KIVI staging of keys, and every format through the engine on stories260K (generate, serving
+// with prefix-cache hits, preemption, packed batches); formats never share prefix-cache blocks.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <future>
+#include <random>
+
+#include "kernels/kernel_table.h"
+#include "kernels/kv_codecs.h"
+#include "kv/kv_cache.h"
+#include "kv/kv_format.h"
+#include "kv/kv_storage.h"
+#include "packinfer/batch.h"
+#include "packinfer/engine.h"
+#include "packinfer/error.h"
+#include "packinfer/serving.h"
+#include "support/test_support.h"
+
+namespace packinfer::test {
+namespace {
+
+const KvType kAll[] = {KvType::F32,  KvType::F16,   KvType::BF16, KvType::Q8_0,
+                       KvType::Q4_0, KvType::Kivi4, KvType::Kivi2};
+
+TEST(KvFormat, NamesParseAndUnknownOnesListTheFormats) {
+  for (KvType t : kAll) EXPECT_EQ(parse_kv_type(kv_type_name(t)), t);
+  try {
+    parse_kv_type("nonsense");
+    FAIL();
+  } catch (const InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("'nonsense'"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("f32, f16, bf16, q8_0, q4_0, kivi4, kivi2"),
+              std::string::npos);
+  }
+  EXPECT_EQ((KvFormat{KvType::Q8_0, KvType::F16, true}).name(), "k=q8_0 v=f16 rotated");
+  EXPECT_NE((KvFormat{KvType::F16, KvType::F16}).id(), (KvFormat{KvType::Q8_0, KvType::Q8_0}).id());
+  EXPECT_NE((KvFormat{KvType::F16, KvType::F16}).id(),
+            (KvFormat{KvType::F16, KvType::F16, true}).id());
+}
+
+// Bytes of one head block, by hand: head_dim 64, block of 32 positions.
+TEST(KvFormat, BlockSizesByHand) {
+  EXPECT_EQ(kv_head_block_bytes(KvType::F32, true, 64, 32), 32 * 64 * 4);
+  EXPECT_EQ(kv_head_block_bytes(KvType::F16, true, 64, 32), 32 * 64 * 2);
+  EXPECT_EQ(kv_head_block_bytes(KvType::BF16, false, 64, 32), 32 * 64 * 2);
+  EXPECT_EQ(kv_head_block_bytes(KvType::Q8_0, true, 64, 32), 32 * 2 * 34);
+  EXPECT_EQ(kv_head_block_bytes(KvType::Q4_0, true, 64, 32), 32 * 2 * 18);
+  // KIVI keys: 4-bit codes of 32 x 64 values + an f16 scale and minimum per channel.
+  EXPECT_EQ(kv_head_block_bytes(KvType::Kivi4, true, 64, 32), 32 * 64 / 2 + 64 * 4);
+  EXPECT_EQ(kv_head_block_bytes(KvType::Kivi2, true, 64, 32), 32 * 64 / 4 + 64 * 4);
+  // KIVI values: per position, codes + a scale and minimum per group of 32 channels.
+  EXPECT_EQ(kv_head_block_bytes(KvType::Kivi4, false, 64, 32), 32 * (64 / 2 + 2 * 4));
+  EXPECT_EQ(kv_head_block_bytes(KvType::Kivi2, false, 64, 32), 32 * (64 / 4 + 2 * 4));
+  // A head of 8 values quantizes groups of 8.
+  EXPECT_EQ(kv_head_block_bytes(KvType::Q8_0, true, 8, 16), 16 * (2 + 8));
+}
+
+// The memory targets per token at 4k tokens, scales and the f16 tail of KIVI keys (one
+// block being filled) included: q8_0 <= 0.27x f32, kivi4 <= 0.33x f16, kivi2 <= 0.2x f16.
+TEST(KvFormat, BytesPerTokenMeetTheTargetsAt4k) {
+  const int32_t hd = 64, bs = 32, tokens = 4096;
+  auto per_token = [&](KvType t) {
+    double b = kv_bytes_per_position(KvFormat{t, t}, hd, bs);
+    if (kv_type_quantizes_keys_per_channel(t)) b += 2.0 * bs * hd / tokens;  // the f16 tail
+    return b;
+  };
+  EXPECT_LE(per_token(KvType::Q8_0), 0.27 * per_token(KvType::F32));
+  EXPECT_LE(per_token(KvType::Kivi4), 0.33 * per_token(KvType::F16));
+  EXPECT_LE(per_token(KvType::Kivi2), 0.20 * per_token(KvType::F16));
+}
+
+TEST(KvFormat, ShapesAFormatCannotStoreAreRefusedNamingBoth) {
+  try {
+    check_kv_format(KvFormat{KvType::Q8_0, KvType::F16}, 80, 16);
+    FAIL();
+  } catch (const InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("q8_0"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("head size is 80"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(check_kv_format(KvFormat{KvType::Kivi2, KvType::Kivi2}, 64, 12), InvalidArgument);
+  EXPECT_THROW(check_kv_format(KvFormat{KvType::F16, KvType::F16, true}, 96, 16), InvalidArgument);
+  EXPECT_NO_THROW(check_kv_format(KvFormat{KvType::Q4_0, KvType::Kivi4, true}, 8, 16));
+}
+
+// Round trip of the reference codecs: each format's error stays within its quantization step.
+TEST(KvCodecs, ScalarRoundTripErrorWithinTheFormatsStep) {
+  std::mt19937 rng(3);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (int32_t hd : {8, 64, 128}) {
+    const int32_t bs = 16;
+    std::vector<float> rows(static_cast<size_t>(bs) * hd);
+    // Some channels larger than others, as real keys have.
+    for (size_t i = 0; i < rows.size(); ++i) {
+      rows[i] = normal(rng) * (1.0f + 4.0f * static_cast<float>(i % 7));
+    }
+    for (KvType t : kAll) {
+      for (bool key : {true, false}) {
+        const KvCodec& c = key ? kv_key_codec_scalar(static_cast<int>(t))
+                               : kv_value_codec_scalar(static_cast<int>(t));
+        std::vector<uint8_t> block(static_cast<size_t>(kv_head_block_bytes(t, key, hd, bs)));
+        c.encode_block(rows.data(), block.data(), hd, bs);
+        std::vector<float> back(rows.size());
+        c.decode(block.data(), 0, bs, back.data(), hd, bs);
+        // Bound per value: the group's range over the number of levels (half a step after
+        // rounding, plus the f16 rounding of the scale and minimum).
+        const int32_t g = kv_group_size(hd);
+        for (int32_t p = 0; p < bs; ++p) {
+          for (int32_t i = 0; i < hd; ++i) {
+            const float x = rows[static_cast<size_t>(p * hd + i)];
+            const float y = back[static_cast<size_t>(p * hd + i)];
+            float lo = x, hi = x;
+            if (t == KvType::Kivi4 || t == KvType::Kivi2) {
+              for (int32_t q = 0; q < (key ? bs : 1); ++q) {
+                for (int32_t j = 0; j < (key ? 1 : g); ++j) {
+                  const int32_t pp = key ? q : p, ii = key ? i : (i / g) * g + j;
+                  lo = std::min(lo, rows[static_cast<size_t>(pp * hd + ii)]);
+                  hi = std::max(hi, rows[static_cast<size_t>(pp * hd + ii)]);
+                }
+              }
+            } else {
+              for (int32_t j = 0; j < g; ++j) {
+                const float v = std::fabs(rows[static_cast<size_t>(p * hd + (i / g) * g + j)]);
+                hi = std::max(hi, v);
+              }
+            }
+            float bound = 0;
+            switch (t) {
+              case KvType::F32:
+                bound = 0;
+                break;
+              case KvType::F16:
+                bound = std::fabs(x) * 0x1p-11f + 1e-7f;
+                break;
+              case KvType::BF16:
+                bound = std::fabs(x) * 0x1p-8f;
+                break;
+              case KvType::Q8_0:
+                bound = hi / 127.0f * 0.51f + hi * 0x1p-10f;
+                break;
+              case KvType::Q4_0:
+                // A full step: the value of the largest magnitude maps to -8, so one of the
+                // opposite sign and about the same magnitude clamps to +7.
+                bound = hi / 8.0f * 1.01f + hi * 0x1p-10f;
+                break;
+              case KvType::Kivi4:
+                bound = (hi - lo) / 15.0f * 0.51f + (std::fabs(hi) + std::fabs(lo)) * 0x1p-9f;
+                break;
+              case KvType::Kivi2:
+                bound = (hi - lo) / 3.0f * 0.51f + (std::fabs(hi) + std::fabs(lo)) * 0x1p-9f;
+                break;
+            }
+            ASSERT_LE(std::fabs(x - y), bound) << kv_type_name(t) << (key ? " keys" : " values")
+                                               << " hd " << hd << " pos " << p << " ch " << i;
+          }
+        }
+        // A sub-range decodes to the same values as the whole block.
+        std::vector<float> part(static_cast<size_t>(5) * hd);
+        c.decode(block.data(), 3, 5, part.data(), hd, bs);
+        EXPECT_TRUE(std::equal(part.begin(), part.end(), back.begin() + 3 * hd)) << kv_type_name(t);
+      }
+    }
+  }
+}
+
+// KIVI keys are read from the f16 staging while their block is being filled and from the
+// quantized block once it is full; the staging buffer is then freed.
+TEST(KvStorage, KiviKeysAreStagedUntilTheirBlockIsFull) {
+  const KvShape shape{2, 1, 32};
+  KvStorage s(shape, 4, 8, KvFormat{KvType::Kivi2, KvType::F16}, kernels_for(Isa::Scalar));
+  std::vector<float> k(32), v(32);
+  auto row = [](int pos, int layer, std::vector<float>& out) {
+    for (int i = 0; i < 32; ++i) out[static_cast<size_t>(i)] = std::sin(0.3f * pos + i + layer);
+  };
+  for (int pos = 0; pos < 5; ++pos) {
+    for (int l = 0; l < 2; ++l) {
+      row(pos, l, k);
+      row(pos, l, v);
+      s.write(l, 2, pos, k.data(), v.data());
+    }
+  }
+  EXPECT_GT(s.staging_bytes(), 0);
+  std::vector<float> got(5 * 32);
+  const KvLayerView view = s.layer_view(1);
+  view.k.decode(view.k.ctx, 2, 0, 0, 5, got.data());
+  for (int pos = 0; pos < 5; ++pos) {
+    row(pos, 1, k);
+    for (int i = 0; i < 32; ++i) {
+      EXPECT_NEAR(got[static_cast<size_t>(pos * 32 + i)], k[static_cast<size_t>(i)], 1e-3)
+          << "staged keys are f16";
+    }
+  }
+  for (int pos = 5; pos < 8; ++pos) {
+    for (int l = 0; l < 2; ++l) {
+      row(pos, l, k);
+      row(pos, l, v);
+      s.write(l, 2, pos, k.data(), v.data());
+    }
+  }
+  // Full: 2-bit keys now, with a visible quantization error, and no staging left in use.
+  std::vector<float> full(8 * 32);
+  view.k.decode(view.k.ctx, 2, 0, 0, 8, full.data());
+  double err = 0;
+  for (int pos = 0; pos < 8; ++pos) {
+    row(pos, 1, k);
+    for (int i = 0; i < 32; ++i) err = std::max(err, double(std::fabs(full[pos * 32 + i] - k[i])));
+  }
+  EXPECT_GT(err, 1e-3);
+  EXPECT_LT(err, 2.0 / 3 * 0.51 + 0.01);
+  s.release_block(2);  // no-op: nothing staged any more
+}
+
+std::string stories() { return shared_dir() + "/models/stories260K/stories260K-f32.gguf"; }
+
+struct FormatCase {
+  const char* type;
+  bool rotate;
+};
+
+std::string case_name(const ::testing::TestParamInfo<FormatCase>& info) {
+  return std::string(info.param.type) + (info.param.rotate ? "_rotated" : "");
+}
+
+class EngineFormat : public ::testing::TestWithParam<FormatCase> {
+ protected:
+  EngineOptions options(int64_t kv_blocks = 0) const {
+    EngineOptions o;
+    o.model_path = stories();
+    o.n_threads = 2;
+    o.kv_type = GetParam().type;
+    o.kv_rotate = GetParam().rotate;
+    o.kv_blocks = kv_blocks;
+    return o;
+  }
+  // Formats that quantize one position at a time from its own values: the same tokens give the
+  // same stored KV whatever else is in the batch, up to the f32 rounding of different kernels.
+  bool per_position() const {
+    const std::string t = GetParam().type;
+    return t == "f32" || t == "f16" || t == "bf16" || t == "q8_0";
+  }
+};
+
+GenerationRequest greedy(const std::string& prompt, int32_t n) {
+  GenerationRequest r;
+  r.prompt = prompt;
+  r.sampling = SamplingParams::greedy();
+  r.sampling.max_tokens = n;
+  return r;
+}
+
+ServingResult run(ServingEngine& s, const GenerationRequest& g) {
+  std::promise<ServingResult> p;
+  s.submit({g, -1}, {.on_token = {}, .on_done = [&](const ServingResult& r) { p.set_value(r); }});
+  return p.get_future().get();
+}
+
+// A repeated prompt hits the prefix cache in every format and continues exactly as it did when
+// computed (the same kernels run the same positions), which is also generate's output.
+TEST_P(EngineFormat, PrefixCacheHitsGiveTheComputedOutput) {
+  Engine engine(options());
+  const KvType type = parse_kv_type(GetParam().type);
+  EXPECT_EQ(engine.model_info().kv_format, (KvFormat{type, type, GetParam().rotate}).name());
+  const std::string prompt = story_opening() + " She went to the shop and";
+  const GenerationResult alone = engine.generate(greedy(prompt, 24));
+  ASSERT_EQ(alone.output_ids.size(), 24u);
+  ServingEngine serving(engine, {});
+  const ServingResult first = run(serving, greedy(prompt, 24));
+  const ServingResult second = run(serving, greedy(prompt, 24));
+  ASSERT_EQ(first.error, "");
+  ASSERT_EQ(second.error, "");
+  EXPECT_EQ(first.generation.cached_tokens, 0);
+  const int64_t bs = engine.model_info().kv_block_size;
+  EXPECT_EQ(second.generation.cached_tokens,
+            (static_cast<int64_t>(alone.prompt_ids.size()) - 1) / bs * bs);
+  EXPECT_GT(second.generation.cached_tokens, 0);
+  EXPECT_EQ(first.generation.output_ids, alone.output_ids);
+  EXPECT_EQ(second.generation.output_ids, alone.output_ids);
+}
+
+// Under a KV budget of one context, requests are preempted and recomputed; they all finish and
+// return every block. Per-position formats give the outputs of running alone.
+TEST_P(EngineFormat, PreemptionRecomputesAndReturnsEveryBlock) {
+  Engine engine(options(/*kv_blocks=*/0));
+  const int64_t one_context = (engine.model_info().n_ctx + engine.model_info().kv_block_size - 1) /
+                              engine.model_info().kv_block_size;
+  Engine tight(options(one_context));
+  std::vector<GenerationRequest> reqs;
+  // Five requests of ~60 + 150 positions sharing ~48: far more than the 512 positions of KV.
+  for (const std::string& p : prompts_sharing_the_opening(5)) {
+    reqs.push_back(greedy(p, 150));
+    reqs.back().sampling.ignore_eos = true;
+  }
+  ServingEngine serving(tight, {});
+  std::vector<std::shared_ptr<std::promise<ServingResult>>> done;
+  for (const auto& r : reqs) {
+    auto p = std::make_shared<std::promise<ServingResult>>();
+    serving.submit({r, -1},
+                   {.on_token = {}, .on_done = [p](const ServingResult& x) { p->set_value(x); }});
+    done.push_back(p);
+  }
+  int64_t preemptions = 0;
+  for (size_t i = 0; i < reqs.size(); ++i) {
+    const ServingResult r = done[i]->get_future().get();
+    ASSERT_EQ(r.error, "");
+    EXPECT_EQ(r.generation.output_ids.size(), 150u);
+    preemptions += r.preemptions;
+    if (per_position()) {
+      EXPECT_EQ(r.generation.output_ids, engine.generate(reqs[i]).output_ids) << "request " << i;
+    }
+  }
+  EXPECT_GT(preemptions, 0) << "the budget was meant to force preemption";
+  for (int i = 0; i < 1000 && serving.stats().running > 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  const ServingStats st = serving.stats();
+  EXPECT_EQ(st.kv_blocks_used, 0);
+  EXPECT_EQ(st.kv_blocks_used + st.kv_blocks_cached + st.kv_blocks_free, st.kv_blocks_total);
+}
+
+// Packed, padded and single prefill of a batch job give the same greedy outputs (per-position
+// formats; the others at least complete every request).
+TEST_P(EngineFormat, BatchModesAgree) {
+  Engine engine(options());
+  std::vector<GenerationRequest> reqs;
+  for (const std::string& p : prompts_sharing_the_opening(5)) reqs.push_back(greedy(p, 12));
+  std::vector<std::vector<BatchItemResult>> by_mode;
+  for (PrefillMode mode : {PrefillMode::Packed, PrefillMode::Padded, PrefillMode::Single}) {
+    BatchOptions bo;
+    bo.mode = mode;
+    by_mode.push_back(engine.generate_batch(reqs, bo));
+    for (const BatchItemResult& r : by_mode.back()) {
+      ASSERT_EQ(r.error, "") << prefill_mode_name(mode);
+      EXPECT_FALSE(r.result.output_ids.empty());
+    }
+  }
+  if (!per_position()) return;
+  for (size_t i = 0; i < reqs.size(); ++i) {
+    EXPECT_EQ(by_mode[0][i].result.output_ids, by_mode[2][i].result.output_ids) << i;
+    EXPECT_EQ(by_mode[1][i].result.output_ids, by_mode[2][i].result.output_ids) << i;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Formats, EngineFormat,
+                         ::testing::Values(FormatCase{"f32", false}, FormatCase{"f16", false},
+                                           FormatCase{"bf16", false}, FormatCase{"q8_0", false},
+                                           FormatCase{"q4_0", false}, FormatCase{"kivi4", false},
+                                           FormatCase{"kivi2", false}, FormatCase{"q8_0", true},
+                                           FormatCase{"q4_0", true}, FormatCase{"kivi2", true}),
+                         case_name);
+
+// The same prompt in two formats: a disk tier shared by both never hands one format's blocks to
+// the other (the chain keys start from the format).
+TEST(KvFormatIsolation, DiskBlocksOfAnotherFormatAreNeverUsed) {
+  const std::string dir = build_dir() + "/kv_formats_disk";
+  std::filesystem::remove_all(dir);
+  const std::string prompt = story_opening() + " Then the dog";
+  for (const char* type : {"f16", "q8_0", "f16"}) {
+    EngineOptions o;
+    o.model_path = stories();
+    o.n_threads = 2;
+    o.kv_type = type;
+    o.kv_disk_dir = dir;
+    Engine engine(o);
+    const GenerationResult r = engine.generate(greedy(prompt, 4));
+    if (std::string(type) == "q8_0") EXPECT_EQ(r.cached_tokens, 0) << "f16 blocks were offered";
+  }
+  // The third run (f16 again) finds the first run's blocks.
+  EngineOptions o;
+  o.model_path = stories();
+  o.kv_type = "f16";
+  o.kv_disk_dir = dir;
+  Engine engine(o);
+  EXPECT_GT(engine.generate(greedy(prompt, 4)).cached_tokens, 0);
+}
+
+TEST(KvFormatErrors, EngineRefusesUnknownTypesAndUnsupportedShapes) {
+  EngineOptions o;
+  o.model_path = stories();
+  o.kv_type = "q3";
+  try {
+    Engine e(o);
+    FAIL();
+  } catch (const InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("kivi2"), std::string::npos) << e.what();
+  }
+  o.kv_type = "kivi4";
+  o.kv_block_size = 12;
+  EXPECT_THROW(Engine e(o), InvalidArgument);
+  o.kv_block_size = 0;
+  Engine e(o);
+  EXPECT_EQ(e.model_info().kv_block_size, 32) << "KIVI keys default to blocks of 32";
+}
+
+}  // namespace
+}  // namespace packinfer::test
