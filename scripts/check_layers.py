@@ -6,7 +6,7 @@ point the other way, one way only:
 
     cli  ->  server, loadgen, prefill_bench, batch_jobs, eval
          ->  openai (the API's requests and responses), report, prompt_sets  ->  engine  ->  sched  ->  runner
-         ->  model  ->  kv, batch, sample  ->  kernels, tokenizer  ->  gguf  ->  util
+         ->  model  ->  kv, batch, sample, grammar  ->  kernels, tokenizer  ->  gguf  ->  util
 
 A folder may include its own headers and those of folders on a lower layer, never a folder on
 its own layer (that is how cycles start) or above. Public headers (include/packinfer/) are
@@ -27,6 +27,7 @@ LAYERS = {
     "kv": 3,
     "batch": 3,
     "sample": 3,
+    "grammar": 3,
     "model": 4,
     "runner": 5,
     "sched": 6,

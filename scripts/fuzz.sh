@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fuzzes the parsers of untrusted bytes with libFuzzer + ASan + UBSan, SECONDS (default 60) per
-# target: the GGUF reader (model files) and the OpenAI request parser (HTTP bodies, batch lines).
+# target: the GGUF reader (model files), the OpenAI request parser (HTTP bodies, batch lines) and
+# the structured-output compilers (GBNF grammars, JSON schemas) with their matcher.
 # Builds build-fuzz with clang, runs each on a temporary copy of fuzz/corpus/<name> (the committed
 # seeds stay small), and moves every crash/timeout/oom input into fuzz/regressions/<name>/, which
 # the tests replay. Exits non-zero if any were found.
@@ -8,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-60}"
 build=build-fuzz
-targets=(gguf openai_request)
+targets=(gguf openai_request grammar)
 
 CC=clang CXX=clang++ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DPACKINFER_FUZZ=ON -DPACKINFER_TESTS=OFF -DPACKINFER_BENCH=OFF >/dev/null

@@ -8,6 +8,18 @@
 
 namespace packinfer {
 
+// Constrains the generated text to a formal language (structured output): any JSON object, the
+// instances of a JSON schema, or a GBNF grammar (see README, "Structured output"). Compiled when
+// the request is submitted; a bad schema or grammar is an InvalidArgument naming the problem.
+struct StructuredOutput {
+  enum class Kind { None, JsonObject, JsonSchema, Grammar };
+  Kind kind = Kind::None;
+  std::string text;    // JsonSchema: the schema as JSON text; Grammar: GBNF text; else empty
+  bool strict = true;  // json_schema's "strict"; packinfer always enforces the whole schema
+
+  bool operator==(const StructuredOutput&) const = default;
+};
+
 struct SamplingParams {
   float temperature = 0.8f;         // 0 = greedy (argmax, lowest id on ties)
   int32_t top_k = 40;               // 0 = off
@@ -23,6 +35,7 @@ struct SamplingParams {
   std::vector<int32_t>
       stop_token_ids;       // extra stop tokens besides the model's end-of-generation ones
   bool ignore_eos = false;  // keep going past end-of-generation tokens
+  StructuredOutput structured;  // none by default
 
   // Throws packinfer::InvalidArgument naming the field and the accepted range.
   void validate() const;

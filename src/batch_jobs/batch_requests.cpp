@@ -5,7 +5,7 @@
 namespace packinfer::batch_jobs {
 namespace {
 
-using json = nlohmann::json;
+using json = api::RequestJson;  // members in the order written
 using api::fail;
 using api::get_string;
 using api::wrong_type;

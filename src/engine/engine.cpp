@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <thread>
 
 #include "engine/engine_core.h"
@@ -98,6 +99,11 @@ Engine::Engine(const EngineOptions& options) : impl_(std::make_unique<EngineCore
   }
   m.runner = std::make_unique<ModelRunner>(*m.transformer, *m.kv);
   m.chat_template = ChatTemplate::detect(m.model->chat_template());
+  // PACKINFER_GRAMMAR_OVERLAP=1 computes grammar masks on a helper thread during the forward
+  // (see bench/RESULTS.md, "Issue #11": on two cores it does not pay, so it is off by default).
+  const char* overlap = std::getenv("PACKINFER_GRAMMAR_OVERLAP");
+  m.grammars = std::make_unique<grammar::GrammarCompiler>(
+      m.model->tokenizer(), overlap != nullptr && std::string(overlap) == "1");
   ModelInfo& i = m.info;
   i.path = options.model_path;
   i.name = c.name;
@@ -183,7 +189,7 @@ void Engine::prompt_logits(std::span<const int32_t> ids,
   }
   GenerationRequest g;
   g.sampling = SamplingParams::greedy();
-  PreparedRequest p{std::vector<int32_t>(ids.begin(), ids.end()), 0};
+  PreparedRequest p{std::vector<int32_t>(ids.begin(), ids.end()), 0, {}};
   std::unique_ptr<Request> r = make_request(m.next_request_id++, m.model->tokenizer(), g,
                                             std::move(p), m.model->config().n_vocab);
   r->on_prompt_logits = fn;
@@ -198,7 +204,7 @@ void Engine::prompt_logits(std::span<const int32_t> ids,
 
 GenerationResult Engine::generate(const GenerationRequest& req, const TextCallback& on_text) {
   EngineCore& m = *impl_;
-  PreparedRequest p = prepare_request(m.model->tokenizer(), req, m.options.n_ctx);
+  PreparedRequest p = prepare_request(m.model->tokenizer(), req, m.options.n_ctx, m.grammars.get());
   std::unique_ptr<Request> r = make_request(m.next_request_id++, m.model->tokenizer(), req,
                                             std::move(p), m.model->config().n_vocab);
   if (on_text) {

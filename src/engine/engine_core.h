@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 
+#include "grammar/grammar_cache.h"
 #include "kv/kv_cache.h"
 #include "model/model.h"
 #include "model/transformer.h"
@@ -25,6 +26,8 @@ struct EngineCore {
   std::unique_ptr<KvCache> kv;
   std::unique_ptr<ModelRunner> runner;
   ChatTemplate chat_template = ChatTemplate::by_name("chatml");
+  // Compiles structured-output schemas and grammars for this model's vocabulary (cached).
+  std::unique_ptr<grammar::GrammarCompiler> grammars;
   ModelInfo info;
   StepOutput output;  // reused by every step
   uint64_t next_request_id = 1;

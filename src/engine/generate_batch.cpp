@@ -75,7 +75,7 @@ class BatchJob {
     const Tokenizer& tok = m_.model->tokenizer();
     for (size_t i = 0; i < requests_.size(); ++i) {
       try {
-        prepared[i] = prepare_request(tok, requests_[i], m_.options.n_ctx);
+        prepared[i] = prepare_request(tok, requests_[i], m_.options.n_ctx, m_.grammars.get());
         valid.push_back(i);
         jobs.push_back({prepared[i].prompt_ids, prepared[i].max_new});
       } catch (const std::exception& e) {

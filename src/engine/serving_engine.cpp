@@ -102,7 +102,8 @@ uint64_t ServingEngine::submit(const ServingRequest& request, ServingCallbacks c
   Impl& m = *impl_;
   if (request.top_logprobs > 20) throw InvalidArgument("top_logprobs must be at most 20");
   const Tokenizer& tok = m.engine.model->tokenizer();
-  PreparedRequest p = prepare_request(tok, request.generation, m.engine.options.n_ctx);
+  PreparedRequest p =
+      prepare_request(tok, request.generation, m.engine.options.n_ctx, m.engine.grammars.get());
   std::unique_ptr<Request> r =
       make_request(0, tok, request.generation, std::move(p), m.engine.model->config().n_vocab);
   r->callbacks = std::move(callbacks);

@@ -3,13 +3,15 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "grammar/grammar_cache.h"
+#include "grammar/json_text.h"
 #include "packinfer/error.h"
 #include "tokenizer/utf8.h"
 
 namespace packinfer::api {
 namespace {
 
-using json = nlohmann::json;
+using json = RequestJson;
 
 std::string parse_content(const json& content, const std::string& field) {
   if (content.is_string()) return content.get<std::string>();
@@ -177,6 +179,112 @@ void parse_stream_options(const json& v, CompletionRequest& req) {
     req.include_usage = get_bool(*u, "stream_options.include_usage");
 }
 
+// Deeper schemas are refused before anything walks them recursively (dump(), the compiler).
+constexpr int kMaxSchemaJsonDepth = 256;
+
+std::string schema_text(const json& schema, const std::string& field) {
+  if (!schema.is_object() && !schema.is_boolean()) {
+    wrong_type(field, "a JSON schema (an object or a boolean)", schema);
+  }
+  if (grammar::json_depth(schema) > kMaxSchemaJsonDepth) {
+    fail("'" + field + "' is nested deeper than " + std::to_string(kMaxSchemaJsonDepth) + " levels",
+         "invalid_value", field);
+  }
+  return schema.dump();  // ordered: the compiler sees the properties in the client's order
+}
+
+void only_keys(const json& obj, const std::string& field, std::initializer_list<const char*> keys) {
+  for (const auto& [key, v] : obj.items()) {
+    if (std::none_of(keys.begin(), keys.end(), [&key](const char* k) { return key == k; })) {
+      fail("'" + field + "." + key + "' is not supported", "unsupported_value", field + "." + key);
+    }
+  }
+}
+
+// OpenAI's response_format: {"type": "text" | "json_object" | "json_schema", ...}. llama-server's
+// {"type": "json_object", "schema": {...}} is accepted too.
+StructuredOutput parse_response_format(const json& v) {
+  if (!v.is_object()) wrong_type("response_format", "an object", v);
+  auto type = v.find("type");
+  if (type == v.end() || type->is_null()) {
+    fail("'response_format.type' is missing", "missing_required_parameter", "response_format.type");
+  }
+  const std::string t = get_string(*type, "response_format.type");
+  StructuredOutput out;
+  if (t == "text") {
+    only_keys(v, "response_format", {"type"});
+  } else if (t == "json_object") {
+    only_keys(v, "response_format", {"type", "schema"});
+    out.kind = StructuredOutput::Kind::JsonObject;
+    if (auto schema = v.find("schema"); schema != v.end() && !schema->is_null()) {
+      out.kind = StructuredOutput::Kind::JsonSchema;
+      out.text = schema_text(*schema, "response_format.schema");
+    }
+  } else if (t == "json_schema") {
+    only_keys(v, "response_format", {"type", "json_schema"});
+    auto js = v.find("json_schema");
+    if (js == v.end() || js->is_null()) {
+      fail("'response_format.json_schema' is missing", "missing_required_parameter",
+           "response_format.json_schema");
+    }
+    if (!js->is_object()) wrong_type("response_format.json_schema", "an object", *js);
+    only_keys(*js, "response_format.json_schema", {"name", "description", "schema", "strict"});
+    if (auto n = js->find("name"); n != js->end() && !n->is_null())
+      get_string(*n, "response_format.json_schema.name");
+    if (auto d = js->find("description"); d != js->end() && !d->is_null())
+      get_string(*d, "response_format.json_schema.description");
+    if (auto st = js->find("strict"); st != js->end() && !st->is_null())
+      out.strict = get_bool(*st, "response_format.json_schema.strict");
+    auto schema = js->find("schema");
+    if (schema == js->end() || schema->is_null()) {
+      fail("'response_format.json_schema.schema' is missing", "missing_required_parameter",
+           "response_format.json_schema.schema");
+    }
+    out.kind = StructuredOutput::Kind::JsonSchema;
+    out.text = schema_text(*schema, "response_format.json_schema.schema");
+  } else {
+    fail("response_format type '" + t +
+             "' is not supported (use \"text\", \"json_object\" or \"json_schema\")",
+         "unsupported_value", "response_format.type");
+  }
+  return out;
+}
+
+// response_format, llama-server's "grammar" (GBNF) and "json_schema" (a bare schema): at most
+// one. The schema or grammar is compiled here (cached), so a bad one is a 400 naming the problem.
+void parse_structured(const json* response_format, const json* gbnf, const json* json_schema,
+                      StructuredOutput& out) {
+  std::string param;
+  if (response_format != nullptr) {
+    out = parse_response_format(*response_format);
+    param = "response_format";
+  }
+  const bool has_format = out.kind != StructuredOutput::Kind::None;
+  if (gbnf != nullptr) {
+    if (has_format)
+      fail("give either 'grammar' or 'response_format', not both", "invalid_value", "grammar");
+    out.kind = StructuredOutput::Kind::Grammar;
+    out.text = get_string(*gbnf, "grammar");
+    param = "grammar";
+    if (out.text.empty()) fail("'grammar' is empty", "invalid_value", "grammar");
+  }
+  if (json_schema != nullptr) {
+    if (out.kind != StructuredOutput::Kind::None) {
+      fail("give only one of 'json_schema', 'grammar' and 'response_format'", "invalid_value",
+           "json_schema");
+    }
+    out.kind = StructuredOutput::Kind::JsonSchema;
+    out.text = schema_text(*json_schema, "json_schema");
+    param = "json_schema";
+  }
+  if (out.kind == StructuredOutput::Kind::None) return;
+  try {
+    grammar::compile_source(out);
+  } catch (const InvalidArgument& e) {
+    fail(e.what(), "invalid_value", param);
+  }
+}
+
 bool is_silent(const ParseOptions& o, const std::string& key) {
   return std::find(o.silent_fields.begin(), o.silent_fields.end(), key) != o.silent_fields.end();
 }
@@ -206,6 +314,7 @@ void parse_body(const json& body, CompletionRequest& req, const ParseOptions& op
   SamplingParams& s = req.sampling;
   std::optional<int64_t> max_tokens, max_completion_tokens;
   const json *prompt = nullptr, *messages = nullptr, *logprobs = nullptr, *top = nullptr;
+  const json *response_format = nullptr, *gbnf = nullptr, *json_schema = nullptr;
   for (const auto& [key, v] : body.items()) {
     // null means "the default", as in the OpenAI API.
     if (v.is_null()) continue;
@@ -255,6 +364,12 @@ void parse_body(const json& body, CompletionRequest& req, const ParseOptions& op
       logprobs = &v;
     } else if (key == "top_logprobs") {
       top = &v;
+    } else if (key == "response_format") {
+      response_format = &v;
+    } else if (key == "grammar") {
+      gbnf = &v;
+    } else if (key == "json_schema") {
+      json_schema = &v;
     } else if (key == "stream" && options.stream) {
       req.stream = get_bool(v, key);
     } else if (key == "stream_options" && options.stream) {
@@ -285,6 +400,7 @@ void parse_body(const json& body, CompletionRequest& req, const ParseOptions& op
     req.messages = parse_messages(*messages, ignored);
   }
   if (options.logprobs) resolve_logprobs(logprobs, top, req);
+  parse_structured(response_format, gbnf, json_schema, s.structured);
 
   // max_completion_tokens is the newer name; it wins when both are given.
   req.max_tokens = max_completion_tokens ? max_completion_tokens : max_tokens;

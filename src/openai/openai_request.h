@@ -59,7 +59,7 @@ CompletionRequest openai_defaults(Endpoint endpoint);
 
 // Fills `req` (which holds the defaults and the endpoint) from a body object. Throws
 // RequestFailure for a wrong type, an out-of-range value or a missing field.
-void parse_body(const nlohmann::json& body, CompletionRequest& req, const ParseOptions& options,
+void parse_body(const RequestJson& body, CompletionRequest& req, const ParseOptions& options,
                 const IgnoredFieldFn& ignored);
 
 // A whole HTTP body: UTF-8, JSON, an object, then parse_body(). Never throws.

@@ -6,7 +6,7 @@
 
 namespace packinfer::api {
 
-using json = nlohmann::json;
+using json = RequestJson;
 
 void fail(std::string message, std::string code, std::string param, int status) {
   throw RequestFailure{{std::move(message), std::move(code), std::move(param), status}};

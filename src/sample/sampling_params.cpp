@@ -71,6 +71,16 @@ void SamplingParams::validate() const {
       fail("stop_token_ids[" + std::to_string(i) + "]", "token ids must be >= 0",
            std::to_string(stop_token_ids[i]));
   }
+  // The schema or grammar itself is compiled where the vocabulary is known (prepare_request).
+  using Kind = StructuredOutput::Kind;
+  if ((structured.kind == Kind::JsonSchema || structured.kind == Kind::Grammar) &&
+      structured.text.empty()) {
+    fail("structured", "a JSON schema or grammar needs its text", "an empty text");
+  }
+  if ((structured.kind == Kind::None || structured.kind == Kind::JsonObject) &&
+      !structured.text.empty()) {
+    fail("structured", "only a JSON schema or a grammar has a text", "a text");
+  }
 }
 
 }  // namespace packinfer

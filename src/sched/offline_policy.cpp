@@ -91,7 +91,7 @@ void OfflinePolicy::plan_decode(Scheduler& s, std::deque<Forward>& forwards) con
   Forward forward;
   for (auto& r : s.running()) {
     if (r->done || r->prefilling()) continue;
-    forward.push_back({r.get(), 1, 0, true});
+    forward.push_back({r.get(), r->decode_width(), 0, true});
   }
   if (!forward.empty()) forwards.push_back(std::move(forward));
 }

@@ -57,9 +57,10 @@ void OnlinePolicy::plan_decodes(Scheduler& s, std::vector<Piece>& pieces, double
   for (size_t i = 0; i < running.size(); ++i) {
     Request& r = *running[i];
     if (r.done || r.prefilling()) continue;
-    if (!reserve_or_preempt(s, r, r.kv.n_tokens + 1, i)) break;  // r was the newest
-    pieces.push_back({&r, 1, 0, true});
-    budget -= token_cost(r.kv.n_tokens, 1);  // the new token follows n_tokens positions
+    const int64_t width = r.decode_width();  // 1, or more after tokens a grammar forced
+    if (!reserve_or_preempt(s, r, r.kv.n_tokens + width, i)) break;  // r was the newest
+    pieces.push_back({&r, width, 0, true});
+    budget -= token_cost(r.kv.n_tokens, width);  // the new tokens follow n_tokens positions
   }
 }
 
@@ -139,6 +140,14 @@ void OnlinePolicy::split(const std::vector<Piece>& pieces, std::deque<Forward>& 
     size = 0;
   };
   for (const Piece& p : pieces) {
+    if (p.decode) {
+      // A decode is never cut: its logits come from its last token. It is one token, or a few
+      // a grammar forced; a forward may then go a little over the limit.
+      if (size > 0 && size + p.n_tokens > limit) close();
+      current.push_back(p);
+      size += p.n_tokens;
+      continue;
+    }
     int64_t left = p.n_tokens;
     while (left > 0) {
       if (size >= limit) close();

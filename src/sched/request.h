@@ -26,7 +26,7 @@ struct Request {
 
   // Tokens whose KV the request needs before it can decode: the prompt, and after a preemption
   // also every generated token already fed back. kv.n_tokens < computed_target means the
-  // request is (re)prefilling.
+  // request is (re)prefilling; otherwise the next decode feeds tokens[computed_target..].
   std::vector<int32_t> tokens;  // prompt followed by generated tokens
   int64_t computed_target = 0;
   // Only tokens [0, cache_limit) are published to the prefix cache (a batch job publishes just
@@ -54,6 +54,9 @@ struct Request {
 
   bool prefilling() const { return kv.n_tokens < computed_target; }
   int64_t remaining_prefill() const { return computed_target - kv.n_tokens; }
+  // Tokens the next decode feeds: one sampled token, plus the tokens a grammar forced right
+  // after it (jump-forward), which go through the same forward.
+  int64_t decode_width() const { return static_cast<int64_t>(tokens.size()) - kv.n_tokens; }
   std::span<const int32_t> target_tokens() const {
     return std::span<const int32_t>(tokens).first(static_cast<size_t>(computed_target));
   }

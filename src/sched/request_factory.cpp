@@ -10,7 +10,7 @@ std::unique_ptr<Request> make_request(uint64_t id, const Tokenizer& tok,
   r->tokens = prepared.prompt_ids;
   r->computed_target = static_cast<int64_t>(prepared.prompt_ids.size());
   r->seq = std::make_unique<Sequence>(tok, generation.sampling, std::move(prepared.prompt_ids),
-                                      prepared.max_new, n_vocab);
+                                      prepared.max_new, n_vocab, std::move(prepared.grammar));
   return r;
 }
 

@@ -130,8 +130,9 @@ void Scheduler::update(const StepPlan& plan, const StepOutput& output) {
     if (ps.request_id != r.id) throw Error("step plan does not match the scheduled requests");
     r.kv.n_tokens = ps.pos0 + ps.n_real();
     if (!in_flight_[i].decode) stats_.computed_prompt_tokens += ps.n_real();
-    // Decodes fill a block every block_size steps; only then is there anything to publish.
-    if (options_.prefix_cache && (!in_flight_[i].decode || r.kv.n_tokens % bs == 0)) {
+    // Decodes fill a block every block_size tokens; only then is there anything to publish.
+    const bool filled_block = r.kv.n_tokens / bs != ps.pos0 / bs;
+    if (options_.prefix_cache && (!in_flight_[i].decode || filled_block)) {
       const int64_t limit = std::min(r.cache_limit, static_cast<int64_t>(r.tokens.size()));
       kv_.register_blocks(r.kv,
                           std::span<const int32_t>(r.tokens).first(static_cast<size_t>(limit)));
@@ -175,21 +176,33 @@ void Scheduler::accept(Request& r, std::span<const float> logits) {
   } else {
     s.accept_logits(logits, collect);
   }
-  TokenEvent ev;
-  if (s.result().output_ids.size() > before) {
-    ev.id = s.result().output_ids.back();
+  // Usually one new token; a grammar may add the tokens it forces after it (jump-forward). They
+  // are all fed by the next decode, so it starts at the first of them.
+  const std::vector<int32_t>& out = s.result().output_ids;
+  const size_t added = out.size() - before;
+  if (added > 0) r.computed_target = static_cast<int64_t>(r.tokens.size());
+  for (size_t k = before; k < out.size(); ++k) {
+    TokenEvent ev;
+    ev.id = out[k];
     r.tokens.push_back(ev.id);
-    r.computed_target = static_cast<int64_t>(r.tokens.size()) - 1;
     stats_.generated_tokens++;
     if (r.top_logprobs >= 0) {
-      ev.logprob = token_logprob(logits, ev.id);
-      ev.top = top_logprobs(logits, r.top_logprobs);
+      if (k == before) {
+        ev.logprob = token_logprob(logits, ev.id);
+        ev.top = top_logprobs(logits, r.top_logprobs);
+      } else {
+        ev.top = {{ev.id, 0.0f}};  // forced: no logits were computed for it
+      }
     }
-  } else {
-    ev.id = -1;
+    if (k + 1 == out.size()) ev.text = std::move(text);  // the text they complete together
+    deliver(r, std::move(ev));
   }
-  ev.text = std::move(text);
-  if (ev.id >= 0 || !ev.text.empty()) deliver(r, std::move(ev));
+  if (added == 0 && !text.empty()) {
+    TokenEvent ev;
+    ev.id = -1;
+    ev.text = std::move(text);
+    deliver(r, std::move(ev));
+  }
   if (s.finished()) finish(r);
 }
 

@@ -145,6 +145,31 @@ await check('chat n=2 with logprobs', async () => {
   assert.equal(r.choices[0].logprobs.content[0].top_logprobs.length, 2);
 });
 
+await check('chat with response_format json_schema', async () => {
+  const schema = { type: 'object', properties: { name: { type: 'string', maxLength: 8 },
+                   age: { type: 'integer', minimum: 1, maximum: 9 } }, required: ['name', 'age'] };
+  const r = await client.chat.completions.create({
+    model: MODEL, messages, max_tokens: 64, seed: 5,
+    response_format: { type: 'json_schema', json_schema: { name: 'person', strict: true, schema } } });
+  const text = r.choices[0].message.content;
+  if (r.choices[0].finish_reason === 'stop') {
+    const v = JSON.parse(text);
+    assert.deepEqual(Object.keys(v), ['name', 'age']);
+    assert.ok(typeof v.name === 'string' && v.name.length <= 8, text);
+    assert.ok(Number.isInteger(v.age) && v.age >= 1 && v.age <= 9, text);
+  } else {
+    assert.equal(r.choices[0].finish_reason, 'length');
+    assert.ok(text.startsWith('{"name": "'), text);
+  }
+});
+
+await check('response_format with an unsupported keyword -> 400', () =>
+  expectApiError(client.chat.completions.create({
+    model: MODEL, messages,
+    response_format: { type: 'json_schema',
+                       json_schema: { name: 'x', schema: { type: 'string', pattern: 'a+' } } } }),
+  400));
+
 await check('unknown model -> 404 model_not_found', () =>
   expectApiError(client.completions.create({ model: 'gpt-4o', prompt: 'x' }), 404,
                  'model_not_found'));

@@ -1,0 +1,132 @@
+#pragma once
+// The JSON schemas the structured-output tests and benchmark generate from: every supported
+// keyword, alone and combined, with budgets (max_tokens) that leave room to finish.
+#include <vector>
+
+namespace packinfer::test {
+
+struct SchemaCase {
+  const char* name;
+  const char* schema;
+  int max_tokens;
+};
+
+inline const std::vector<SchemaCase>& test_schemas() {
+  static const std::vector<SchemaCase> cases = {
+      // scalars
+      {"boolean", R"({"type": "boolean"})", 8},
+      {"null", R"({"type": "null"})", 8},
+      {"integer", R"({"type": "integer"})", 24},
+      {"integer-range", R"({"type": "integer", "minimum": -40, "maximum": 125})", 12},
+      {"integer-exclusive", R"({"type": "integer", "exclusiveMinimum": 0, "exclusiveMaximum": 10})",
+       8},
+      {"integer-draft4",
+       R"({"type": "integer", "minimum": 5, "exclusiveMinimum": true, "maximum": 9, "exclusiveMaximum": true})",
+       8},
+      {"integer-min", R"({"type": "integer", "minimum": 1000})", 24},
+      {"integer-max-negative", R"({"type": "integer", "maximum": -7})", 24},
+      {"number", R"({"type": "number"})", 40},
+      {"number-range", R"({"type": "number", "minimum": -1.5, "maximum": 2.25})", 40},
+      {"number-exclusive", R"({"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1})",
+       40},
+      {"number-fraction-bounds", R"({"type": "number", "minimum": 0.125, "maximum": 0.5})", 40},
+      {"string", R"({"type": "string", "maxLength": 12})", 24},
+      {"string-min-max", R"({"type": "string", "minLength": 3, "maxLength": 6})", 16},
+      {"string-exact", R"({"type": "string", "minLength": 4, "maxLength": 4})", 16},
+      {"string-empty", R"({"type": "string", "maxLength": 0})", 8},
+      {"date", R"({"type": "string", "format": "date"})", 24},
+      {"time", R"({"type": "string", "format": "time"})", 32},
+      {"date-time", R"({"type": "string", "format": "date-time"})", 48},
+      {"uuid", R"({"type": "string", "format": "uuid"})", 48},
+      {"ipv4", R"({"type": "string", "format": "ipv4"})", 24},
+      {"enum-strings", R"({"enum": ["red", "green", "blue"]})", 8},
+      {"enum-mixed", R"({"enum": ["a", 1, 2.5, true, null, {"k": [1, "x"]}]})", 16},
+      {"enum-typed", R"({"type": "string", "enum": ["yes", "no", 3]})", 8},
+      {"const", R"({"const": "fixed \"quoted\" value"})", 16},
+      {"const-object", R"({"const": {"a": [1, 2], "b": null}})", 24},
+      {"type-union", R"({"type": ["string", "null"], "maxLength": 5})", 16},
+      {"type-union-numbers", R"({"type": ["integer", "boolean"], "minimum": 0, "maximum": 9})", 8},
+      {"empty-schema", R"({})", 48},
+      {"true-schema", R"(true)", 48},
+      // objects
+      {"object-required",
+       R"({"type": "object", "properties": {"name": {"type": "string", "maxLength": 10}, "age": {"type": "integer", "minimum": 0, "maximum": 120}}, "required": ["name", "age"]})",
+       48},
+      {"object-optional",
+       R"({"type": "object", "properties": {"a": {"type": "boolean"}, "b": {"type": "null"}, "c": {"type": "integer", "minimum": 1, "maximum": 3}}})",
+       32},
+      {"object-mixed-required",
+       R"({"type": "object", "properties": {"x": {"type": "integer", "minimum": 0, "maximum": 9}, "y": {"type": "string", "maxLength": 4}, "z": {"type": "boolean"}}, "required": ["y"]})",
+       40},
+      {"object-additional-false",
+       R"({"type": "object", "properties": {"k": {"enum": [1, 2]}}, "required": ["k"], "additionalProperties": false})",
+       16},
+      {"object-additional-schema",
+       R"({"type": "object", "properties": {"id": {"type": "integer", "minimum": 0, "maximum": 99}}, "required": ["id"], "additionalProperties": {"type": "string", "maxLength": 3}})",
+       64},
+      {"object-additional-true",
+       R"({"type": "object", "properties": {"id": {"type": "boolean"}}, "additionalProperties": true})",
+       64},
+      {"object-any", R"({"type": "object"})", 64},
+      {"object-required-undeclared",
+       R"({"type": "object", "required": ["k"], "additionalProperties": {"type": "boolean"}})", 32},
+      {"object-nested",
+       R"({"type": "object", "properties": {"user": {"type": "object", "properties": {"id": {"type": "integer", "minimum": 1, "maximum": 999}, "admin": {"type": "boolean"}}, "required": ["id", "admin"]}, "active": {"type": "boolean"}}, "required": ["user"]})",
+       48},
+      {"object-untyped", R"({"properties": {"v": {"const": 7}}, "required": ["v"]})", 16},
+      {"object-with-annotations",
+       R"({"title": "Thing", "description": "a thing", "type": "object", "properties": {"n": {"type": "integer", "minimum": 0, "maximum": 5, "description": "count", "default": 1, "examples": [2]}}, "required": ["n"], "$comment": "ok"})",
+       16},
+      // arrays
+      {"array-items",
+       R"({"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 99}, "maxItems": 4})",
+       32},
+      {"array-min-max",
+       R"({"type": "array", "items": {"type": "boolean"}, "minItems": 2, "maxItems": 3})", 24},
+      {"array-exact",
+       R"({"type": "array", "items": {"enum": ["a", "b"]}, "minItems": 3, "maxItems": 3})", 24},
+      {"array-empty", R"({"type": "array", "maxItems": 0})", 8},
+      {"array-of-objects",
+       R"({"type": "array", "items": {"type": "object", "properties": {"t": {"type": "string", "maxLength": 3}, "ok": {"type": "boolean"}}, "required": ["t", "ok"]}, "maxItems": 2})",
+       64},
+      {"array-nested",
+       R"({"type": "array", "items": {"type": "array", "items": {"type": "integer", "minimum": -9, "maximum": 9}, "maxItems": 2}, "maxItems": 2})",
+       40},
+      {"array-unique-false",
+       R"({"type": "array", "items": {"type": "null"}, "maxItems": 3, "uniqueItems": false})", 16},
+      {"array-any-items", R"({"type": "array", "maxItems": 2})", 64},
+      // combinators and references
+      {"anyOf",
+       R"({"anyOf": [{"type": "integer", "minimum": 0, "maximum": 9}, {"type": "string", "maxLength": 3}, {"type": "null"}]})",
+       16},
+      {"oneOf-disjoint",
+       R"({"oneOf": [{"type": "boolean"}, {"type": "object", "properties": {"e": {"type": "null"}}, "required": ["e"]}]})",
+       16},
+      {"allOf-single", R"({"allOf": [{"type": "integer", "minimum": 3, "maximum": 4}]})", 8},
+      {"ref-defs",
+       R"({"$defs": {"point": {"type": "object", "properties": {"x": {"type": "integer", "minimum": 0, "maximum": 9}, "y": {"type": "integer", "minimum": 0, "maximum": 9}}, "required": ["x", "y"]}}, "type": "object", "properties": {"from": {"$ref": "#/$defs/point"}, "to": {"$ref": "#/$defs/point"}}, "required": ["from", "to"]})",
+       64},
+      {"ref-definitions",
+       R"({"definitions": {"flag": {"type": "boolean"}}, "type": "array", "items": {"$ref": "#/definitions/flag"}, "maxItems": 3})",
+       24},
+      {"ref-chain",
+       R"({"$defs": {"a": {"$ref": "#/$defs/b"}, "b": {"type": "integer", "minimum": 1, "maximum": 2}}, "$ref": "#/$defs/a"})",
+       8},
+      {"ref-recursive-tree",
+       R"({"$defs": {"node": {"type": "object", "properties": {"v": {"type": "integer", "minimum": 0, "maximum": 9}, "kids": {"type": "array", "items": {"$ref": "#/$defs/node"}, "maxItems": 2}}, "required": ["v"]}}, "$ref": "#/$defs/node"})",
+       96},
+      {"ref-root",
+       R"({"type": "array", "items": {"anyOf": [{"type": "integer", "minimum": 0, "maximum": 9}, {"$ref": "#"}]}, "maxItems": 2})",
+       48},
+      {"ref-pointer",
+       R"({"type": "object", "properties": {"a": {"type": "string", "maxLength": 2}, "b": {"$ref": "#/properties/a"}}, "required": ["a", "b"]})",
+       32},
+      // a realistic one
+      {"invoice",
+       R"({"type": "object", "properties": {"id": {"type": "string", "format": "uuid"}, "date": {"type": "string", "format": "date"}, "total": {"type": "number", "minimum": 0, "maximum": 10000}, "paid": {"type": "boolean"}, "lines": {"type": "array", "items": {"type": "object", "properties": {"sku": {"type": "string", "maxLength": 6}, "qty": {"type": "integer", "minimum": 1, "maximum": 99}}, "required": ["sku", "qty"]}, "minItems": 1, "maxItems": 2}, "note": {"type": ["string", "null"], "maxLength": 8}}, "required": ["id", "date", "total", "lines"]})",
+       160},
+  };
+  return cases;
+}
+
+}  // namespace packinfer::test
