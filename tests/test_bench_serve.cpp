@@ -488,7 +488,12 @@ TEST(ServerProcess, ParsesThePortAndStopsTheChild) {
                       false, 10);
   EXPECT_EQ(child.port(), fake.port());
   RssSampler rss(child.pid(), 0.05);
-  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  // Three samples take 100 ms; on a loaded machine the sampler thread may be late, so wait
+  // for them (bounded) instead of sleeping a fixed time.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  do {
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  } while (rss.sample_count() < 3 && std::chrono::steady_clock::now() < deadline);
   RssSummary s = rss.finish();
   EXPECT_GE(s.samples.size(), 3u);
   EXPECT_GT(s.peak_mib, 0);

@@ -24,6 +24,11 @@ RssSampler::RssSampler(pid_t pid, double interval_s)
 
 RssSampler::~RssSampler() { finish(); }
 
+size_t RssSampler::sample_count() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return summary_.samples.size();
+}
+
 void RssSampler::sample() {
   double mib = report::rss_mib_of(static_cast<int>(pid_));
   double t = std::chrono::duration<double>(Clock::now() - t0_).count();

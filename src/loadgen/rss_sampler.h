@@ -27,6 +27,8 @@ class RssSampler {
   ~RssSampler();
   // Stops sampling (taking a last sample) and returns what was seen. Idempotent.
   RssSummary finish();
+  // Samples taken so far (safe while sampling runs).
+  size_t sample_count();
 
  private:
   void sample();
