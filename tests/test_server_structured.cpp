@@ -9,10 +9,10 @@
 #include <fstream>
 #include <thread>
 
+#include "openai/openai_request.h"
 #include "packinfer/engine.h"
 #include "packinfer/serving.h"
 #include "server/http_server.h"
-#include "server/openai_request.h"
 #include "server/sse.h"
 #include "support/json_schema_validator.h"
 #include "support/test_grammars.h"

@@ -2,7 +2,7 @@
 // `packinfer batch` input: one JSON request per line, either the OpenAI Batch API envelope
 //   {"custom_id": "...", "method": "POST", "url": "/v1/completions", "body": {...}}
 // or a bare body {"prompt": "...", ...} (custom_id optional). The body itself is parsed by the
-// shared OpenAI request parser (server/openai_request.h); this file handles the envelope.
+// shared OpenAI request parser (openai/openai_request.h); this file handles the envelope.
 #include <cstdint>
 #include <optional>
 #include <string>
