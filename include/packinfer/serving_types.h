@@ -12,10 +12,17 @@
 namespace packinfer {
 
 struct ServingOptions {
-  int64_t max_step_tokens = 512;  // tokens per step (decodes + prompt chunks)
-  int32_t max_running = 64;       // requests decoding at once
-  int64_t max_queued = 1024;      // waiting requests beyond this are refused (submit throws)
-  bool prefix_cache = true;       // reuse cached prompt prefixes
+  // Cost units per step (decodes plus prompt chunks; a prompt token late in a long context costs
+  // more than one, see sched/online_policy.h). 0 = automatic: 512 while nothing decodes, else
+  // sized from measured step times so that decodes keep their inter-token latency near
+  // itl_target_ms. A value > 0 is a fixed budget and wins.
+  int64_t max_step_tokens = 0;
+  // Inter-token latency the automatic budget aims at while prompts are prefilled beside running
+  // decodes, in milliseconds; 0 = automatic: 3x the measured time of a decode-only step.
+  double itl_target_ms = 0;
+  int32_t max_running = 64;   // requests decoding at once
+  int64_t max_queued = 1024;  // waiting requests beyond this are refused (submit throws)
+  bool prefix_cache = true;   // reuse cached prompt prefixes
   // false: a prompt runs whole in a prefill-only step (decodes wait for it), the classic
   // vLLM scheduler; kept for comparison.
   bool chunked_prefill = true;

@@ -121,6 +121,7 @@ void Scheduler::update(const StepPlan& plan, const StepOutput& output) {
   }
   stats_.busy_seconds += output.seconds;
   stats_.steps++;
+  policy_->on_step_done(plan, output);
   const int32_t bs = kv_.block_size();
   for (size_t i = 0; i < in_flight_.size(); ++i) {
     Request& r = *in_flight_[i].request;
