@@ -31,6 +31,10 @@ struct ServingOptions {
 struct ServingRequest {
   GenerationRequest generation;
   int32_t top_logprobs = -1;  // -1: no logprobs; 0..20: the sampled token's and N alternatives
+  // -1: none; 0..20: also the log probability of each prompt token after the first, with N
+  // alternatives (OpenAI's echo with logprobs). Such a prompt is computed whole: none of it
+  // comes from the prefix cache.
+  int32_t prompt_logprobs = -1;
 };
 
 // One generated token, streamed as soon as it is sampled. At the end a request may release text
@@ -47,9 +51,12 @@ struct ServingResult {
   GenerationResult generation;     // text, ids, finish_reason ("stop", "length", "cancelled")
   std::string error;               // non-empty: the request failed (generation is partial)
   std::vector<TokenEvent> tokens;  // with logprobs only (top_logprobs >= 0)
-  double queued_seconds = 0;       // submit until first scheduled
-  double ttft_seconds = 0;         // submit until first token
-  double e2e_seconds = 0;          // submit until done
+  // With prompt_logprobs >= 0: entry i is prompt token i + 1 given the tokens before it (text
+  // empty); the first prompt token has no log probability.
+  std::vector<TokenEvent> prompt_tokens;
+  double queued_seconds = 0;  // submit until first scheduled
+  double ttft_seconds = 0;    // submit until first token
+  double e2e_seconds = 0;     // submit until done
   int32_t preemptions = 0;
 };
 

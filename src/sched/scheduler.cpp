@@ -210,6 +210,7 @@ void Scheduler::finish(Request& r, const std::string& error) {
   res.generation.cached_tokens = r.cached_tokens;
   res.error = error;
   res.tokens = std::move(r.logprob_tokens);
+  res.prompt_tokens = std::move(r.prompt_logprob_tokens);
   res.preemptions = r.preemptions;
   res.e2e_seconds = seconds(r.submitted, now);
   res.queued_seconds = r.scheduled ? seconds(r.submitted, r.first_scheduled) : res.e2e_seconds;
@@ -236,7 +237,8 @@ bool Scheduler::shares_uncomputed_prefix(const Request& r) const {
 }
 
 int64_t Scheduler::match_prefix(Request& r) {
-  if (!options_.prefix_cache) return 0;
+  // Logits of every prompt position are wanted: none of them may come from the cache.
+  if (!options_.prefix_cache || r.on_prompt_logits) return 0;
   return kv_.match_prefix(r.kv, r.target_tokens());
 }
 
