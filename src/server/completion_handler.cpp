@@ -210,6 +210,7 @@ std::vector<TokenEvent> CompletionHandler::echoed_prompt_tokens(const Exchange& 
 
 void CompletionHandler::respond_whole(const std::shared_ptr<Exchange>& ex,
                                       const httplib::Request& req, httplib::Response& res) {
+  bool gone = false;
   {
     // Wait for the choices; a client that went away meanwhile has them cancelled (it would
     // otherwise run to max_tokens for nobody).
@@ -217,7 +218,7 @@ void CompletionHandler::respond_whole(const std::shared_ptr<Exchange>& ex,
     std::unique_lock lock(ex->mu);
     while (!ex->cv.wait_for(lock, kDisconnectPoll, [&] { return ex->remaining == 0; })) {
       lock.unlock();
-      const bool gone = watch.gone();
+      gone = watch.gone();
       if (gone) cancel(*ex);
       lock.lock();
       if (gone) {
@@ -236,6 +237,9 @@ void CompletionHandler::respond_whole(const std::shared_ptr<Exchange>& ex,
     const auto& c = ex->choices[i];
     if (!c.result.error.empty())
       return send_error(res, {"generation failed: " + c.result.error, "server_error", "", 500});
+    // Nobody reads this reply; 499 (nginx's "client closed request") keeps /metrics honest.
+    if (c.result.generation.finish_reason == "cancelled" && gone)
+      return send_error(res, {"the client closed the connection", "client_closed", "", 499});
     if (c.result.generation.finish_reason == "cancelled")
       return send_error(res, {"the server is shutting down", "server_shutting_down", "", 503});
     ChoiceResult cr{&c.result.generation, ex->top_logprobs >= 0 ? &c.result.tokens : nullptr};
