@@ -128,6 +128,31 @@ TEST(Sampler, GreedyPicksArgmaxLowestIdOnTies) {
   EXPECT_EQ(argmax(std::vector<float>{-5.0f, -1.0f, -1.0f}), 1);
 }
 
+// logit_bias is added before the greedy shortcut and the draw: -100 bans a token, +100 forces it;
+// ids beyond the vocabulary are ignored here (the server refuses them first).
+TEST(Sampler, LogitBiasBansAndForces) {
+  SamplingParams g = SamplingParams::greedy();
+  g.logit_bias = {{3, -100.0f}, {4, -100.0f}, {99, 50.0f}};
+  Sampler s(g, 6);
+  std::vector<float> l = {0.1f, 2.0f, -1.0f, 3.5f, 3.5f, 0.0f};
+  EXPECT_EQ(s.sample(l, {}), 1);
+  SamplingParams hot;
+  hot.temperature = 1.0f;
+  hot.top_k = 0;
+  hot.top_p = 1.0f;
+  hot.min_p = 0.0f;
+  hot.seed = 3;
+  hot.logit_bias = {{2, 100.0f}};
+  Sampler t(hot, 6);
+  for (int i = 0; i < 50; ++i) {
+    std::vector<float> x = {0.1f, 2.0f, -1.0f, 3.5f, 3.5f, 0.0f};
+    EXPECT_EQ(t.sample(x, {}), 2);
+  }
+  expect_invalid_with([](SamplingParams& p) { p.logit_bias = {{1, 100.5f}}; }, "logit_bias");
+  expect_invalid_with([](SamplingParams& p) { p.logit_bias = {{-1, 1.0f}}; }, "logit_bias");
+  expect_invalid_with([](SamplingParams& p) { p.logit_bias = {{1, kNaN}}; }, "logit_bias");
+}
+
 TEST(Sampler, GreedyOnLargeVocabIsSinglePassFast) {
   const int32_t vocab = 49152;
   std::vector<float> logits = random_logits(vocab, 7);

@@ -7,6 +7,7 @@
 // reuse, a preempted request recomputed wrongly) would continue differently than it does alone.
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -82,10 +83,13 @@ class FakeRunner {
         row++;
       }
     }
-    out.seconds = 0.001;
+    out.seconds = timing ? timing(plan) : 0.001;
+    seconds.push_back(out.seconds);
   }
 
   std::vector<StepPlan> plans;
+  std::vector<double> seconds;                    // each plan's reported wall time
+  std::function<double(const StepPlan&)> timing;  // what a forward "takes" (default 1 ms)
 
  private:
   int32_t& slot(const PlannedSequence& s, int64_t pos) {
@@ -469,6 +473,141 @@ TEST_F(SchedulerTest, PromptLogitsCoverEveryPosition) {
   ASSERT_EQ(positions.size(), p.size());
   for (size_t i = 0; i < positions.size(); ++i) EXPECT_EQ(positions[i], static_cast<int64_t>(i));
   EXPECT_EQ(runner_->plans.size(), 3u) << "11 tokens in chunks of 4";
+}
+
+// --- the latency-aware step budget
+// ----------------------------------------------------------------
+
+class StepBudgetTest : public SchedulerTest {
+ protected:
+  // An online policy with the automatic budget (or a fixed one), kept visible for its cost model.
+  void make_auto(double itl_target_ms, int64_t fixed_step_tokens = 0) {
+    // SmolLM2-135M's shape: a prompt token late in a 3,000-token context costs ~2.5 units (the
+    // tiny default config's attention would dwarf its matmuls and starve the prompt).
+    config_.n_layer = 30;
+    config_.n_embd = 576;
+    config_.n_head = 9;
+    config_.n_head_kv = 3;
+    config_.head_dim = 64;
+    config_.n_ff = 1536;
+    ServingOptions o;
+    o.itl_target_ms = itl_target_ms;
+    o.max_step_tokens = fixed_step_tokens;
+    auto policy = std::make_unique<OnlinePolicy>(config_, 4096, o);
+    policy_ = policy.get();
+    make(2048, std::move(policy));
+    // A forward takes fixed_ + per_unit_ per unit of the policy's own cost: the model it learns
+    // is then exact, and a budget that fits the target gives steps of the target's length.
+    runner_->timing = [this](const StepPlan& plan) {
+      double cost = 0;
+      for (const PlannedSequence& s : plan.sequences)
+        cost += policy_->token_cost(s.pos0, s.n_real());
+      return fixed_ + per_unit_ * cost;
+    };
+  }
+
+  // Four requests decode; then a long prompt arrives. Returns the wall times of the steps that
+  // mixed decodes with the long prompt's chunks, and (in `costs`) those chunks' costs.
+  std::vector<double> long_prompt_during_decodes(std::vector<double>* costs = nullptr) {
+    for (int i = 0; i < 4; ++i) add(prompt(4, i), 100000);
+    for (int i = 0; i < 20; ++i) step();  // decode-only steps: the fixed part is measured
+    // A new long prompt each time: one seen before would come from the prefix cache.
+    const uint64_t long_id = add(prompt(3000, 7 + calls_++), 1);
+    std::vector<double> mixed;
+    while (!outcomes_[long_id].done) {
+      const size_t before = runner_->plans.size();
+      EXPECT_TRUE(step());
+      if (runner_->plans.size() == before) break;
+      const StepPlan& plan = runner_->plans.back();
+      bool decodes = false;
+      double chunk = 0;
+      for (const PlannedSequence& s : plan.sequences) {
+        if (s.decode) decodes = true;
+        if (s.request_id == long_id && !s.decode) chunk += policy_->token_cost(s.pos0, s.n_real());
+      }
+      if (decodes && chunk > 0) {
+        mixed.push_back(runner_->seconds.back());
+        if (costs != nullptr) costs->push_back(chunk);
+      }
+    }
+    for (uint64_t id = 1; id < long_id; ++id) scheduler_->cancel(id);
+    step();
+    return mixed;
+  }
+
+  static double mean_of_last(const std::vector<double>& v, size_t n) {
+    n = std::min(n, v.size());
+    double sum = 0;
+    for (size_t i = v.size() - n; i < v.size(); ++i) sum += v[i];
+    return n == 0 ? 0 : sum / static_cast<double>(n);
+  }
+
+  OnlinePolicy* policy_ = nullptr;
+  double fixed_ = 0.010, per_unit_ = 0.0005;
+  int calls_ = 0;
+};
+
+// With a 50 ms target the chunks settle where a step takes 50 ms; when steps become 4x slower per
+// unit the budget shrinks to match, and when they become fast again it grows back.
+TEST_F(StepBudgetTest, TheBudgetShrinksWhenStepsAreSlowAndGrowsWhenFast) {
+  make_auto(50);
+  std::vector<double> fast_costs, slow_costs, fast_again_costs;
+  std::vector<double> fast = long_prompt_during_decodes(&fast_costs);
+  ASSERT_GT(fast.size(), 10u);
+  EXPECT_NEAR(mean_of_last(fast, 5), 0.050, 0.006) << "steps settle at the target";
+  EXPECT_NEAR(policy_->cost_model().seconds_per_unit(), per_unit_, per_unit_ * 0.2);
+
+  per_unit_ *= 4;  // the machine got slower (or busier)
+  std::vector<double> slow = long_prompt_during_decodes(&slow_costs);
+  ASSERT_GT(slow.size(), 10u);
+  EXPECT_NEAR(mean_of_last(slow, 5), 0.050, 0.006);
+  EXPECT_LT(mean_of_last(slow_costs, 5), mean_of_last(fast_costs, 5) / 3)
+      << "4x slower units: about a quarter of the cost per step";
+
+  per_unit_ /= 4;
+  std::vector<double> fast_again = long_prompt_during_decodes(&fast_again_costs);
+  EXPECT_NEAR(mean_of_last(fast_again, 5), 0.050, 0.006);
+  EXPECT_GT(mean_of_last(fast_again_costs, 5), mean_of_last(slow_costs, 5) * 3) << "it grows back";
+}
+
+// Without a target the automatic one is 3x a decode-only step.
+TEST_F(StepBudgetTest, TheDefaultTargetIsAMultipleOfADecodeStep) {
+  make_auto(0);
+  std::vector<double> mixed = long_prompt_during_decodes();
+  ASSERT_GT(mixed.size(), 10u);
+  const double decode_step = policy_->cost_model().decode_step_seconds();
+  EXPECT_NEAR(decode_step, fixed_ + 4 * per_unit_, 1e-3);
+  EXPECT_NEAR(mean_of_last(mixed, 5), OnlinePolicy::kAutoItlFactor * decode_step,
+              0.15 * OnlinePolicy::kAutoItlFactor * decode_step);
+}
+
+// An explicit --max-step-tokens wins over the measurements, fast or slow.
+TEST_F(StepBudgetTest, AFixedMaxStepTokensOverridesTheMeasuredBudget) {
+  make_auto(50, /*fixed_step_tokens=*/24);
+  per_unit_ = 0.01;  // a 24-token step takes 250 ms, far over the target: still 24
+  long_prompt_during_decodes();
+  per_unit_ = 0.00001;  // and far under it: still 24
+  long_prompt_during_decodes();
+  for (const StepPlan& p : runner_->plans) EXPECT_LE(p.n_tokens(), 24);
+  int64_t most = 0;
+  for (const StepPlan& p : runner_->plans) most = std::max(most, p.n_tokens());
+  EXPECT_GE(most, 22) << "the budget counts cost: decodes after a few tokens cost a bit more";
+}
+
+// While nothing decodes there is no latency to protect: a lone prompt runs in 512-unit steps,
+// and the budget never lets decodes starve a prompt entirely.
+TEST_F(StepBudgetTest, PromptsAloneTakeFullStepsAndAlwaysProgress) {
+  make_auto(1);  // a target no step can meet
+  const uint64_t id = add(prompt(2000, 3), 1);
+  ASSERT_TRUE(step());
+  EXPECT_NEAR(policy_->token_cost(0, runner_->plans[0].n_tokens()),
+              static_cast<double>(OnlinePolicy::kDefaultStepTokens), 8.0);
+  run_all();
+  EXPECT_TRUE(outcomes_[id].done);
+  std::vector<double> costs;
+  long_prompt_during_decodes(&costs);
+  ASSERT_FALSE(costs.empty());
+  for (double c : costs) EXPECT_GE(c, OnlinePolicy::kMinPromptCost - 8.0);
 }
 
 // A forward that fails ends its requests with the error; the scheduler goes on with the rest.

@@ -340,6 +340,161 @@ TEST(Server, LogprobsInBothShapes) {
   EXPECT_LE(content[0]["logprob"].get<double>(), 0.0);
 }
 
+// --- parameters beyond the basics: logit_bias, echo, prompt batches, /tokenize -----------------
+
+std::vector<int32_t> tokenize(httplib::Client& c, const std::string& text, bool add_special) {
+  Reply r = post(c, "/tokenize", json{{"content", text}, {"add_special", add_special}});
+  EXPECT_EQ(r.status, 200) << r.body;
+  return r.j["tokens"].get<std::vector<int32_t>>();
+}
+
+TEST(Server, TokenizeAndDetokenizeLikeLlamaServer) {
+  TestServer server;
+  auto c = server.client();
+  const std::vector<int32_t> ids = tokenize(*c, "Once upon a time", false);
+  ASSERT_FALSE(ids.empty());
+  const std::vector<int32_t> with_bos = tokenize(*c, "Once upon a time", true);
+  EXPECT_EQ(with_bos.size(), ids.size() + 1);
+  Reply d = post(*c, "/detokenize", json{{"tokens", ids}});
+  ASSERT_EQ(d.status, 200) << d.body;
+  EXPECT_EQ(d.j["content"], "Once upon a time");
+  Reply pieces = post(*c, "/tokenize", json{{"content", "Once upon"}, {"with_pieces", true}});
+  ASSERT_EQ(pieces.status, 200) << pieces.body;
+  ASSERT_TRUE(pieces.j["tokens"][0].contains("piece"));
+  std::string joined;
+  for (const json& t : pieces.j["tokens"]) joined += t["piece"].get<std::string>();
+  EXPECT_NE(joined.find("upon"), std::string::npos) << joined;
+  struct Case {
+    std::string path, body, param;
+  };
+  for (const Case& k : std::vector<Case>{{"/tokenize", R"({"content": 5})", "content"},
+                                         {"/tokenize", R"({})", "content"},
+                                         {"/tokenize", R"({"content": "a", "x": 1})", "x"},
+                                         {"/detokenize", R"({"tokens": [1, 512]})", "tokens[1]"},
+                                         {"/detokenize", R"({"tokens": [-1]})", "tokens[0]"},
+                                         {"/detokenize", R"({"tokens": "a"})", "tokens"}}) {
+    Reply r = post(*c, k.path, k.body);
+    expect_openai_error(r, 400, "", k.body);
+    EXPECT_EQ(r.j["error"]["param"], k.param) << k.body;
+  }
+  EXPECT_EQ(status_of(c->Get("/tokenize")), 405);
+}
+
+TEST(Server, LogitBiasBansAndForcesTokens) {
+  TestServer server;
+  auto c = server.client();
+  // Greedy after "Once upon a time" starts with ","; that token, found by tokenizing.
+  const std::vector<int32_t> a = tokenize(*c, "Once upon a time", true);
+  const std::vector<int32_t> b = tokenize(*c, "Once upon a time, there", true);
+  ASSERT_GT(b.size(), a.size());
+  const int32_t comma = b[a.size()];
+  json body = {{"prompt", "Once upon a time"}, {"max_tokens", 4}, {"temperature", 0}};
+  ASSERT_EQ(texts(post(*c, "/v1/completions", body).j)[0].substr(0, 1), ",");
+  body["logit_bias"] = {{std::to_string(comma), -100}};
+  Reply banned = post(*c, "/v1/completions", body);
+  ASSERT_EQ(banned.status, 200) << banned.body;
+  EXPECT_NE(texts(banned.j)[0].substr(0, 1), ",") << texts(banned.j)[0];
+  // +100 makes a token all but certain, at any temperature.
+  body["logit_bias"] = {{std::to_string(comma), 100}};
+  body["temperature"] = 1.0;
+  body["logprobs"] = 0;
+  Reply forced = post(*c, "/v1/completions", body);
+  ASSERT_EQ(forced.status, 200) << forced.body;
+  for (const json& t : forced.j["choices"][0]["logprobs"]["tokens"]) EXPECT_EQ(t, ",");
+  // Out-of-range ids and values are refused, naming the field.
+  for (const json& bad : {json{{"512", 1}}, json{{"3", 200}}, json{{"x", 1}}}) {
+    body["logit_bias"] = bad;
+    Reply r = post(*c, "/v1/completions", body);
+    expect_openai_error(r, 400, "", bad.dump());
+    EXPECT_EQ(r.j["error"]["param"], "logit_bias") << r.body;
+  }
+}
+
+TEST(Server, EchoPrependsThePromptWithItsLogprobs) {
+  TestServer server;
+  auto c = server.client();
+  const std::string prompt = "Once upon a time";
+  json body = {{"prompt", prompt}, {"max_tokens", 4}, {"temperature", 0}};
+  const std::string plain = texts(post(*c, "/v1/completions", body).j)[0];
+  body["echo"] = true;
+  Reply r = post(*c, "/v1/completions", body);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(texts(r.j)[0], prompt + plain);
+  EXPECT_TRUE(r.j["choices"][0]["logprobs"].is_null());
+
+  // With logprobs: every prompt token (the first without a log probability), then the generated
+  // ones. A prompt token's log probability is what the model gave it when it was generated.
+  body["logprobs"] = 2;
+  body["prompt"] = prompt + plain;
+  body["max_tokens"] = 1;
+  r = post(*c, "/v1/completions", body);
+  ASSERT_EQ(r.status, 200) << r.body;
+  const json& lp = r.j["choices"][0]["logprobs"];
+  const std::vector<int32_t> ids = tokenize(*c, prompt + plain, true);
+  ASSERT_EQ(lp["tokens"].size(), ids.size() + 1);
+  EXPECT_TRUE(lp["token_logprobs"][0].is_null());
+  EXPECT_TRUE(lp["top_logprobs"][0].is_null());
+  for (size_t i = 1; i < lp["token_logprobs"].size(); ++i) {
+    EXPECT_LE(lp["token_logprobs"][i].get<double>(), 0.0) << i;
+    EXPECT_EQ(lp["top_logprobs"][i].size(), 2u) << i;
+  }
+  // Offsets index the echoed text.
+  const std::string text = texts(r.j)[0];
+  const std::vector<int64_t> offsets = lp["text_offset"].get<std::vector<int64_t>>();
+  for (size_t i = 1; i < offsets.size(); ++i) EXPECT_LE(offsets[i - 1], offsets[i]);
+  EXPECT_LE(offsets.back(), static_cast<int64_t>(text.size()));
+  EXPECT_EQ(offsets[ids.size()], static_cast<int64_t>((prompt + plain).size()));
+
+  Reply greedy =
+      post(*c, "/v1/completions",
+           json{{"prompt", prompt}, {"max_tokens", 1}, {"temperature", 0}, {"logprobs", 0}});
+  const size_t first_generated = tokenize(*c, prompt, true).size();
+  EXPECT_NEAR(lp["token_logprobs"][first_generated].get<double>(),
+              greedy.j["choices"][0]["logprobs"]["token_logprobs"][0].get<double>(), 1e-3);
+}
+
+TEST(Server, PromptBatchesGiveLenTimesNChoices) {
+  TestServer server;
+  auto c = server.client();
+  const std::vector<std::string> prompts = {"Once upon a time", "Lily and Tom"};
+  auto alone = [&](const json& prompt) {
+    return texts(
+        post(*c, "/v1/completions", json{{"prompt", prompt}, {"max_tokens", 6}, {"temperature", 0}})
+            .j)[0];
+  };
+  json body = {{"prompt", prompts}, {"max_tokens", 6}, {"temperature", 0}, {"n", 2}};
+  Reply r = post(*c, "/v1/completions", body);
+  ASSERT_EQ(r.status, 200) << r.body;
+  const std::vector<std::string> t = texts(r.j);
+  ASSERT_EQ(t.size(), 4u);  // OpenAI's indices: prompt k's choices are 2k and 2k + 1
+  EXPECT_EQ(t[0], alone(prompts[0]));
+  EXPECT_EQ(t[1], t[0]);
+  EXPECT_EQ(t[2], alone(prompts[1]));
+  EXPECT_EQ(t[3], t[2]);
+  const size_t p0 = tokenize(*c, prompts[0], true).size(),
+               p1 = tokenize(*c, prompts[1], true).size();
+  EXPECT_EQ(r.j["usage"]["prompt_tokens"], p0 + p1);
+  EXPECT_EQ(r.j["usage"]["completion_tokens"], 24);
+  // Token-id lists, streamed.
+  const std::vector<int32_t> ids0 = tokenize(*c, prompts[0], true);
+  body = {{"prompt", {ids0, tokenize(*c, prompts[1], true)}},
+          {"max_tokens", 6},
+          {"temperature", 0},
+          {"stream", true}};
+  Stream s = parse_stream(post(*c, "/v1/completions", body).body);
+  EXPECT_TRUE(s.done);
+  ASSERT_EQ(s.text.size(), 2u);
+  EXPECT_EQ(s.text[0], t[0]);
+  EXPECT_EQ(s.text[1], t[2]);
+  // An empty element is refused, naming it.
+  Reply bad = post(*c, "/v1/completions", json{{"prompt", {"a", ""}}});
+  expect_openai_error(bad, 400, "invalid_value", "empty element");
+  EXPECT_EQ(bad.j["error"]["param"], "prompt[1]");
+  bad = post(*c, "/v1/completions", json{{"prompt", {ids0, std::vector<int32_t>{1, 9999}}}});
+  expect_openai_error(bad, 400, "invalid_value", "bad id");
+  EXPECT_EQ(bad.j["error"]["param"], "prompt[1]");
+}
+
 TEST(Server, RepeatedLongPromptReportsCachedTokens) {
   TestServer server;
   auto c = server.client();
@@ -466,6 +621,33 @@ TEST(Server, ClientDisconnectMidStreamCancelsTheRequest) {
   EXPECT_EQ(m["packinfer_requests_finished_total{finish_reason=\"cancelled\"}"], 1);
   EXPECT_EQ(m["packinfer_requests_running"], 0);
   // And the server goes on.
+  EXPECT_EQ(post(*c, "/v1/completions", json{{"prompt", "Hi"}, {"max_tokens", 3}}).status, 200);
+}
+
+// A non-streamed request whose client hangs up is cancelled instead of running to max_tokens.
+TEST(Server, ClientDisconnectWhileWaitingForAWholeReplyCancelsTheRequest) {
+  TestServer server({}, /*n_ctx=*/4096);
+  const json body = {
+      {"prompt", "Once upon a time"}, {"max_tokens", 4000}, {"ignore_eos", true}, {"n", 2}};
+  int fd = send_raw(server.port(), "/v1/completions", body.dump());
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  ServingStats s = server.serving().stats();
+  while (s.generated_tokens < 4 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    s = server.serving().stats();
+  }
+  ASSERT_GE(s.generated_tokens, 4) << "generation started";
+  ::close(fd);
+  while ((s.running > 0 || s.requests_cancelled < 2) &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    s = server.serving().stats();
+  }
+  EXPECT_EQ(s.requests_cancelled, 2);
+  EXPECT_EQ(s.running, 0);
+  EXPECT_LT(s.generated_tokens, 8000);  // it did not run to the end
+  EXPECT_EQ(s.kv_blocks_used, 0);
+  auto c = server.client();
   EXPECT_EQ(post(*c, "/v1/completions", json{{"prompt", "Hi"}, {"max_tokens", 3}}).status, 200);
 }
 

@@ -2,12 +2,13 @@
 // response and chunk shaping, SSE framing and the Prometheus exposition.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 
-#include "server/metrics.h"
 #include "openai/openai_request.h"
 #include "openai/openai_response.h"
+#include "server/metrics.h"
 #include "server/sse.h"
 #include "support/prometheus_text.h"
 #include "support/test_support.h"
@@ -120,6 +121,107 @@ TEST(ServerRequests, BadInputHasTheRightCodeAndStatus) {
   Parsed p = parse(R"({"messages": []})", Endpoint::ChatCompletions);
   ASSERT_TRUE(p.error);
   EXPECT_EQ(p.error->param, "messages");
+}
+
+// Parameters the server does not implement are refused with a 400 naming them; their "off"
+// values are accepted. (response_format is implemented: structured output.)
+TEST(ServerRequests, UnimplementedParametersAreRefusedByName) {
+  const std::vector<std::pair<std::string, std::string>> refused = {
+      {"best_of", "3"},
+      {"suffix", R"("end")"},
+      {"tools", R"([{"type": "function", "function": {"name": "f"}}])"},
+      {"tool_choice", R"("auto")"},
+      {"functions", R"([{"name": "f"}])"},
+      {"function_call", R"("auto")"},
+      {"modalities", R"(["text", "audio"])"},
+      {"audio", R"({"voice": "x"})"},
+      {"prediction", R"({"type": "content", "content": "x"})"},
+      {"reasoning_effort", R"("high")"},
+  };
+  for (const auto& [field, value] : refused) {
+    Parsed p = parse(R"({"prompt": "a", ")" + field + "\": " + value + "}");
+    ASSERT_TRUE(p.error) << field;
+    EXPECT_EQ(p.error->status, 400) << field;
+    EXPECT_EQ(p.error->param, field);
+    EXPECT_EQ(p.error->code, "unsupported_parameter") << field;
+  }
+  for (const std::string& off : {R"("best_of": 1)", R"("tools": [])", R"("tool_choice": "none")",
+                                 R"("response_format": {"type": "text"})", R"("suffix": null)"}) {
+    Parsed p = parse(R"({"prompt": "a", )" + off + "}");
+    EXPECT_FALSE(p.error) << off << ": " << p.error->message;
+    EXPECT_TRUE(p.ignored.empty()) << off;
+  }
+}
+
+TEST(ServerRequests, LogitBiasIsParsedAndRangeChecked) {
+  Parsed p = parse(R"({"prompt": "a", "logit_bias": {"5": -100, "17": 2.5}})");
+  ASSERT_FALSE(p.error) << p.error->message;
+  auto bias = p.req.sampling.logit_bias;
+  std::sort(bias.begin(), bias.end());
+  EXPECT_EQ(bias, (std::vector<std::pair<int32_t, float>>{{5, -100.0f}, {17, 2.5f}}));
+  for (const char* bad : {R"({"x": 1})", R"({"-1": 1})", R"({"5": 101})", R"({"5": -100.5})",
+                          R"({"5": "1"})", R"([1])", R"({"99999999999": 1})"}) {
+    Parsed q = parse(std::string(R"({"prompt": "a", "logit_bias": )") + bad + "}");
+    ASSERT_TRUE(q.error) << bad;
+    EXPECT_EQ(q.error->status, 400);
+    EXPECT_NE(q.error->param.find("logit_bias"), std::string::npos) << bad << q.error->param;
+  }
+}
+
+TEST(ServerRequests, EchoOnlyWhereSupported) {
+  ParseOptions o = server_options();
+  o.echo = true;
+  CompletionRequest r;
+  EXPECT_FALSE(
+      parse_request_text(R"({"prompt": "a", "echo": true})", Endpoint::Completions, o, {}, r));
+  EXPECT_TRUE(r.echo);
+  auto e = parse_request_text(R"({"prompt": "a", "echo": true, "stream": true})",
+                              Endpoint::Completions, o, {}, r);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->param, "echo");
+  e = parse_request_text(R"({"messages": [{"role": "user", "content": "a"}], "echo": true})",
+                         Endpoint::ChatCompletions, o, {}, r);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->param, "echo");
+  // A caller without echo support (batch jobs) refuses it rather than ignoring it.
+  e = parse_request_text(R"({"prompt": "a", "echo": true})", Endpoint::Completions,
+                         server_options(), {}, r);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->param, "echo");
+  EXPECT_FALSE(parse_request_text(R"({"prompt": "a", "echo": false})", Endpoint::Completions,
+                                  server_options(), {}, r));
+}
+
+TEST(ServerRequests, PromptBatches) {
+  ParseOptions o = server_options();
+  o.max_prompts = 4;
+  CompletionRequest r;
+  ASSERT_FALSE(
+      parse_request_text(R"({"prompt": ["a", "b", "c"]})", Endpoint::Completions, o, {}, r));
+  ASSERT_EQ(r.prompts.size(), 3u);
+  EXPECT_EQ(r.prompts[2].text, "c");
+  EXPECT_EQ(r.prompt, "a");
+  select_prompt(r, 1);
+  EXPECT_EQ(r.prompt, "b");
+  ASSERT_FALSE(parse_request_text(R"({"prompt": [[1, 2], [3]]})", Endpoint::Completions, o, {}, r));
+  ASSERT_EQ(r.prompts.size(), 2u);
+  EXPECT_EQ(r.prompts[1].ids, std::vector<int32_t>{3});
+  // An empty element is refused, named by its index.
+  for (const char* bad : {R"(["a", ""])", R"([[1], []])"}) {
+    auto e = parse_request_text(std::string(R"({"prompt": )") + bad + "}", Endpoint::Completions, o,
+                                {}, r);
+    ASSERT_TRUE(e) << bad;
+    EXPECT_EQ(e->param, "prompt[1]");
+  }
+  auto e = parse_request_text(R"({"prompt": ["a", "b", "c", "d", "e"]})", Endpoint::Completions, o,
+                              {}, r);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->param, "prompt");
+  // Where batches are off (batch jobs: one prompt per line) a list of several is refused.
+  e = parse_request_text(R"({"prompt": ["a", "b"]})", Endpoint::Completions, server_options(), {},
+                         r);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->param, "prompt");
 }
 
 TEST(ServerRequests, MaxTokensBeyondTheContextIsRejectedNotClamped) {

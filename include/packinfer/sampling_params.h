@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace packinfer {
@@ -36,6 +37,10 @@ struct SamplingParams {
       stop_token_ids;       // extra stop tokens besides the model's end-of-generation ones
   bool ignore_eos = false;  // keep going past end-of-generation tokens
   StructuredOutput structured;  // none by default
+  // Added to the logits of these token ids before sampling (OpenAI's logit_bias: -100 bans a
+  // token, +100 all but forces it). Ids must be below the vocabulary size (checked where the
+  // model is known); values in [-100, 100].
+  std::vector<std::pair<int32_t, float>> logit_bias;
 
   // Throws packinfer::InvalidArgument naming the field and the accepted range.
   void validate() const;

@@ -12,10 +12,17 @@
 namespace packinfer {
 
 struct ServingOptions {
-  int64_t max_step_tokens = 512;  // tokens per step (decodes + prompt chunks)
-  int32_t max_running = 64;       // requests decoding at once
-  int64_t max_queued = 1024;      // waiting requests beyond this are refused (submit throws)
-  bool prefix_cache = true;       // reuse cached prompt prefixes
+  // Cost units per step (decodes plus prompt chunks; a prompt token late in a long context costs
+  // more than one, see sched/online_policy.h). 0 = automatic: 512 while nothing decodes, else
+  // sized from measured step times so that decodes keep their inter-token latency near
+  // itl_target_ms. A value > 0 is a fixed budget and wins.
+  int64_t max_step_tokens = 0;
+  // Inter-token latency the automatic budget aims at while prompts are prefilled beside running
+  // decodes, in milliseconds; 0 = automatic: 3.5x the measured time of a decode-only step.
+  double itl_target_ms = 0;
+  int32_t max_running = 64;   // requests decoding at once
+  int64_t max_queued = 1024;  // waiting requests beyond this are refused (submit throws)
+  bool prefix_cache = true;   // reuse cached prompt prefixes
   // false: a prompt runs whole in a prefill-only step (decodes wait for it), the classic
   // vLLM scheduler; kept for comparison.
   bool chunked_prefill = true;
@@ -24,6 +31,10 @@ struct ServingOptions {
 struct ServingRequest {
   GenerationRequest generation;
   int32_t top_logprobs = -1;  // -1: no logprobs; 0..20: the sampled token's and N alternatives
+  // -1: none; 0..20: also the log probability of each prompt token after the first, with N
+  // alternatives (OpenAI's echo with logprobs). Such a prompt is computed whole: none of it
+  // comes from the prefix cache.
+  int32_t prompt_logprobs = -1;
 };
 
 // One generated token, streamed as soon as it is sampled. At the end a request may release text
@@ -41,9 +52,12 @@ struct ServingResult {
   std::string error;               // non-empty: the request failed (generation is partial)
   bool out_of_memory = false;      // it failed because the KV cache could not hold it
   std::vector<TokenEvent> tokens;  // with logprobs only (top_logprobs >= 0)
-  double queued_seconds = 0;       // submit until first scheduled
-  double ttft_seconds = 0;         // submit until first token
-  double e2e_seconds = 0;          // submit until done
+  // With prompt_logprobs >= 0: entry i is prompt token i + 1 given the tokens before it (text
+  // empty); the first prompt token has no log probability.
+  std::vector<TokenEvent> prompt_tokens;
+  double queued_seconds = 0;  // submit until first scheduled
+  double ttft_seconds = 0;    // submit until first token
+  double e2e_seconds = 0;     // submit until done
   int32_t preemptions = 0;
 };
 

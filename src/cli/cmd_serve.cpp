@@ -83,8 +83,13 @@ void add_serve_command(CLI::App& app, int& exit_code) {
   sub->add_option("--max-n", o->server.max_n, "largest 'n' per request (default 16)")
       ->check(CLI::Range(1, 128));
   sub->add_option("--max-step-tokens", o->serving.max_step_tokens,
-                  "tokens per scheduler step: decodes plus prompt chunks (default 512)")
+                  "fixed tokens per scheduler step: decodes plus prompt chunks (default: "
+                  "automatic, from measured step times and --itl-target-ms)")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
+  sub->add_option("--itl-target-ms", o->serving.itl_target_ms,
+                  "inter-token latency the automatic step budget keeps decodes near while "
+                  "prompts are prefilled (default: 3.5x a decode-only step)")
+      ->check(CLI::Range(0.1, 1e6));
   sub->add_option("--max-running", o->serving.max_running, "requests decoding at once (default 64)")
       ->check(CLI::Range(1, 1 << 16));
   sub->add_option("--max-queued", o->serving.max_queued,

@@ -4,10 +4,12 @@
 // variable otherwise.
 #include <condition_variable>
 #include <mutex>
+#include <span>
 #include <thread>
 
 #include "engine/engine_core.h"
 #include "packinfer/serving.h"
+#include "sample/sampler.h"
 #include "sched/online_policy.h"
 #include "sched/request_factory.h"
 #include "sched/scheduler.h"
@@ -101,6 +103,7 @@ ServingEngine::~ServingEngine() {
 uint64_t ServingEngine::submit(const ServingRequest& request, ServingCallbacks callbacks) {
   Impl& m = *impl_;
   if (request.top_logprobs > 20) throw InvalidArgument("top_logprobs must be at most 20");
+  if (request.prompt_logprobs > 20) throw InvalidArgument("prompt_logprobs must be at most 20");
   const Tokenizer& tok = m.engine.model->tokenizer();
   PreparedRequest p =
       prepare_request(tok, request.generation, m.engine.options.n_ctx, m.engine.grammars.get());
@@ -108,6 +111,21 @@ uint64_t ServingEngine::submit(const ServingRequest& request, ServingCallbacks c
       make_request(0, tok, request.generation, std::move(p), m.engine.model->config().n_vocab);
   r->callbacks = std::move(callbacks);
   r->top_logprobs = request.top_logprobs;
+  if (request.prompt_logprobs >= 0) {
+    // Position p's logits predict prompt token p + 1. A recomputed (preempted) request sees its
+    // positions again, and its generated ones: each entry is simply written again.
+    Request* raw = r.get();
+    const int64_t n_prompt = raw->seq->n_prompt();
+    const int32_t top = request.prompt_logprobs;
+    raw->prompt_logprob_tokens.resize(static_cast<size_t>(n_prompt - 1));
+    raw->on_prompt_logits = [raw, n_prompt, top](int64_t pos, std::span<const float> logits) {
+      if (pos < 0 || pos + 1 >= n_prompt) return;
+      TokenEvent& ev = raw->prompt_logprob_tokens[static_cast<size_t>(pos)];
+      ev.id = raw->tokens[static_cast<size_t>(pos + 1)];
+      ev.logprob = token_logprob(logits, ev.id);
+      ev.top = top_logprobs(logits, top);
+    };
+  }
   uint64_t id = 0;
   {
     std::lock_guard lock(m.mu);

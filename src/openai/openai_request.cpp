@@ -79,28 +79,92 @@ std::vector<int32_t> parse_token_ids(const json& v, const std::string& field) {
   return ids;
 }
 
-// "text", ["text"], [1, 2, 3] or [[1, 2, 3]]: one prompt as text or as token ids.
-void parse_prompt(const json& v, CompletionRequest& req) {
+// One prompt: "text" or [1, 2, 3]. An empty one is almost surely a client bug (with BOS added it
+// would still "work").
+PromptInput parse_one_prompt(const json& v, const std::string& field) {
+  PromptInput p;
   if (v.is_string()) {
-    req.prompt = v.get<std::string>();
-  } else if (v.is_array() && !v.empty() && v[0].is_number()) {
-    req.prompt_ids = parse_token_ids(v, "prompt");
+    p.text = v.get<std::string>();
   } else if (v.is_array()) {
-    if (v.size() != 1) {
-      fail("'prompt' must be a string or an array of one string (got " + std::to_string(v.size()) +
-               " elements; send one request per prompt)",
+    p.ids = parse_token_ids(v, field);
+  } else {
+    wrong_type(field, "a string or an array of token ids", v);
+  }
+  if (p.text.empty() && p.ids.empty()) fail("'" + field + "' is empty", "invalid_value", field);
+  return p;
+}
+
+// "text", [1, 2, 3], or a batch: ["a", "b"] or [[1, 2], [3, 4]] (one choice set per prompt).
+void parse_prompt(const json& v, size_t max_prompts, CompletionRequest& req) {
+  if (v.is_array() && v.empty()) fail("'prompt' is empty", "invalid_value", "prompt");
+  if (v.is_string() || (v.is_array() && v[0].is_number())) {
+    req.prompts.push_back(parse_one_prompt(v, "prompt"));
+  } else if (v.is_array()) {
+    if (v.size() > max_prompts) {
+      fail("'prompt' has " + std::to_string(v.size()) + " prompts; at most " +
+               std::to_string(max_prompts) + (max_prompts == 1 ? " is" : " are") + " allowed",
            "invalid_value", "prompt");
     }
-    if (v[0].is_array())
-      req.prompt_ids = parse_token_ids(v[0], "prompt[0]");
-    else
-      req.prompt = get_string(v[0], "prompt[0]");
+    for (size_t i = 0; i < v.size(); ++i)
+      req.prompts.push_back(parse_one_prompt(v[i], "prompt[" + std::to_string(i) + "]"));
   } else {
-    wrong_type("prompt", "a string", v);
+    wrong_type("prompt", "a string, an array of token ids or an array of prompts", v);
   }
-  // With BOS added an empty prompt would still "work"; it is almost surely a client bug.
-  if (req.prompt.empty() && req.prompt_ids.empty())
-    fail("'prompt' is empty", "invalid_value", "prompt");
+  select_prompt(req, 0);
+}
+
+// OpenAI's logit_bias: {"<token id>": bias}. Ids are checked against the vocabulary once the
+// model is known (prepare_prompt); values here.
+void parse_logit_bias(const json& v, SamplingParams& s) {
+  if (!v.is_object()) wrong_type("logit_bias", "an object mapping token ids to biases", v);
+  if (v.size() > static_cast<size_t>(kMaxLogitBiasEntries)) {
+    fail("'logit_bias' has " + std::to_string(v.size()) + " entries; at most " +
+             std::to_string(kMaxLogitBiasEntries) + " are allowed",
+         "invalid_value", "logit_bias");
+  }
+  s.logit_bias.clear();
+  for (const auto& [key, bias] : v.items()) {
+    const std::string field = "logit_bias[\"" + key.substr(0, 32) + "\"]";
+    const bool digits =
+        !key.empty() && key.size() <= 10 &&
+        std::all_of(key.begin(), key.end(), [](char c) { return c >= '0' && c <= '9'; });
+    const int64_t id = digits ? std::stoll(key) : -1;
+    if (id < 0 || id > INT32_MAX) {
+      fail("'logit_bias' key '" + key.substr(0, 32) + "' is not a token id", "invalid_value",
+           "logit_bias");
+    }
+    if (!bias.is_number()) wrong_type(field, "a number", bias);
+    const double b = bias.get<double>();
+    if (!(b >= -100 && b <= 100)) {
+      fail("'" + field + "' must be between -100 and 100, got " + bias.dump(), "invalid_value",
+           "logit_bias");
+    }
+    s.logit_bias.emplace_back(static_cast<int32_t>(id), static_cast<float>(b));
+  }
+}
+
+// Fields of the OpenAI API this server does not implement: a request that sets one is refused
+// (never silently run without it). A value equal to the field's "off" default is accepted.
+bool is_default_of_refused(const std::string& key, const json& v) {
+  if (key == "best_of") return v.is_number_integer() && v.get<int64_t>() == 1;
+  if (key == "tools" || key == "functions") return v.is_array() && v.empty();
+  if (key == "tool_choice" || key == "function_call") return v == "none";
+  if (key == "parallel_tool_calls") return v.is_boolean();  // no tools: nothing to parallelise
+  if (key == "modalities") return v == json::array({"text"});
+  return false;
+}
+
+const char* refused_reason(const std::string& key) {
+  if (key == "best_of") return "'best_of' is not supported (use 'n' and pick client-side)";
+  if (key == "suffix") return "'suffix' (insertion) is not supported";
+  if (key == "tools" || key == "tool_choice" || key == "functions" || key == "function_call" ||
+      key == "parallel_tool_calls")
+    return "tool and function calling is not supported";
+  if (key == "modalities" || key == "audio") return "only text output is supported";
+  if (key == "prediction") return "predicted outputs are not supported";
+  if (key == "reasoning_effort") return "'reasoning_effort' is not supported";
+  if (key == "web_search_options") return "web search is not supported";
+  return nullptr;
 }
 
 std::string join(const std::vector<std::string>& names) {
@@ -291,6 +355,11 @@ bool is_silent(const ParseOptions& o, const std::string& key) {
 
 }  // namespace
 
+void select_prompt(CompletionRequest& req, size_t i) {
+  req.prompt = req.prompts.at(i).text;
+  req.prompt_ids = req.prompts.at(i).ids;
+}
+
 CompletionRequest openai_defaults(Endpoint endpoint) {
   CompletionRequest req;
   req.endpoint = endpoint;
@@ -370,6 +439,12 @@ void parse_body(const json& body, CompletionRequest& req, const ParseOptions& op
       gbnf = &v;
     } else if (key == "json_schema") {
       json_schema = &v;
+    } else if (key == "logit_bias") {
+      parse_logit_bias(v, s);
+    } else if (key == "echo") {
+      req.echo = get_bool(v, key);
+    } else if (const char* why = refused_reason(key)) {
+      if (!is_default_of_refused(key, v)) fail(why, "unsupported_parameter", key);
     } else if (key == "stream" && options.stream) {
       req.stream = get_bool(v, key);
     } else if (key == "stream_options" && options.stream) {
@@ -389,7 +464,7 @@ void parse_body(const json& body, CompletionRequest& req, const ParseOptions& op
            "invalid_value", "messages");
     }
     if (prompt == nullptr) fail("'prompt' is missing", "missing_required_parameter", "prompt");
-    parse_prompt(*prompt, req);
+    parse_prompt(*prompt, options.max_prompts, req);
   } else {
     if (prompt != nullptr) {
       fail("'prompt' belongs to /v1/completions; /v1/chat/completions takes 'messages'",
@@ -401,6 +476,12 @@ void parse_body(const json& body, CompletionRequest& req, const ParseOptions& op
   }
   if (options.logprobs) resolve_logprobs(logprobs, top, req);
   parse_structured(response_format, gbnf, json_schema, s.structured);
+  if (req.echo && req.endpoint != Endpoint::Completions)
+    fail("'echo' belongs to /v1/completions", "unsupported_parameter", "echo");
+  if (req.echo && !options.echo)
+    fail("'echo' is not supported here", "unsupported_parameter", "echo");
+  if (req.echo && req.stream)
+    fail("'echo' is not supported with 'stream'", "unsupported_parameter", "echo");
 
   // max_completion_tokens is the newer name; it wins when both are given.
   req.max_tokens = max_completion_tokens ? max_completion_tokens : max_tokens;

@@ -11,19 +11,28 @@
 #include <string_view>
 #include <vector>
 
+#include "openai/request_fields.h"
 #include "packinfer/chat.h"
 #include "packinfer/sampling_params.h"
-#include "openai/request_fields.h"
 
 namespace packinfer::api {
 
 enum class Endpoint { Completions, ChatCompletions };
 
+// One prompt of /v1/completions: text, or token ids.
+struct PromptInput {
+  std::string text;
+  std::vector<int32_t> ids;
+};
+
 struct CompletionRequest {
   Endpoint endpoint = Endpoint::Completions;
-  std::string model;                  // as requested (empty: not given)
-  std::string prompt;                 // completions, as text ...
-  std::vector<int32_t> prompt_ids;    // ... or as token ids
+  std::string model;                // as requested (empty: not given)
+  std::string prompt;               // completions, as text ...
+  std::vector<int32_t> prompt_ids;  // ... or as token ids (the first prompt of `prompts`)
+  // Completions: every prompt of the request, in order (a batch gives len(prompts) x n
+  // choices). prompt/prompt_ids hold the one prepare_prompt() works on.
+  std::vector<PromptInput> prompts;
   std::vector<ChatMessage> messages;  // chat completions
   SamplingParams sampling;            // OpenAI defaults; max_tokens set by fit_to_context()
   std::optional<int64_t> max_tokens;  // as requested
@@ -31,12 +40,20 @@ struct CompletionRequest {
   int32_t top_logprobs = -1;          // -1: no logprobs; else alternatives per token
   bool stream = false;
   bool include_usage = false;  // stream_options.include_usage
+  bool echo = false;           // completions: the prompt is prepended to each choice's text
 };
+
+// Selects prompt `i` of req.prompts as the one prepare_prompt() tokenizes.
+void select_prompt(CompletionRequest& req, size_t i);
 
 // What a caller supports; anything else is rejected or ignored with a warning.
 struct ParseOptions {
   std::vector<std::string> model_names;  // names "model" may use (accepted_model_names())
   int32_t max_n = 1;
+  // Prompts one /v1/completions request may carry (a list of strings or of token-id lists);
+  // 1: a list of several is refused.
+  size_t max_prompts = 1;
+  bool echo = false;      // false: "echo": true is refused
   bool logprobs = false;  // false: logprobs/top_logprobs are ignored with a warning
   bool stream = false;    // false: stream/stream_options are unknown fields
   // A body with "messages" is a chat request whatever the endpoint (batch lines without a url).
@@ -47,6 +64,7 @@ struct ParseOptions {
 inline constexpr int32_t kMaxCompletionLogprobs = 5;  // OpenAI's limits
 inline constexpr int32_t kMaxChatTopLogprobs = 20;
 inline constexpr size_t kMaxStopStrings = 4;
+inline constexpr int32_t kMaxLogitBiasEntries = 300;  // OpenAI's limit
 // Default max_tokens of the completions endpoint (OpenAI's).
 inline constexpr int64_t kDefaultCompletionMaxTokens = 16;
 

@@ -1,5 +1,8 @@
 #include "openai/openai_response.h"
 
+#include <algorithm>
+#include <cmath>
+
 namespace packinfer::api {
 
 ojson usage_json(int64_t prompt_tokens, int64_t completion_tokens, int64_t cached_tokens) {
@@ -9,13 +12,18 @@ ojson usage_json(int64_t prompt_tokens, int64_t completion_tokens, int64_t cache
                {"prompt_tokens_details", {{"cached_tokens", cached_tokens}}}};
 }
 
-ojson usage_json(const std::vector<ChoiceResult>& choices) {
-  int64_t completion = 0;
-  for (const ChoiceResult& c : choices)
-    completion += static_cast<int64_t>(c.generation->output_ids.size());
-  if (choices.empty()) return usage_json(0, 0, 0);
-  const GenerationResult& first = *choices.front().generation;
-  return usage_json(static_cast<int64_t>(first.prompt_ids.size()), completion, first.cached_tokens);
+ojson usage_json(const std::vector<ChoiceResult>& choices, size_t per_prompt) {
+  if (per_prompt == 0) per_prompt = std::max<size_t>(1, choices.size());
+  int64_t prompt = 0, completion = 0, cached = 0;
+  for (size_t i = 0; i < choices.size(); ++i) {
+    const GenerationResult& g = *choices[i].generation;
+    completion += static_cast<int64_t>(g.output_ids.size());
+    if (i % per_prompt == 0) {
+      prompt += static_cast<int64_t>(g.prompt_ids.size());
+      cached += g.cached_tokens;
+    }
+  }
+  return usage_json(prompt, completion, cached);
 }
 
 namespace {
@@ -51,10 +59,15 @@ ojson completion_logprobs(const std::vector<TokenEvent>& tokens, const TokenText
                {"text_offset", ojson::array()}};
   for (const TokenEvent& t : tokens) {
     out["tokens"].push_back(token_text(t.id));
-    out["token_logprobs"].push_back(t.logprob);
-    ojson top = ojson::object();
-    for (const auto& [id, lp] : t.top) top[token_text(id)] = lp;
-    out["top_logprobs"].push_back(top);
+    if (std::isnan(t.logprob)) {  // the first token of an echoed prompt
+      out["token_logprobs"].push_back(nullptr);
+      out["top_logprobs"].push_back(nullptr);
+    } else {
+      out["token_logprobs"].push_back(t.logprob);
+      ojson top = ojson::object();
+      for (const auto& [id, lp] : t.top) top[token_text(id)] = lp;
+      out["top_logprobs"].push_back(top);
+    }
     out["text_offset"].push_back(offset);
     // Offsets follow the text actually streamed (a token's text may be held back for UTF-8).
     offset += static_cast<int64_t>(t.text.size());
@@ -81,7 +94,7 @@ ojson logprobs_json(Endpoint endpoint, const std::vector<TokenEvent>& tokens,
 }
 
 ojson completion_json(const ResponseContext& ctx, const std::vector<ChoiceResult>& choices,
-                      const TokenTextFn& token_text) {
+                      const TokenTextFn& token_text, size_t per_prompt) {
   ojson body = base(ctx, /*chunk=*/false);
   ojson list = ojson::array();
   for (size_t i = 0; i < choices.size(); ++i) {
@@ -90,15 +103,25 @@ ojson completion_json(const ResponseContext& ctx, const std::vector<ChoiceResult
     if (ctx.endpoint == Endpoint::ChatCompletions)
       choice["message"] = {{"role", "assistant"}, {"content", g.text}};
     else
-      choice["text"] = g.text;
-    choice["logprobs"] = choices[i].tokens != nullptr
-                             ? logprobs_json(ctx.endpoint, *choices[i].tokens, token_text)
-                             : ojson(nullptr);
+      choice["text"] = choices[i].echo != nullptr ? *choices[i].echo + g.text : g.text;
+    ojson lp = nullptr;
+    if (choices[i].tokens != nullptr) {
+      const int64_t offset =
+          choices[i].echo != nullptr ? static_cast<int64_t>(choices[i].echo->size()) : 0;
+      lp = logprobs_json(ctx.endpoint, *choices[i].tokens, token_text, offset);
+      if (choices[i].prompt_tokens != nullptr && ctx.endpoint == Endpoint::Completions) {
+        ojson all = completion_logprobs(*choices[i].prompt_tokens, token_text, 0);
+        for (const char* key : {"tokens", "token_logprobs", "top_logprobs", "text_offset"})
+          for (auto& v : lp[key]) all[key].push_back(std::move(v));
+        lp = std::move(all);
+      }
+    }
+    choice["logprobs"] = std::move(lp);
     choice["finish_reason"] = g.finish_reason;
     list.push_back(std::move(choice));
   }
   body["choices"] = std::move(list);
-  body["usage"] = usage_json(choices);
+  body["usage"] = usage_json(choices, per_prompt);
   return body;
 }
 

@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "openai/openai_request.h"
 #include "packinfer/engine.h"
 #include "packinfer/serving.h"
-#include "openai/openai_request.h"
 
 namespace packinfer::api {
 
@@ -32,20 +32,27 @@ using TokenTextFn = std::function<std::string(int32_t)>;
 struct ChoiceResult {
   const GenerationResult* generation = nullptr;
   const std::vector<TokenEvent>* tokens = nullptr;  // set: the client asked for logprobs
+  // Completions with echo: the prompt's text, put before the generated text, and (with
+  // logprobs) its tokens: every prompt token, `text` the part of the prompt's text it adds,
+  // logprob NaN for the first one (it has none; written as null).
+  const std::string* echo = nullptr;
+  const std::vector<TokenEvent>* prompt_tokens = nullptr;
 };
 
 ojson usage_json(int64_t prompt_tokens, int64_t completion_tokens, int64_t cached_tokens);
-// Usage of n choices of one prompt: the prompt counts once (as OpenAI bills it).
-ojson usage_json(const std::vector<ChoiceResult>& choices);
+// Usage of choices generated `per_prompt` at a time from each prompt (choices [k * per_prompt,
+// (k + 1) * per_prompt) share prompt k; 0: all share one): a prompt counts once (as OpenAI
+// bills it).
+ojson usage_json(const std::vector<ChoiceResult>& choices, size_t per_prompt = 0);
 
 // The logprobs object of a choice, in the endpoint's shape (completions: tokens/token_logprobs/
 // top_logprobs/text_offset; chat: content[] with token, logprob, bytes, top_logprobs).
 ojson logprobs_json(Endpoint endpoint, const std::vector<TokenEvent>& tokens,
                     const TokenTextFn& token_text, int64_t text_offset = 0);
 
-// A whole (non-streamed) response.
+// A whole (non-streamed) response; `per_prompt` as for usage_json().
 ojson completion_json(const ResponseContext& ctx, const std::vector<ChoiceResult>& choices,
-                      const TokenTextFn& token_text = {});
+                      const TokenTextFn& token_text = {}, size_t per_prompt = 0);
 
 // One chunk of a stream for choice `index`: `text` new text (chat: with the assistant role on the
 // first chunk), `finish_reason` on the last one, `logprobs` when asked.

@@ -8,6 +8,14 @@ namespace packinfer::api {
 std::optional<RequestError> prepare_prompt(const Engine& engine, CompletionRequest& req,
                                            MaxTokensPolicy policy, std::vector<int32_t>& ids) {
   const ModelInfo& info = engine.model_info();
+  for (const auto& [id, bias] : req.sampling.logit_bias) {
+    if (id >= info.n_vocab) {
+      return RequestError{"'logit_bias' token id " + std::to_string(id) +
+                              " is out of range (vocabulary of " + std::to_string(info.n_vocab) +
+                              ")",
+                          "invalid_value", "logit_bias"};
+    }
+  }
   try {
     if (!req.prompt_ids.empty()) {
       for (int32_t id : req.prompt_ids) {

@@ -1,5 +1,5 @@
-// Sampler: penalties -> greedy shortcut -> top-k -> top-p -> min-p -> temperature -> draw.
-// The per-token path reuses candidates_ and the penalty scratch, so it never allocates.
+// Sampler: penalties -> logit_bias -> greedy shortcut -> top-k -> top-p -> min-p -> temperature ->
+// draw. The per-token path reuses candidates_ and the penalty scratch, so it never allocates.
 #include "sample/sampler.h"
 
 #include <algorithm>
@@ -81,6 +81,9 @@ int32_t Sampler::sample(std::span<float> logits, std::span<const int32_t> histor
     throw Error("Sampler::sample: got " + std::to_string(logits.size()) + " logits, expected " +
                 std::to_string(vocab_size_));
   if (!counts_.empty() && !history.empty()) apply_penalties(logits, history);
+  for (const auto& [id, bias] : params_.logit_bias) {
+    if (id >= 0 && id < vocab_size_) logits[id] += bias;
+  }
   if (params_.temperature == 0.0f) return argmax(logits);
 
   // Only tokens that can be drawn become candidates ('> -inf' is false for -inf and NaN).

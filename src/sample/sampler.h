@@ -1,7 +1,7 @@
 #pragma once
 // Picks the next token from a logit vector according to SamplingParams. Order of operations
-// (as in llama.cpp's default chain): penalties -> greedy shortcut when temperature == 0 ->
-// top-k -> top-p -> min-p -> temperature -> draw with the sequence's own seeded RNG.
+// (as in llama.cpp's default chain): penalties -> logit_bias -> greedy shortcut when temperature ==
+// 0 -> top-k -> top-p -> min-p -> temperature -> draw with the sequence's own seeded RNG.
 #include <cstdint>
 #include <random>
 #include <span>

@@ -20,6 +20,8 @@ constexpr float kMaxAbsOpenAIPenalty = 2.0f;
 constexpr int32_t kMaxTokens = 1 << 20;
 constexpr size_t kMaxStopStrings = 16;
 constexpr size_t kMaxStopStringBytes = 256;
+constexpr size_t kMaxLogitBias = 1024;
+constexpr float kMaxAbsLogitBias = 100.0f;
 
 [[noreturn]] void fail(const std::string& field, const std::string& rule, const std::string& got) {
   throw InvalidArgument("invalid sampling parameter '" + field + "': " + rule + " (got " + got +
@@ -65,6 +67,14 @@ void SamplingParams::validate() const {
     if (stop[i].size() > kMaxStopStringBytes)
       fail(field, "stop strings must be at most 256 bytes",
            std::to_string(stop[i].size()) + " bytes");
+  }
+  if (logit_bias.size() > kMaxLogitBias)
+    fail("logit_bias", "at most 1024 tokens may be biased",
+         std::to_string(logit_bias.size()) + " tokens");
+  for (const auto& [id, bias] : logit_bias) {
+    if (id < 0) fail("logit_bias", "token ids must be >= 0", std::to_string(id));
+    if (!(bias >= -kMaxAbsLogitBias && bias <= kMaxAbsLogitBias))
+      fail("logit_bias", "biases must be in [-100, 100]", show(bias));
   }
   for (size_t i = 0; i < stop_token_ids.size(); ++i) {
     if (stop_token_ids[i] < 0)

@@ -9,24 +9,55 @@ namespace packinfer {
 
 OnlinePolicy::OnlinePolicy(const ModelConfig& config, int64_t n_ctx, const ServingOptions& options)
     : config_(config), n_ctx_(n_ctx), options_(options) {
-  options_.max_step_tokens = std::max<int64_t>(1, options_.max_step_tokens);
+  options_.max_step_tokens = std::max<int64_t>(0, options_.max_step_tokens);
   options_.max_running = std::max(1, options_.max_running);
+}
+
+int64_t OnlinePolicy::step_limit() const {
+  return options_.max_step_tokens > 0 ? options_.max_step_tokens : kDefaultStepTokens;
+}
+
+double OnlinePolicy::step_budget(double decode_cost) const {
+  if (options_.max_step_tokens > 0) return static_cast<double>(options_.max_step_tokens);
+  const double most = static_cast<double>(kDefaultStepTokens);
+  // Nothing decodes: no inter-token latency to protect, so prompts get large efficient steps.
+  if (decode_cost <= 0) return most;
+  const double least = decode_cost + kMinPromptCost;
+  double target = options_.itl_target_ms / 1000.0;
+  if (target <= 0) {
+    if (!cost_model_.has_decode_steps()) return std::max(least, decode_cost + kUncalibratedBudget);
+    target = kAutoItlFactor * cost_model_.decode_step_seconds();
+  }
+  if (!cost_model_.calibrated()) return std::max(least, decode_cost + kUncalibratedBudget);
+  return std::max(least, std::min(most, cost_model_.cost_within(target)));
+}
+
+void OnlinePolicy::on_step_done(const StepPlan& plan, const StepOutput& output) {
+  double cost = 0;
+  bool has_prompt = false;
+  for (const PlannedSequence& ps : plan.sequences) {
+    cost += token_cost(ps.pos0, ps.n_real());
+    has_prompt = has_prompt || !ps.decode;
+  }
+  cost_model_.observe(cost, has_prompt, output.seconds);
 }
 
 void OnlinePolicy::plan_step(Scheduler& s, std::deque<Forward>& forwards) {
   std::vector<Piece> pieces;
   if (options_.chunked_prefill) {
-    double budget = static_cast<double>(options_.max_step_tokens);
+    // Decodes first, whatever they cost; prompt chunks get what the step budget leaves.
+    double budget = 0;
     plan_decodes(s, pieces, budget);
+    budget += step_budget(-budget);
     plan_prefills(s, pieces, budget);
     admit(s, pieces, budget);
   } else {
     // Prompts first, whole, in a step of their own; decodes only when no prompt is ready.
-    double budget = static_cast<double>(std::max(options_.max_step_tokens, n_ctx_));
+    double budget = static_cast<double>(std::max(step_limit(), n_ctx_));
     plan_prefills(s, pieces, budget);
     admit(s, pieces, budget);
     if (pieces.empty()) {
-      budget = static_cast<double>(options_.max_step_tokens);
+      budget = static_cast<double>(step_limit());
       plan_decodes(s, pieces, budget);
     }
   }
@@ -131,7 +162,7 @@ bool OnlinePolicy::reserve_or_preempt(Scheduler& s, Request& r, int64_t n, size_
 void OnlinePolicy::split(const std::vector<Piece>& pieces, std::deque<Forward>& forwards) const {
   // In chunked mode the pieces fit one forward; otherwise long prompts are split over
   // consecutive forwards (a sequence's tokens stay in order across them).
-  const int64_t limit = options_.max_step_tokens;
+  const int64_t limit = step_limit();
   Forward current;
   int64_t size = 0;
   auto close = [&] {

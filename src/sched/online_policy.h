@@ -10,6 +10,11 @@
 // The budget counts cost, not just tokens: a token attending to a long context costs more than
 // one at the start (token_cost), so a chunk late in a long prompt is shorter and every step
 // takes about the same time — what keeps the decodes' inter-token latency flat.
+// The budget itself (ServingOptions::max_step_tokens = 0, the default) is latency-aware: while
+// requests decode, a step may cost what the measured step times (StepCostModel) say fits in the
+// inter-token latency target (itl_target_ms, by default 3.5x a decode-only step); while nothing
+// decodes there is no latency to protect and a step takes up to 512 units. A fixed
+// max_step_tokens overrides both.
 // KV blocks are taken as tokens are written. When a decode finds no free block, the newest
 // running request is preempted: its blocks are released (full ones stay in the prefix cache)
 // and it goes back to the front of the queue, to be recomputed. The oldest request therefore
@@ -24,6 +29,7 @@
 #include "model/model_config.h"
 #include "packinfer/serving_types.h"
 #include "sched/scheduling_policy.h"
+#include "sched/step_cost_model.h"
 
 namespace packinfer {
 
@@ -32,7 +38,25 @@ class OnlinePolicy : public SchedulingPolicy {
   OnlinePolicy(const ModelConfig& config, int64_t n_ctx, const ServingOptions& options);
 
   void plan_step(Scheduler& s, std::deque<Forward>& forwards) override;
+  void on_step_done(const StepPlan& plan, const StepOutput& output) override;
 
+  // The budget of a chunked step (cost units, decodes included) whose decodes cost
+  // `decode_cost`: the fixed max_step_tokens if set, else latency-aware (see above).
+  double step_budget(double decode_cost) const;
+  const StepCostModel& cost_model() const { return cost_model_; }
+
+  // Steps of the automatic budget cost at most this much (also the unchunked forward size).
+  static constexpr int64_t kDefaultStepTokens = 512;
+  // The automatic ITL target is this multiple of a decode-only step. A step of T next to decode
+  // steps of d leaves (T - d) / T of the machine to the prompt, so the prompt's TTFT grows by
+  // T / (T - d): 1.5x at 3x, 1.4x at 3.5x. At 3x the small chunks' lower efficiency put it at
+  // 1.51x in two runs (bench/RESULTS.md); 3.5x leaves that margin while the streams' p99/p50
+  // stays near 1 when the median gap is a mixed step (a long prompt's prefill spans most gaps).
+  static constexpr double kAutoItlFactor = 3.5;
+  // Prompt cost every step with decodes may add at least, so prompts always progress; and the
+  // budget before any step time was measured.
+  static constexpr double kMinPromptCost = 16;
+  static constexpr double kUncalibratedBudget = 64;
   // Cost of computing n tokens after `cached` positions, in units of one token's layer matmuls
   // (chunked mode; otherwise just n).
   double token_cost(int64_t cached, int64_t n) const;
@@ -52,9 +76,13 @@ class OnlinePolicy : public SchedulingPolicy {
   // in order, a request at most once per forward).
   void split(const std::vector<Piece>& pieces, std::deque<Forward>& forwards) const;
 
+  // Tokens per forward in unchunked mode (and the split limit): max_step_tokens or the default.
+  int64_t step_limit() const;
+
   const ModelConfig& config_;
   int64_t n_ctx_;
   ServingOptions options_;
+  StepCostModel cost_model_;
 };
 
 }  // namespace packinfer

@@ -38,6 +38,7 @@ struct Request {
   std::vector<TokenEvent> logprob_tokens;
   // When set, receives the logits of every prompt position as it is computed (prompt scoring).
   std::function<void(int64_t position, std::span<const float> logits)> on_prompt_logits;
+  std::vector<TokenEvent> prompt_logprob_tokens;  // ServingResult::prompt_tokens
 
   bool sampled_first = false;  // false until the first token is sampled (TTFT)
   bool cancel_requested = false;

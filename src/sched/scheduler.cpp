@@ -123,6 +123,7 @@ void Scheduler::update(const StepPlan& plan, const StepOutput& output) {
   }
   stats_.busy_seconds += output.seconds;
   stats_.steps++;
+  policy_->on_step_done(plan, output);
   const int32_t bs = kv_.block_size();
   for (size_t i = 0; i < in_flight_.size(); ++i) {
     Request& r = *in_flight_[i].request;
@@ -225,6 +226,7 @@ void Scheduler::finish(Request& r, const std::string& error, bool out_of_memory)
   res.error = error;
   res.out_of_memory = out_of_memory;
   res.tokens = std::move(r.logprob_tokens);
+  res.prompt_tokens = std::move(r.prompt_logprob_tokens);
   res.preemptions = r.preemptions;
   res.e2e_seconds = seconds(r.submitted, now);
   res.queued_seconds = r.scheduled ? seconds(r.submitted, r.first_scheduled) : res.e2e_seconds;
@@ -251,7 +253,8 @@ bool Scheduler::shares_uncomputed_prefix(const Request& r) const {
 }
 
 int64_t Scheduler::match_prefix(Request& r) {
-  if (!options_.prefix_cache) return 0;
+  // Logits of every prompt position are wanted: none of them may come from the cache.
+  if (!options_.prefix_cache || r.on_prompt_logits) return 0;
   return kv_.match_prefix(r.kv, r.target_tokens());
 }
 

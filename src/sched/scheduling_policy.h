@@ -6,6 +6,8 @@
 #include <deque>
 #include <vector>
 
+#include "runner/step_plan.h"
+
 namespace packinfer {
 
 class Scheduler;
@@ -34,6 +36,10 @@ class SchedulingPolicy {
 
   // A request left the scheduler (finished, failed or cancelled): drop what the policy set aside.
   virtual void on_finished(const Request& request) {}
+
+  // A forward it planned ran (before the scheduler takes its output): its wall time is what a
+  // latency-aware policy learns from.
+  virtual void on_step_done(const StepPlan& plan, const StepOutput& output) {}
 };
 
 }  // namespace packinfer

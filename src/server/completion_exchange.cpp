@@ -94,7 +94,7 @@ std::string CompletionExchange::next_sse(const TokenTextFn& token_text, int time
     if (include_usage) {
       std::vector<ChoiceResult> results;
       for (const Choice& c : choices) results.push_back({&c.result.generation, nullptr});
-      out += sse_chunk(usage_chunk(ctx, usage_json(results)));
+      out += sse_chunk(usage_chunk(ctx, usage_json(results, per_prompt)));
     }
     out += kSseDone;
   }

@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
+#include "openai/openai_response.h"
 #include "packinfer/serving.h"
 #include "server/metrics.h"
-#include "openai/openai_response.h"
 
 namespace packinfer::api {
 
@@ -35,6 +35,12 @@ struct CompletionExchange : std::enable_shared_from_this<CompletionExchange> {
   ResponseContext ctx;
   bool stream = false, include_usage = false;
   int32_t top_logprobs = -1;
+  // Choices [k * per_prompt, (k + 1) * per_prompt) are the n choices of prompt k.
+  size_t per_prompt = 1;
+  // Completions with echo: each prompt's text and token ids.
+  bool echo = false;
+  std::vector<std::string> prompt_texts;
+  std::vector<std::vector<int32_t>> prompt_ids;
 
   std::mutex mu;  // guards choices' engine-side fields, events, remaining
   std::condition_variable cv;

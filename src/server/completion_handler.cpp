@@ -3,15 +3,20 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <limits>
 #include <random>
+#include <span>
 
-#include "server/http_reply.h"
 #include "openai/request_prompt.h"
+#include "server/client_watch.h"
+#include "server/http_reply.h"
 
 namespace packinfer::api {
 namespace {
 
 constexpr auto kHeartbeat = std::chrono::seconds(5);
+// How often a handler waiting for a non-streamed result checks that its client is still there.
+constexpr auto kDisconnectPoll = std::chrono::milliseconds(100);
 
 }  // namespace
 
@@ -23,6 +28,8 @@ CompletionHandler::CompletionHandler(Engine& engine, ServingEngine& serving,
   parse_options_.max_n = config_.max_n;
   parse_options_.logprobs = true;
   parse_options_.stream = true;
+  parse_options_.echo = true;
+  parse_options_.max_prompts = config_.max_prompts;
   // Stock clients send these; they have no effect here and need no warning.
   parse_options_.silent_fields = {"user", "store", "metadata", "service_tier"};
   const std::vector<int32_t> bos = engine_.tokenize("", /*add_special=*/true, false);
@@ -81,33 +88,39 @@ void CompletionHandler::cancel_all() {
   for (auto& ex : all) cancel(*ex);
 }
 
-std::optional<RequestError> CompletionHandler::submit_all(const std::shared_ptr<Exchange>& ex,
-                                                          const CompletionRequest& creq,
-                                                          const std::vector<int32_t>& ids) {
-  for (int32_t i = 0; i < creq.n; ++i) {
-    ServingRequest sr;
-    sr.generation.prompt_ids = ids;
-    sr.generation.sampling = creq.sampling;
-    // n choices with a seed must differ from each other but be reproducible.
-    if (creq.sampling.seed) sr.generation.sampling.seed = *creq.sampling.seed + i;
-    sr.top_logprobs = creq.top_logprobs;
-    ServingCallbacks cb = ex->callbacks(i, metrics_);
-    std::optional<RequestError> error;
-    try {
-      const uint64_t id = serving_.submit(sr, std::move(cb));
-      std::lock_guard lock(ex->mu);
-      ex->choices[i].id = id;
-      ex->choices[i].submitted = true;
-    } catch (const InvalidArgument& e) {
-      error = RequestError{e.what(), "invalid_value", ""};
-    } catch (const Overloaded& e) {
-      error = RequestError{e.what(), "server_overloaded", "", 503};
-    } catch (const std::exception& e) {
-      error = RequestError{e.what(), "server_error", "", 500};
-    }
-    if (error) {
-      cancel(*ex);
-      return error;
+std::optional<RequestError> CompletionHandler::submit_all(
+    const std::shared_ptr<Exchange>& ex, const CompletionRequest& creq,
+    const std::vector<std::vector<int32_t>>& prompts, const std::vector<int32_t>& max_tokens) {
+  for (size_t k = 0; k < prompts.size(); ++k) {
+    for (int32_t i = 0; i < creq.n; ++i) {
+      const size_t index = k * static_cast<size_t>(creq.n) + static_cast<size_t>(i);
+      ServingRequest sr;
+      sr.generation.prompt_ids = prompts[k];
+      sr.generation.sampling = creq.sampling;
+      sr.generation.sampling.max_tokens = max_tokens[k];
+      // n choices with a seed must differ from each other but be reproducible.
+      if (creq.sampling.seed) sr.generation.sampling.seed = *creq.sampling.seed + i;
+      sr.top_logprobs = creq.top_logprobs;
+      // The prompt's log probabilities are the same for its n choices: the first computes them.
+      if (creq.echo && i == 0) sr.prompt_logprobs = creq.top_logprobs;
+      ServingCallbacks cb = ex->callbacks(static_cast<int32_t>(index), metrics_);
+      std::optional<RequestError> error;
+      try {
+        const uint64_t id = serving_.submit(sr, std::move(cb));
+        std::lock_guard lock(ex->mu);
+        ex->choices[index].id = id;
+        ex->choices[index].submitted = true;
+      } catch (const InvalidArgument& e) {
+        error = RequestError{e.what(), "invalid_value", ""};
+      } catch (const Overloaded& e) {
+        error = RequestError{e.what(), "server_overloaded", "", 503};
+      } catch (const std::exception& e) {
+        error = RequestError{e.what(), "server_error", "", 500};
+      }
+      if (error) {
+        cancel(*ex);
+        return error;
+      }
     }
   }
   return std::nullopt;
@@ -121,23 +134,44 @@ void CompletionHandler::handle(Endpoint endpoint, const httplib::Request& req,
   };
   if (auto e = parse_request_text(req.body, endpoint, parse_options_, ignored, creq))
     return send_error(res, *e);
-  std::vector<int32_t> ids;
-  if (auto e = prepare_prompt(engine_, creq, MaxTokensPolicy::Reject, ids))
-    return send_error(res, *e);
+  // Completions may carry a batch of prompts; each is tokenized and checked on its own.
+  const size_t n_prompts = endpoint == Endpoint::Completions ? creq.prompts.size() : 1;
+  std::vector<std::vector<int32_t>> prompts(n_prompts);
+  std::vector<int32_t> max_tokens(n_prompts);
+  for (size_t k = 0; k < n_prompts; ++k) {
+    if (endpoint == Endpoint::Completions) select_prompt(creq, k);
+    if (auto e = prepare_prompt(engine_, creq, MaxTokensPolicy::Reject, prompts[k])) {
+      if (n_prompts > 1 && e->param == "prompt") e->param = "prompt[" + std::to_string(k) + "]";
+      return send_error(res, *e);
+    }
+    max_tokens[k] = creq.sampling.max_tokens;
+  }
 
+  const size_t n_choices = n_prompts * static_cast<size_t>(creq.n);
   auto ex = std::make_shared<Exchange>(
       ResponseContext{endpoint, next_id(endpoint),
                       creq.model.empty() ? config_.served_name : creq.model,
                       static_cast<int64_t>(std::time(nullptr))},
-      creq.n);
+      static_cast<int32_t>(n_choices));
   ex->stream = creq.stream;
   ex->include_usage = creq.include_usage;
   ex->top_logprobs = creq.top_logprobs;
+  ex->per_prompt = static_cast<size_t>(creq.n);
+  if (creq.echo) {
+    ex->echo = true;
+    for (size_t k = 0; k < n_prompts; ++k) {
+      const PromptInput& p = creq.prompts[k];
+      // A text prompt is echoed as given; token ids as their text.
+      ex->prompt_texts.push_back(
+          p.ids.empty() ? p.text : engine_.detokenize(p.ids, /*render_special=*/false));
+    }
+    ex->prompt_ids = prompts;
+  }
   {
     std::lock_guard lock(mu_);
     active_.insert(ex);
   }
-  if (auto e = submit_all(ex, creq, ids)) {
+  if (auto e = submit_all(ex, creq, prompts, max_tokens)) {
     // Refused choices never call on_done; wait for the cancelled ones so none outlives us.
     ex->wait_submitted_done();
     std::lock_guard g(mu_);
@@ -147,29 +181,81 @@ void CompletionHandler::handle(Endpoint endpoint, const httplib::Request& req,
   if (ex->stream)
     respond_stream(ex, res);
   else
-    respond_whole(ex, res);
+    respond_whole(ex, req, res);
 }
 
-void CompletionHandler::respond_whole(const std::shared_ptr<Exchange>& ex, httplib::Response& res) {
+std::vector<TokenEvent> CompletionHandler::echoed_prompt_tokens(const Exchange& ex,
+                                                                size_t k) const {
+  const std::vector<int32_t>& ids = ex.prompt_ids[k];
+  const std::vector<TokenEvent>& scored = ex.choices[k * ex.per_prompt].result.prompt_tokens;
+  std::vector<TokenEvent> out(ids.size());
+  // Each token's text is what it adds to the detokenized prompt so far, so the text offsets
+  // add up (a token alone may detokenize differently, e.g. SentencePiece's leading space).
+  std::string before;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    TokenEvent& t = out[i];
+    t.id = ids[i];
+    if (i == 0) {
+      t.logprob = std::numeric_limits<float>::quiet_NaN();  // nothing before it to condition on
+    } else if (i - 1 < scored.size()) {
+      t.logprob = scored[i - 1].logprob;
+      t.top = scored[i - 1].top;
+    }
+    std::string now = engine_.detokenize(std::span<const int32_t>(ids).first(i + 1), false);
+    t.text = now.size() >= before.size() ? now.substr(before.size()) : std::string();
+    before = std::move(now);
+  }
+  return out;
+}
+
+void CompletionHandler::respond_whole(const std::shared_ptr<Exchange>& ex,
+                                      const httplib::Request& req, httplib::Response& res) {
+  bool gone = false;
   {
-    // httplib 0.11 gives a handler no way to notice that its client went away, so a dropped
-    // non-streamed request runs to its end (bounded by max_tokens); see README.
+    // Wait for the choices; a client that went away meanwhile has them cancelled (it would
+    // otherwise run to max_tokens for nobody).
+    ClientWatch watch(req, listen_port_);
     std::unique_lock lock(ex->mu);
-    ex->cv.wait(lock, [&] { return ex->remaining == 0; });
+    while (!ex->cv.wait_for(lock, kDisconnectPoll, [&] { return ex->remaining == 0; })) {
+      lock.unlock();
+      gone = watch.gone();
+      if (gone) cancel(*ex);
+      lock.lock();
+      if (gone) {
+        ex->cv.wait(lock, [&] { return ex->remaining == 0; });
+        break;
+      }
+    }
   }
   {
     std::lock_guard lock(mu_);
     active_.erase(ex);
   }
+  std::vector<std::vector<TokenEvent>> prompt_tokens(ex->prompt_ids.size());
   std::vector<ChoiceResult> choices;
-  for (const auto& c : ex->choices) {
+  for (size_t i = 0; i < ex->choices.size(); ++i) {
+    const auto& c = ex->choices[i];
     if (!c.result.error.empty())
       return send_error(res, {"generation failed: " + c.result.error, "server_error", "", 500});
+    // Nobody reads this reply; 499 (nginx's "client closed request") keeps /metrics honest.
+    if (c.result.generation.finish_reason == "cancelled" && gone)
+      return send_error(res, {"the client closed the connection", "client_closed", "", 499});
     if (c.result.generation.finish_reason == "cancelled")
       return send_error(res, {"the server is shutting down", "server_shutting_down", "", 503});
-    choices.push_back({&c.result.generation, ex->top_logprobs >= 0 ? &c.result.tokens : nullptr});
+    ChoiceResult cr{&c.result.generation, ex->top_logprobs >= 0 ? &c.result.tokens : nullptr};
+    if (ex->echo) {
+      const size_t k = i / ex->per_prompt;
+      cr.echo = &ex->prompt_texts[k];
+      if (ex->top_logprobs >= 0) {
+        if (i % ex->per_prompt == 0) prompt_tokens[k] = echoed_prompt_tokens(*ex, k);
+        cr.prompt_tokens = &prompt_tokens[k];
+      }
+    }
+    choices.push_back(cr);
   }
-  send_json(res, completion_json(ex->ctx, choices, [this](int32_t id) { return token_text(id); }));
+  send_json(res,
+            completion_json(
+                ex->ctx, choices, [this](int32_t id) { return token_text(id); }, ex->per_prompt));
 }
 
 void CompletionHandler::respond_stream(const std::shared_ptr<Exchange>& ex,

@@ -4,6 +4,7 @@
 // events. A client that goes away mid-stream has its requests cancelled.
 #include <httplib.h>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -12,11 +13,11 @@
 #include <string>
 #include <vector>
 
+#include "openai/openai_request.h"
 #include "packinfer/engine.h"
 #include "packinfer/serving.h"
 #include "server/completion_exchange.h"
 #include "server/metrics.h"
-#include "openai/openai_request.h"
 
 namespace packinfer::api {
 
@@ -24,6 +25,7 @@ struct CompletionConfig {
   std::vector<std::string> model_names;  // names a request's "model" may use
   std::string served_name;               // "model" of responses when the request names none
   int32_t max_n = 16;
+  size_t max_prompts = 32;  // prompts in one /v1/completions request
 };
 
 class CompletionHandler {
@@ -34,16 +36,24 @@ class CompletionHandler {
   void handle(Endpoint endpoint, const httplib::Request& req, httplib::Response& res);
   // Cancels every request in flight (the server is stopping; waiting handlers then return).
   void cancel_all();
+  // The port the server listens on (lets a handler find its client's socket; see ClientWatch).
+  void set_listen_port(int port) { listen_port_ = port; }
 
  private:
   using Exchange = CompletionExchange;
   void warn_ignored(Endpoint endpoint, const std::string& field, const std::string& why);
   std::string next_id(Endpoint endpoint);
   // Submits the n choices; returns the error (and cancels what was submitted) if one is refused.
+  // Submits n choices of each prompt (with its own fitted max_tokens); returns the error (and
+  // cancels what was submitted) if one is refused.
   std::optional<RequestError> submit_all(const std::shared_ptr<Exchange>& ex,
                                          const CompletionRequest& creq,
-                                         const std::vector<int32_t>& ids);
-  void respond_whole(const std::shared_ptr<Exchange>& ex, httplib::Response& res);
+                                         const std::vector<std::vector<int32_t>>& prompts,
+                                         const std::vector<int32_t>& max_tokens);
+  void respond_whole(const std::shared_ptr<Exchange>& ex, const httplib::Request& req,
+                     httplib::Response& res);
+  // Echo with logprobs: every token of prompt k with the text it adds (see ChoiceResult).
+  std::vector<TokenEvent> echoed_prompt_tokens(const Exchange& ex, size_t k) const;
   void respond_stream(const std::shared_ptr<Exchange>& ex, httplib::Response& res);
   void cancel(Exchange& ex);
   std::string token_text(int32_t id) const;
@@ -54,6 +64,7 @@ class CompletionHandler {
   CompletionConfig config_;
   ParseOptions parse_options_;
   std::optional<int32_t> bos_;  // the vocabulary's BOS, if prompts start with one
+  std::atomic<int> listen_port_{0};
 
   std::mutex mu_;  // guards the members below
   FieldWarnings warnings_;

@@ -12,6 +12,7 @@
 #include "server/completion_handler.h"
 #include "server/http_reply.h"
 #include "server/metrics.h"
+#include "server/tokenize_handler.h"
 
 namespace packinfer::api {
 namespace {
@@ -74,6 +75,12 @@ struct HttpServer::Impl {
     svr.Post("/v1/chat/completions", [this](const httplib::Request& req, httplib::Response& res) {
       completions.handle(Endpoint::ChatCompletions, req, res);
     });
+    svr.Post("/tokenize", [this](const httplib::Request& req, httplib::Response& res) {
+      handle_tokenize(engine, req, res);
+    });
+    svr.Post("/detokenize", [this](const httplib::Request& req, httplib::Response& res) {
+      handle_detokenize(engine, req, res);
+    });
     svr.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
       ojson model = {{"id", names.front()},
                      {"object", "model"},
@@ -95,7 +102,8 @@ struct HttpServer::Impl {
     auto not_allowed = [](const httplib::Request& req, httplib::Response& res) {
       send_error(res, routing_error(req, 405));
     };
-    for (const char* path : {"/v1/completions", "/v1/chat/completions"}) {
+    for (const char* path :
+         {"/v1/completions", "/v1/chat/completions", "/tokenize", "/detokenize"}) {
       svr.Get(path, not_allowed).Put(path, not_allowed).Delete(path, not_allowed);
       svr.Patch(path, not_allowed);
     }
@@ -168,6 +176,7 @@ int HttpServer::bind() {
                 " (address in use, or not an address of this machine)");
   }
   if (m.listen_fd >= 0) ::listen(m.listen_fd, SOMAXCONN);  // Linux updates the backlog
+  m.completions.set_listen_port(port);
   return port;
 }
 
