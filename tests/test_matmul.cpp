@@ -4,16 +4,20 @@
 // threads.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "kernels/fp16.h"
+#include "kernels/gemm_int8_layout.h"
 #include "kernels/kernel_table.h"
 #include "kernels/matmul.h"
+#include "kernels/scalar/scalar_kernels.h"
 #include "kernels/type_kernels.h"
 #include "support/isa_levels.h"
 
@@ -110,6 +114,33 @@ std::vector<double> error_scale(const WeightMatrix& w, const std::vector<float>&
   return scale;
 }
 
+// The error the integer path adds by rounding x to int8 per block (32 elements, 256 for the
+// K-quants) with d = amax / 127: at most sum_k |w_k| * d_block(k) / 2. Zero for types without
+// an integer path.
+std::vector<double> act_rounding_bound(const WeightMatrix& w, const std::vector<float>& x,
+                                       int64_t M) {
+  const TypeKernels* tk = kernels_for(Isa::Scalar).type(w.type);
+  std::vector<double> bound(static_cast<size_t>(M * w.rows), 0.0);
+  if (tk->dot_act == nullptr) return bound;
+  const int64_t block = ggml_type_traits(static_cast<uint32_t>(w.type))->block_size;
+  std::vector<float> row(static_cast<size_t>(w.cols));
+  std::vector<double> d(static_cast<size_t>(w.cols));
+  for (int64_t m = 0; m < M; ++m) {
+    for (int64_t b0 = 0; b0 < w.cols; b0 += block) {
+      float amax = 0;
+      for (int64_t k = b0; k < b0 + block; ++k) amax = std::max(amax, std::fabs(x[m * w.cols + k]));
+      for (int64_t k = b0; k < b0 + block; ++k) d[k] = amax / 127.0;
+    }
+    for (int64_t n = 0; n < w.rows; ++n) {
+      tk->dequant(w.row(n), row.data(), w.cols);
+      double s = 0;
+      for (int64_t k = 0; k < w.cols; ++k) s += std::fabs(static_cast<double>(row[k])) * d[k];
+      bound[m * w.rows + n] = 0.5 * 1.01 * s;
+    }
+  }
+  return bound;
+}
+
 using LevelType = std::tuple<Isa, GgmlType>;
 
 class MatmulTest : public ::testing::TestWithParam<LevelType> {
@@ -118,8 +149,8 @@ class MatmulTest : public ::testing::TestWithParam<LevelType> {
   Isa level() const { return std::get<0>(GetParam()); }
   GgmlType type() const { return std::get<1>(GetParam()); }
   void run(const WeightMatrix& w, const float* x, int64_t ldx, int64_t M, float* y, int64_t ldy,
-           int threads) const {
-    matmul_with(kernels_for(level()), w, x, ldx, M, y, ldy, pool_of(threads));
+           int threads, MatmulActivations act = MatmulActivations::Default) const {
+    matmul_with(kernels_for(level()), w, x, ldx, M, y, ldy, pool_of(threads), act);
   }
 };
 
@@ -145,18 +176,24 @@ TEST_P(MatmulTest, MatchesReferenceOverShapes) {
         std::vector<float> ref(static_cast<size_t>(M * N));
         matmul_reference(wt.w, x.data(), M, ref.data());
         const std::vector<double> scale = error_scale(wt.w, x, M);
-        for (int threads : {1, 2}) {
+        const std::vector<double> act_bound = act_rounding_bound(wt.w, x, M);
+        for (auto [threads, act] :
+             {std::pair{1, MatmulActivations::Int8}, std::pair{2, MatmulActivations::Int8},
+              std::pair{2, MatmulActivations::F32}}) {
           std::vector<float> y(static_cast<size_t>(M * N), NAN);
-          run(wt.w, x.data(), K, M, y.data(), N, threads);
+          run(wt.w, x.data(), K, M, y.data(), N, threads, act);
+          const bool int8 = act == MatmulActivations::Int8;
           int64_t bad = 0, first = -1;
           for (int64_t i = 0; i < M * N; ++i) {
-            if (!(std::fabs(y[i] - ref[i]) <= kRelTol * scale[i] + 1e-30)) {
+            const double tol = kRelTol * scale[i] + (int8 ? act_bound[i] : 0.0) + 1e-30;
+            if (!(std::fabs(y[i] - ref[i]) <= tol)) {
               if (bad++ == 0) first = i;
             }
           }
           EXPECT_EQ(bad, 0) << "M=" << M << " N=" << N << " K=" << K << " "
-                            << where(level(), threads) << " first bad [" << first / N << ","
-                            << first % N << "] got " << (first >= 0 ? y[first] : 0.f) << " want "
+                            << where(level(), threads) << (int8 ? " int8" : " f32")
+                            << " first bad [" << first / N << "," << first % N << "] got "
+                            << (first >= 0 ? y[first] : 0.f) << " want "
                             << (first >= 0 ? ref[first] : 0.f);
           ++checked;
         }
@@ -183,6 +220,7 @@ TEST_P(MatmulTest, LeadingDimensionsAndColumnSlices) {
     std::vector<float> ref(static_cast<size_t>(M * N));
     matmul_reference(wt.w, x.data(), M, ref.data());
     const std::vector<double> scale = error_scale(wt.w, x, M);
+    const std::vector<double> act_bound = act_rounding_bound(wt.w, x, M);
     for (int threads : {1, 2}) {
       std::vector<float> y(static_cast<size_t>(M * ldy), -123.f);
       run(wt.w, xs.data(), K + pad_x, M, y.data() + col0, ldy, threads);
@@ -193,7 +231,7 @@ TEST_P(MatmulTest, LeadingDimensionsAndColumnSlices) {
             ASSERT_EQ(got, -123.f) << "wrote outside the slice at m=" << m << " c=" << c;
           } else {
             const int64_t i = m * N + (c - col0);
-            ASSERT_LE(std::fabs(got - ref[i]), kRelTol * scale[i] + 1e-30)
+            ASSERT_LE(std::fabs(got - ref[i]), kRelTol * scale[i] + act_bound[i] + 1e-30)
                 << "M=" << M << " m=" << m << " n=" << c - col0 << " " << where(level(), threads);
           }
         }
@@ -229,6 +267,72 @@ TEST_P(MatmulLevel, F32RowsOfAnyLength) {
   }
 }
 
+// The int8 GEMM tile of each level against the scalar tile, on panels packed from random weights
+// of every type with a packer (with and without weight offsets), every row count 1..8 and every
+// column count 1..16.
+class GemmI8Level : public test::LevelTest {};
+
+TEST_P(GemmI8Level, TileMatchesScalar) {
+  if (kt().gemm_i8 == nullptr) {
+    GTEST_SKIP() << isa_name(level())
+                 << " has no int8 GEMM tile: its prefill runs the f32 GEMM (tested above)";
+  }
+  std::mt19937 rng(21);
+  std::normal_distribution<float> nd(0.f, 1.f);
+  int checked = 0;
+  for (GgmlType t : testable_types()) {
+    const TypeKernels* tk = kernels_for(Isa::Scalar).type(t);
+    if (tk->pack_i8 == nullptr) continue;
+    ASSERT_EQ(kt().type(t)->pack_i8, tk->pack_i8) << "every level shares the packers";
+    for (int64_t K : {256, 768}) {
+      const int64_t nb = K / kGemmI8Block;
+      Weights wt;
+      ASSERT_TRUE(make_weights(t, kGemmI8NR, K, rng, wt));
+      std::vector<float> x(static_cast<size_t>(kGemmI8MaxMR * K));
+      for (float& v : x) v = nd(rng);
+      const int64_t stride = nb * static_cast<int64_t>(sizeof(ActU8));
+      std::vector<uint8_t> act(static_cast<size_t>(kGemmI8MaxMR * stride));
+      for (int i = 0; i < kGemmI8MaxMR; ++i)
+        quantize_act_u8(x.data() + i * K, act.data() + i * stride, K);
+      for (int cols = 1; cols <= kGemmI8NR; cols += (cols < 3 ? 1 : 6)) {
+        std::vector<PanelBlockI8> panel(static_cast<size_t>(nb));
+        const void* rows[kGemmI8NR];
+        for (int j = 0; j < cols; ++j) rows[j] = wt.w.row(j);
+        tk->pack_i8(rows, cols, nb, panel.data());
+        for (int mr = 1; mr <= kGemmI8MaxMR; ++mr) {
+          const int64_t ldy = kGemmI8NR + 3;
+          std::vector<float> want(static_cast<size_t>(mr * ldy), -7.f), got(want);
+          gemm_i8_micro_scalar(nb, act.data(), stride, mr, panel.data(), want.data(), ldy, cols);
+          kt().gemm_i8(nb, act.data(), stride, mr, panel.data(), got.data(), ldy, cols);
+          // Error scale: sum of |terms| of the reference, per output.
+          for (int i = 0; i < mr; ++i) {
+            for (int j = 0; j < ldy; ++j) {
+              const float g = got[i * ldy + j], r = want[i * ldy + j];
+              if (j >= cols) {
+                ASSERT_EQ(g, -7.f) << "wrote past column " << cols;
+                continue;
+              }
+              double mag = 0;
+              const auto* a = reinterpret_cast<const ActU8*>(act.data() + i * stride);
+              for (int64_t b = 0; b < nb; ++b) {
+                double s = 0;
+                for (int k = 0; k < kGemmI8Block; ++k)
+                  s += std::fabs((a[b].qs[k] - 128.0) * panel[b].q[k / 4][j][k % 4]);
+                mag += s * std::fabs(panel[b].d[j] * a[b].d) + std::fabs(panel[b].m[j] * a[b].dsum);
+              }
+              ASSERT_NEAR(g, r, 1e-5 * mag + 1e-30)
+                  << ggml_type_name(static_cast<uint32_t>(t)) << " K=" << K << " rows=" << mr
+                  << " cols=" << cols << " [" << i << "," << j << "]";
+            }
+          }
+          ++checked;
+        }
+      }
+    }
+  }
+  EXPECT_GT(checked, 0);
+}
+
 TEST(Matmul, RejectsBadLeadingDimensions) {
   std::vector<float> w(4 * 32, 0.f), x(32, 0.f), y(4, 0.f);
   const WeightMatrix wm{GgmlType::F32, w.data(), 4, 32, 32 * 4};
@@ -259,6 +363,8 @@ INSTANTIATE_TEST_SUITE_P(Levels, MatmulTest,
                                   ggml_type_name(static_cast<uint32_t>(std::get<1>(info.param)));
                          });
 INSTANTIATE_TEST_SUITE_P(Levels, MatmulLevel, ::testing::ValuesIn(test::all_levels()),
+                         test::level_param_name);
+INSTANTIATE_TEST_SUITE_P(Levels, GemmI8Level, ::testing::ValuesIn(test::all_levels()),
                          test::level_param_name);
 
 }  // namespace

@@ -32,9 +32,10 @@ struct QuantCase {
 
 std::vector<QuantCase> quant_cases() {
   return {
-      {GgmlType::Q8_0, 32, 34, {0}},       {GgmlType::Q4_0, 32, 18, {0}},
-      {GgmlType::Q2_K, 256, 84, {80, 82}}, {GgmlType::Q4_K, 256, 144, {0, 2}},
-      {GgmlType::Q5_K, 256, 176, {0, 2}},  {GgmlType::Q6_K, 256, 210, {208}},
+      {GgmlType::Q8_0, 32, 34, {0}},      {GgmlType::Q4_0, 32, 18, {0}},
+      {GgmlType::Q5_0, 32, 22, {0}},      {GgmlType::Q2_K, 256, 84, {80, 82}},
+      {GgmlType::Q4_K, 256, 144, {0, 2}}, {GgmlType::Q5_K, 256, 176, {0, 2}},
+      {GgmlType::Q6_K, 256, 210, {208}},
   };
 }
 

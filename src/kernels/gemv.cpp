@@ -17,7 +17,7 @@ constexpr int64_t kDequantRows = 8;
 // Rows per block when M needs several vector groups: 24 rows of K = 1536 f32 are 144 KB (L2).
 constexpr int64_t kRowBlock = 24;
 
-thread_local Scratch t_rows;
+thread_local Scratch t_rows, t_act;
 
 }  // namespace
 
@@ -80,6 +80,22 @@ void gemv(const KernelTable& kt, const TypeKernels* tk, const WeightMatrix& w, c
         kt.gemv_f32(buf, K, rows, x + m0 * ldx, ldx, std::min(kGemvTileM, M - m0), K,
                     y + m0 * ldy + n, ldy);
       }
+    }
+  });
+}
+
+void gemv_int8(const TypeKernels* tk, const WeightMatrix& w, const float* x, int64_t ldx, int64_t M,
+               float* y, int64_t ldy, ThreadPool& pool) {
+  const int64_t K = w.cols;
+  const int64_t act_bytes = tk->act_bytes(K);
+  // The calling thread quantizes; the pool's threads only read the buffer.
+  auto* act =
+      reinterpret_cast<uint8_t*>(t_act.floats(static_cast<size_t>((M * act_bytes + 3) / 4)));
+  for (int64_t m = 0; m < M; ++m) tk->quantize_act(x + m * ldx, act + m * act_bytes, K);
+  pool.parallel_for(w.rows, kRowGrain, [&](int64_t n0, int64_t n1) {
+    for (int64_t n = n0; n < n1; ++n) {
+      const void* row = w.row(n);
+      for (int64_t m = 0; m < M; ++m) y[m * ldy + n] = tk->dot_act(row, act + m * act_bytes, K);
     }
   });
 }

@@ -17,9 +17,10 @@ struct Tables {
     by_level[isa_index(Isa::Avx2)] = t;
     add_avx512_kernels(t);
     by_level[isa_index(Isa::Avx512)] = t;
-    // avx512_vnni and amx have no kernels of their own yet (issue #9): VNNI int8 dots and AMX
-    // tile GEMMs go here, through add_avx512_vnni_kernels / add_amx_kernels.
+    add_avx512_vnni_kernels(t);
     by_level[isa_index(Isa::Avx512Vnni)] = t;
+    // amx has no kernels of its own yet (issue #9): AMX tile GEMMs go here, through
+    // add_amx_kernels.
     by_level[isa_index(Isa::Amx)] = t;
     for (Isa isa : kAllIsas) by_level[isa_index(isa)].isa = isa;
   }

@@ -7,7 +7,7 @@
 //   scalar       table_scalar.cpp       every entry: the reference definitions
 //   avx2         table_avx2.cpp         starts as a copy of scalar, overrides what it has
 //   avx512       table_avx512.cpp       starts as a copy of avx2, ...
-//   avx512_vnni  (kernel_table.cpp)     a copy of avx512 (nothing of its own yet)
+//   avx512_vnni  table_avx512_vnni.cpp  a copy of avx512, VPDPBUSD integer dots
 //   amx          (kernel_table.cpp)     a copy of avx512_vnni (nothing of its own yet)
 //
 // so a level without a kernel of its own for an entry runs the next lower level's. The table
@@ -42,6 +42,13 @@ struct GemmKernel {
 inline constexpr int kGemmMaxMR = 16;
 inline constexpr int kGemmMaxNR = 64;
 
+// Int8 GEMM tile (prefill with quantized weights, layouts in gemm_int8_layout.h): for rows i <
+// `rows` (<= kGemmI8MaxMR) of x, quantized as `nblocks` ActU8 blocks per row, row i at
+// act + i * act_stride bytes, and the `nblocks` PanelBlockI8 blocks of one panel:
+// y[i*ldy + j] = sum over the blocks for j < cols (<= kGemmI8NR); y outside is untouched.
+using GemmI8MicroFn = void (*)(int64_t nblocks, const void* act, int64_t act_stride, int rows,
+                               const void* panel, float* y, int64_t ldy, int cols);
+
 // Decode GEMV tile: y[m*ldy + r] = dot(w row r, x row m) for r < n_rows, m < M (M <= 8); w rows
 // are ldw elements apart.
 using GemvF32Fn = void (*)(const float* w, int64_t ldw, int64_t n_rows, const float* x, int64_t ldx,
@@ -70,6 +77,9 @@ struct KernelTable {
   // uses the type's dot, and hands every M > 8 to the GEMM).
   GemvF32Fn gemv_f32 = nullptr;
   GemvF16Fn gemv_f16 = nullptr;
+  // Int8 GEMM tile, nullptr when the level has none worth using (then prefill with quantized
+  // weights runs the f32 GEMM on dequantized panels).
+  GemmI8MicroFn gemm_i8 = nullptr;
 
   // Per weight type, indexed by ggml type id; an entry with dequant == nullptr is unsupported.
   TypeKernels types[kTypeSlots];
@@ -109,5 +119,6 @@ const KernelTable& active_kernels();
 void add_scalar_kernels(KernelTable& t);
 void add_avx2_kernels(KernelTable& t);
 void add_avx512_kernels(KernelTable& t);
+void add_avx512_vnni_kernels(KernelTable& t);
 
 }  // namespace packinfer

@@ -1,6 +1,8 @@
 #include "kernels/matmul.h"
 
+#include <cstdlib>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "kernels/kernel_table.h"
@@ -17,10 +19,22 @@ const TypeKernels* kernels_or_throw(const KernelTable& kt, GgmlType t) {
   return k;
 }
 
+MatmulActivations parse_activations(const char* env) {
+  const std::string v = env == nullptr ? "" : env;
+  if (v.empty() || v == "int8") return MatmulActivations::Int8;
+  if (v == "f32") return MatmulActivations::F32;
+  throw Error("PACKINFER_MATMUL_ACT=\"" + v + "\" is not one of: f32, int8");
+}
+
 }  // namespace
 
+MatmulActivations default_matmul_activations() {
+  static const MatmulActivations a = parse_activations(std::getenv("PACKINFER_MATMUL_ACT"));
+  return a;
+}
+
 void matmul_with(const KernelTable& kt, const WeightMatrix& w, const float* x, int64_t ldx,
-                 int64_t M, float* y, int64_t ldy, ThreadPool& pool) {
+                 int64_t M, float* y, int64_t ldy, ThreadPool& pool, MatmulActivations act) {
   const TypeKernels* tk = kernels_or_throw(kt, w.type);
   if (M < 0 || ldx < w.cols || ldy < w.rows) throw Error("matmul: bad shape or leading dimension");
   if (M == 0 || w.rows == 0) return;
@@ -29,7 +43,13 @@ void matmul_with(const KernelTable& kt, const WeightMatrix& w, const float* x, i
       std::memset(y + m * ldy, 0, static_cast<size_t>(w.rows) * sizeof(float));
     return;
   }
-  if (M <= gemm::gemv_max_m(kt, w.type)) {
+  if (act == MatmulActivations::Default) act = default_matmul_activations();
+  const bool int8 = act == MatmulActivations::Int8 && tk->dot_act != nullptr;
+  if (int8 && M <= gemm::kGemvInt8MaxM) {
+    gemm::gemv_int8(tk, w, x, ldx, M, y, ldy, pool);
+  } else if (int8 && kt.gemm_i8 != nullptr && tk->pack_i8 != nullptr) {
+    gemm::gemm_int8(kt.gemm_i8, tk, w, x, ldx, M, y, ldy, pool);
+  } else if (M <= gemm::gemv_max_m(kt, w.type)) {
     gemm::gemv(kt, tk, w, x, ldx, M, y, ldy, pool);
   } else {
     gemm::gemm_blocked(kt.gemm, tk, w, x, ldx, M, y, ldy, pool);

@@ -14,6 +14,16 @@ namespace packinfer {
 
 struct KernelTable;
 
+// How the activations meet quantized weights that have an integer path (TypeKernels::dot_act):
+// Int8 quantizes each activation row once per product to int8 blocks with their own scales (as
+// llama.cpp does) and uses integer dot products; F32 dequantizes the weights and multiplies in
+// f32. Default is the process setting: PACKINFER_MATMUL_ACT=f32|int8, int8 when unset.
+enum class MatmulActivations { Default, F32, Int8 };
+
+// The process setting (PACKINFER_MATMUL_ACT, read once); throws packinfer::Error for a value
+// other than "f32", "int8" or empty.
+MatmulActivations default_matmul_activations();
+
 struct WeightMatrix {
   GgmlType type = GgmlType::F32;
   const void* data = nullptr;
@@ -37,7 +47,8 @@ void matmul_ex(const WeightMatrix& w, const float* x, int64_t ldx, int64_t M, fl
 // matmul_ex with the kernels of a chosen level (tests, benchmarks); the level must run here
 // (isa_supported).
 void matmul_with(const KernelTable& kt, const WeightMatrix& w, const float* x, int64_t ldx,
-                 int64_t M, float* y, int64_t ldy, ThreadPool& pool);
+                 int64_t M, float* y, int64_t ldy, ThreadPool& pool,
+                 MatmulActivations act = MatmulActivations::Default);
 
 // Plain reference: dequantize each row with the scalar kernels and accumulate in double.
 void matmul_reference(const WeightMatrix& w, const float* x, int64_t M, float* y);

@@ -26,4 +26,15 @@ int64_t gemv_max_m(const KernelTable& kt, GgmlType t);
 void gemv(const KernelTable& kt, const TypeKernels* tk, const WeightMatrix& w, const float* x,
           int64_t ldx, int64_t M, float* y, int64_t ldy, ThreadPool& pool);
 
+// Integer path of the small-M product (tk->dot_act != nullptr): each of the M rows of x is
+// quantized once (tk->quantize_act), then every weight row is dotted with all of them while it is
+// in L1.
+constexpr int64_t kGemvInt8MaxM = 8;
+void gemv_int8(const TypeKernels* tk, const WeightMatrix& w, const float* x, int64_t ldx, int64_t M,
+               float* y, int64_t ldy, ThreadPool& pool);
+
+// Integer path of the large-M product: kt.gemm_i8 != nullptr and tk->pack_i8 != nullptr.
+void gemm_int8(GemmI8MicroFn micro, const TypeKernels* tk, const WeightMatrix& w, const float* x,
+               int64_t ldx, int64_t M, float* y, int64_t ldy, ThreadPool& pool);
+
 }  // namespace packinfer::gemm

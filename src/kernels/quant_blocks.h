@@ -8,6 +8,7 @@ namespace packinfer {
 
 inline constexpr int kQK8_0 = 32;
 inline constexpr int kQK4_0 = 32;
+inline constexpr int kQK5_0 = 32;
 inline constexpr int kQK_K = 256;  // super-block size of the K-quants
 
 // 32 weights: w = d * qs[i].
@@ -21,6 +22,14 @@ struct BlockQ8_0 {
 struct BlockQ4_0 {
   uint16_t d;
   uint8_t qs[kQK4_0 / 2];
+};
+
+// 32 weights: qs as in Q4_0 (low 4 bits), bit j of qh (little-endian 32 bits) is the fifth bit
+// of element j; w = (q - 16) * d.
+struct BlockQ5_0 {
+  uint16_t d;
+  uint8_t qh[4];
+  uint8_t qs[kQK5_0 / 2];
 };
 
 // 256 weights in 16 sub-blocks of 16. scales[i]: low nibble = scale, high nibble = min of
@@ -68,6 +77,7 @@ struct BlockQ6_K {
 
 static_assert(sizeof(BlockQ8_0) == 34);
 static_assert(sizeof(BlockQ4_0) == 18);
+static_assert(sizeof(BlockQ5_0) == 22);
 static_assert(sizeof(BlockQ2_K) == 84);
 static_assert(sizeof(BlockQ4_K) == 144);
 static_assert(sizeof(BlockQ5_K) == 176);
@@ -75,7 +85,7 @@ static_assert(sizeof(BlockQ6_K) == 210);
 
 // Activations (the f32 vector x of a GEMV) quantized once to int8 for the integer dot path (see
 // TypeKernels::quantize_act). Not a file format: scales are float for accuracy.
-// For Q8_0 and Q4_0 weights: blocks of 32 matching the weight blocks; x ~= d * qs[i].
+// For Q8_0, Q4_0 and Q5_0 weights: blocks of 32 matching the weight blocks; x ~= d * qs[i].
 struct ActQ8_0 {
   float d;
   int8_t qs[32];

@@ -9,6 +9,9 @@ void add_avx2_kernels(KernelTable& t) {
   t.gemm = GemmKernel{6, 16, 320, gemm_micro_6x16_avx2, gemm_pack_b16_avx2};
   t.gemv_f32 = gemv_f32_avx2;
   t.gemv_f16 = gemv_f16_avx2;
+  // No int8 GEMM tile of its own (yet): prefill with quantized weights runs the f32 GEMM, which
+  // beats the scalar int8 tile by far.
+  t.gemm_i8 = nullptr;
 
   // F32 rows keep the scalar dequant (a memcpy); the activation quantizers are shared.
   t.type_slot(GgmlType::F32).dot = dot_f32_avx2;
@@ -23,6 +26,7 @@ void add_avx2_kernels(KernelTable& t) {
   }
   PACKINFER_QUANT(Q8_0, q8_0)
   PACKINFER_QUANT(Q4_0, q4_0)
+  PACKINFER_QUANT(Q5_0, q5_0)
   PACKINFER_QUANT(Q2_K, q2_k)
   PACKINFER_QUANT(Q4_K, q4_k)
   PACKINFER_QUANT(Q5_K, q5_k)

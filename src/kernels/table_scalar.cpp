@@ -17,11 +17,18 @@ void add_scalar_kernels(KernelTable& t) {
                               quantize_act_##act, dot_act_##t_##_scalar};
   PACKINFER_QUANT(Q8_0, q8_0, q8_0)
   PACKINFER_QUANT(Q4_0, q4_0, q8_0s)
+  PACKINFER_QUANT(Q5_0, q5_0, q8_0)
   PACKINFER_QUANT(Q2_K, q2_k, q8k)
   PACKINFER_QUANT(Q4_K, q4_k, q8k)
   PACKINFER_QUANT(Q5_K, q5_k, q8k)
   PACKINFER_QUANT(Q6_K, q6_k, q8k)
 #undef PACKINFER_QUANT
+  t.type_slot(GgmlType::Q8_0).pack_i8 = pack_i8_q8_0;
+  t.type_slot(GgmlType::Q4_0).pack_i8 = pack_i8_q4_0;
+  t.type_slot(GgmlType::Q5_0).pack_i8 = pack_i8_q5_0;
+  t.type_slot(GgmlType::Q4_K).pack_i8 = pack_i8_q4_k;
+  t.type_slot(GgmlType::Q5_K).pack_i8 = pack_i8_q5_k;
+  t.gemm_i8 = gemm_i8_micro_scalar;
 
   t.attention = attention_scalar;
   t.attention_head_dim_multiple = 1;

@@ -25,6 +25,11 @@ struct TypeKernels {
   int64_t (*act_bytes)(int64_t n) = nullptr;
   void (*quantize_act)(const float* x, void* act, int64_t n) = nullptr;
   float (*dot_act)(const void* w_row, const void* act, int64_t n) = nullptr;
+
+  // Optional: unpacks `rows` (<= 16) weight rows, each `nblocks` blocks of 32 from its start, into
+  // the int8 GEMM's panel (gemm_int8_layout.h; rows past `rows` are zero). Types without it run
+  // prefill on the f32 GEMM.
+  void (*pack_i8)(const void* const* rows, int rows_count, int64_t nblocks, void* panel) = nullptr;
 };
 
 // Kernels for weight type t at the active level (active_kernels().type(t)); nullptr when

@@ -34,6 +34,7 @@ float dot_bf16_avx2(const void* w, const float* x, int64_t n);
   float dot_act_##t##_avx2(const void* w, const void* act, int64_t n);
 PACKINFER_DECLARE_QUANT_AVX2(q8_0)
 PACKINFER_DECLARE_QUANT_AVX2(q4_0)
+PACKINFER_DECLARE_QUANT_AVX2(q5_0)
 PACKINFER_DECLARE_QUANT_AVX2(q2_k)
 PACKINFER_DECLARE_QUANT_AVX2(q4_k)
 PACKINFER_DECLARE_QUANT_AVX2(q5_k)

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/quant_blocks.h"
+
 namespace packinfer::avx2 {
 
 inline float hsum(__m256 v) {
@@ -49,6 +51,26 @@ inline void k4_unpack_scales(const uint8_t* q, uint8_t sc[8], uint8_t m[8]) {
 // d * float(u8[i]) for 8 unsigned bytes, rounded exactly as the scalar reference does.
 inline __m256 scale_u8(float d, const uint8_t* u8) {
   return _mm256_mul_ps(_mm256_set1_ps(d), to_ps(u8x8(u8)));
+}
+
+// Byte i (0..31) = 0xFF if bit i of `bits` is set, else 0.
+inline __m256i bits_to_bytes(uint32_t bits) {
+  const __m256i v = _mm256_set1_epi32(static_cast<int>(bits));
+  const __m256i pick = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2,
+                                        2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+  const __m256i bit = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201ULL));
+  return _mm256_cmpeq_epi8(_mm256_and_si256(_mm256_shuffle_epi8(v, pick), bit), bit);
+}
+
+// The 32 values of a block, in order, as signed bytes q - 16 (-16..15).
+inline __m256i q5_0_signed(const BlockQ5_0& b) {
+  const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs));
+  const __m256i v = _mm256_set_m128i(_mm_srli_epi16(raw, 4), raw);
+  const __m256i nib = _mm256_and_si256(v, _mm256_set1_epi8(0xF));
+  uint32_t qh;
+  std::memcpy(&qh, b.qh, 4);
+  // q - 16 = nib when the fifth bit is set, nib - 16 = nib | 0xF0 (as int8) when it is not.
+  return _mm256_or_si256(nib, _mm256_andnot_si256(bits_to_bytes(qh), _mm256_set1_epi8(-16)));
 }
 
 }  // namespace packinfer::avx2

@@ -20,13 +20,15 @@ float quantize_run(const float* x, int8_t* q) {
   return d;
 }
 
-// Reference only (allocates): the row dequantized by the scalar reference, dotted in double with
+// Reference only: the row dequantized by the scalar reference, dotted in double with
 // the dequantized activations.
 template <typename Act, int kBlock>
 float dot_act_ref(void (*dequant)(const void*, float*, int64_t), const void* w, const void* act,
                   int64_t n) {
   const Act* a = static_cast<const Act*>(act);
-  std::vector<float> row(static_cast<size_t>(n));
+  // Kept per thread: the matmul calls this once per (weight row, activation row).
+  thread_local std::vector<float> row;
+  row.resize(static_cast<size_t>(n));
   dequant(w, row.data(), n);
   double sum = 0;
   for (int64_t i = 0; i < n / kBlock; ++i) {
@@ -78,6 +80,7 @@ void quantize_act_q8k(const float* x, void* act, int64_t n) {
   }
 PACKINFER_DOT_ACT_SCALAR(q8_0, ActQ8_0, kQK8_0)
 PACKINFER_DOT_ACT_SCALAR(q4_0, ActQ8_0S, kQK8_0)
+PACKINFER_DOT_ACT_SCALAR(q5_0, ActQ8_0, kQK8_0)
 PACKINFER_DOT_ACT_SCALAR(q2_k, ActQ8K, kQK_K)
 PACKINFER_DOT_ACT_SCALAR(q4_k, ActQ8K, kQK_K)
 PACKINFER_DOT_ACT_SCALAR(q5_k, ActQ8K, kQK_K)

@@ -28,6 +28,7 @@ float dot_bf16_scalar(const void* w, const float* x, int64_t n);
   float dot_act_##t##_scalar(const void* w, const void* act, int64_t n);
 PACKINFER_DECLARE_QUANT_SCALAR(q8_0)
 PACKINFER_DECLARE_QUANT_SCALAR(q4_0)
+PACKINFER_DECLARE_QUANT_SCALAR(q5_0)
 PACKINFER_DECLARE_QUANT_SCALAR(q2_k)
 PACKINFER_DECLARE_QUANT_SCALAR(q4_k)
 PACKINFER_DECLARE_QUANT_SCALAR(q5_k)
@@ -42,6 +43,18 @@ int64_t act_bytes_q8_0s(int64_t n);  // n/32 ActQ8_0S blocks
 void quantize_act_q8_0s(const float* x, void* act, int64_t n);
 int64_t act_bytes_q8k(int64_t n);  // n/256 ActQ8K blocks
 void quantize_act_q8k(const float* x, void* act, int64_t n);
+
+// The int8 GEMM (kernel_table.h GemmI8MicroFn, layouts in gemm_int8_layout.h): the activation
+// quantizer (n/32 ActU8 blocks) and the panel packers, shared by every level, and the reference
+// tile.
+void quantize_act_u8(const float* x, void* act, int64_t n);
+void pack_i8_q8_0(const void* const* rows, int n, int64_t nblocks, void* panel);
+void pack_i8_q4_0(const void* const* rows, int n, int64_t nblocks, void* panel);
+void pack_i8_q5_0(const void* const* rows, int n, int64_t nblocks, void* panel);
+void pack_i8_q4_k(const void* const* rows, int n, int64_t nblocks, void* panel);
+void pack_i8_q5_k(const void* const* rows, int n, int64_t nblocks, void* panel);
+void gemm_i8_micro_scalar(int64_t nblocks, const void* act, int64_t act_stride, int rows,
+                          const void* panel, float* y, int64_t ldy, int cols);
 
 // Same plan as the SIMD attention (online softmax, one KV block at a time, all heads of a KV head
 // together) so it is a readable model of it; any head_dim.
