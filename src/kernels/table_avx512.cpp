@@ -10,6 +10,10 @@ void add_avx512_kernels(KernelTable& t) {
   // Rapids.
   t.gemm = GemmKernel{14, 32, 288, gemm_micro_14x32_avx512, gemm_pack_b32_avx512};
 
+  t.attention = attention_avx512;
+  t.attention_head_dim_multiple = 8;
+  t.attention_max_head_dim = kAttentionMaxHeadDimAvx512;
+
   for (int f = 0; f < kKvTypeSlots; ++f) {  // f32 keeps the scalar memcpy
     if (kv_key_codecs_avx512[f].decode != nullptr) t.kv_key[f] = kv_key_codecs_avx512[f];
     if (kv_value_codecs_avx512[f].decode != nullptr) t.kv_value[f] = kv_value_codecs_avx512[f];
