@@ -3,9 +3,13 @@
 // with prefix-cache hits, preemption, packed batches); formats never share prefix-cache blocks.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <future>
+#include <numeric>
 #include <random>
 
 #include "kernels/kernel_table.h"
@@ -17,6 +21,7 @@
 #include "packinfer/engine.h"
 #include "packinfer/error.h"
 #include "packinfer/serving.h"
+#include "support/isa_levels.h"
 #include "support/test_support.h"
 
 namespace packinfer::test {
@@ -164,6 +169,176 @@ TEST(KvCodecs, ScalarRoundTripErrorWithinTheFormatsStep) {
     }
   }
 }
+
+// Every level's codecs against the scalar reference, bit for bit: encoding the same rows gives
+// the same bytes, decoding the same bytes the same floats, for keys and values of every format,
+// head sizes with and without a vector path, odd block sizes and every sub-range of slots.
+using KvCodecLevel = LevelTest;
+
+TEST_P(KvCodecLevel, EncodeAndDecodeMatchTheScalarReference) {
+  std::mt19937 rng(11);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (int32_t hd : {8, 16, 24, 32, 64, 96, 128}) {
+    for (int32_t bs : {1, 3, 8, 16, 17}) {
+      std::vector<float> rows(static_cast<size_t>(bs) * hd);
+      for (size_t i = 0; i < rows.size(); ++i) {
+        // Channels of different sizes, exact halves (rounding ties), zeros and a constant group.
+        float x = normal(rng) * (1.0f + 4.0f * static_cast<float>(i % 7));
+        if (i % 11 == 0) x = std::round(x * 2.0f) / 2.0f;
+        if (i % 13 == 0) x = 0.0f;
+        rows[i] = x;
+      }
+      // The last position's first group is constant (a zero scale, or a zero range).
+      std::fill_n(rows.end() - hd, std::min(hd, 8), 1.5f);
+      for (KvType t : kAll) {
+        const KvFormat f{t, t, false};
+        bool storable = true;
+        try {
+          check_kv_format(f, hd, bs);
+        } catch (const Error&) {
+          storable = false;
+        }
+        if (!storable) continue;
+        for (bool key : {true, false}) {
+          SCOPED_TRACE(testing::Message() << kv_type_name(t) << (key ? " keys" : " values")
+                                          << " hd " << hd << " bs " << bs);
+          const int i = static_cast<int>(t);
+          const KvCodec& want = key ? ref().kv_key[i] : ref().kv_value[i];
+          const KvCodec& got = key ? kt().kv_key[i] : kt().kv_value[i];
+          const size_t bytes = static_cast<size_t>(kv_head_block_bytes(t, key, hd, bs));
+          std::vector<uint8_t> a(bytes, 0xA5), b(bytes, 0xA5);
+          want.encode_block(rows.data(), a.data(), hd, bs);
+          got.encode_block(rows.data(), b.data(), hd, bs);
+          ASSERT_EQ(a, b) << "encode_block";
+          ASSERT_EQ(want.encode_row == nullptr, got.encode_row == nullptr);
+          if (want.encode_row != nullptr) {
+            std::vector<uint8_t> c(bytes, 0x5A);
+            for (int32_t p = bs - 1; p >= 0; --p) {  // any order of slots
+              got.encode_row(rows.data() + static_cast<size_t>(p) * hd, c.data(), p, hd, bs);
+            }
+            ASSERT_EQ(a, c) << "encode_row";
+          }
+          for (int32_t slot0 = 0; slot0 < bs; ++slot0) {
+            for (int32_t n : {1, bs - slot0}) {
+              std::vector<float> x(static_cast<size_t>(n) * hd, -1.0f), y(x.size(), -2.0f);
+              want.decode(a.data(), slot0, n, x.data(), hd, bs);
+              got.decode(a.data(), slot0, n, y.data(), hd, bs);
+              ASSERT_EQ(0, std::memcmp(x.data(), y.data(), x.size() * sizeof(float)))
+                  << "decode slots " << slot0 << "+" << n;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// Attention of every level reading every format through the KV seam (KvStorage::layer_view:
+// f32 in place, the rest decoded tile by tile, KIVI keys of unfilled blocks from their f16
+// staging) against the scalar kernel reading the same cache: fresh prefill, chunked prefill of a
+// query subrange, decode at a long position, odd lengths, GQA, and mixed key/value formats.
+using AttentionFormatLevel = LevelTest;
+
+TEST_P(AttentionFormatLevel, EveryFormatMatchesTheScalarKernel) {
+  struct Seq {
+    int64_t pos0, n_new, q_begin, q_end;
+  };
+  const Seq seqs[] = {{0, 37, 0, 37}, {50, 21, 5, 17}, {200, 1, 0, 1}, {13, 9, 0, 9}};
+  struct Heads {
+    int32_t n_heads, n_kv, hd;
+  };
+  const Heads shapes[] = {{14, 2, 64}, {9, 3, 128}, {4, 2, 32}, {4, 4, 8}};
+  std::vector<KvFormat> formats;
+  for (KvType t : kAll) formats.push_back({t, t, false});
+  formats.push_back({KvType::F32, KvType::Q8_0, false});
+  formats.push_back({KvType::Kivi4, KvType::F32, false});
+  formats.push_back({KvType::Kivi2, KvType::Q4_0, true});
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  double worst = 0;
+  for (const Heads& h : shapes) {
+    for (int32_t bs : {8, 16}) {
+      for (const KvFormat& f : formats) {
+        SCOPED_TRACE(testing::Message() << f.name() << " heads " << h.n_heads << "/" << h.n_kv
+                                        << " hd " << h.hd << " bs " << bs);
+        try {
+          check_kv_format(f, h.hd, bs);
+        } catch (const Error&) {
+          continue;  // a shape the format cannot store
+        }
+        const KvShape shape{1, h.n_kv, h.hd};
+        int32_t n_blocks = 2;  // spares
+        for (const Seq& s : seqs)
+          n_blocks += static_cast<int32_t>((s.pos0 + s.n_new + bs - 1) / bs);
+        KvStorage storage(shape, n_blocks, bs, f, kt());
+        std::vector<int32_t> ids(static_cast<size_t>(n_blocks));
+        std::iota(ids.begin(), ids.end(), 0);
+        std::shuffle(ids.begin(), ids.end(), rng);
+        size_t next = 0;
+        const AttentionShape as{h.n_heads, h.n_kv, h.hd, bs,
+                                1.0f / std::sqrt(static_cast<float>(h.hd))};
+        for (const Seq& s : seqs) {
+          const int64_t len = s.pos0 + s.n_new;
+          std::vector<int32_t> table;
+          for (int64_t p = 0; p < len; p += bs) table.push_back(ids[next++]);
+          std::vector<float> k(static_cast<size_t>(shape.kv_dim())), v(k.size());
+          for (int64_t p = 0; p < len; ++p) {
+            for (float& x : k) x = u(rng);
+            for (float& x : v) x = u(rng);
+            storage.write(0, table[static_cast<size_t>(p / bs)], static_cast<int32_t>(p % bs),
+                          k.data(), v.data());
+          }
+          const int64_t row = static_cast<int64_t>(h.n_heads) * h.hd;
+          std::vector<float> q(static_cast<size_t>(s.n_new * row));
+          for (float& x : q) x = u(rng) * 3.0f;
+          std::vector<float> want(q.size(), 0.0f), got(q.size(), 0.0f);
+          for (int32_t kvh = 0; kvh < h.n_kv; ++kvh) {
+            AttentionItem it;
+            it.q = q.data();
+            it.q_stride = row;
+            it.out_stride = row;
+            it.q_begin = s.q_begin;
+            it.q_end = s.q_end;
+            it.pos0 = s.pos0;
+            it.kv_head = kvh;
+            it.block_table = table.data();
+            it.out = want.data();
+            attention_with(ref(), as, storage.layer_view(0), it);
+            it.out = got.data();
+            attention_with(kt(), as, storage.layer_view(0), it);
+          }
+          for (size_t i = 0; i < want.size(); ++i) {
+            const double err = std::fabs(got[i] - want[i]) / std::max(std::fabs(want[i]), 0.1f);
+            worst = std::max(worst, err);
+            ASSERT_LE(err, 2e-5) << "seq pos0 " << s.pos0 << " element " << i << " got " << got[i]
+                                 << " want " << want[i];
+          }
+        }
+      }
+    }
+  }
+  std::printf("worst relative difference from the scalar kernel: %.3g\n", worst);
+}
+
+INSTANTIATE_TEST_SUITE_P(Levels, AttentionFormatLevel, testing::ValuesIn(all_levels()),
+                         level_param_name);
+
+// The SIMD levels have codecs of their own for every lossy format; f32 is a memcpy everywhere.
+TEST(KvCodecTables, SimdLevelsOverrideEveryLossyFormat) {
+  const KernelTable& scalar = kernels_for(Isa::Scalar);
+  for (Isa isa : {Isa::Avx2, Isa::Avx512}) {
+    const KernelTable& t = kernels_for(isa);
+    const KernelTable& below = kernels_for(isa == Isa::Avx2 ? Isa::Scalar : Isa::Avx2);
+    EXPECT_EQ(t.kv_value[0].decode, scalar.kv_value[0].decode);
+    for (int f = 1; f < kKvTypeSlots; ++f) {
+      EXPECT_NE(t.kv_key[f].decode, below.kv_key[f].decode) << isa_name(isa) << " " << f;
+      EXPECT_NE(t.kv_value[f].decode, below.kv_value[f].decode) << isa_name(isa) << " " << f;
+      EXPECT_NE(t.kv_value[f].encode_block, below.kv_value[f].encode_block) << isa_name(isa);
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Levels, KvCodecLevel, testing::ValuesIn(all_levels()), level_param_name);
 
 // KIVI keys are read from the f16 staging while their block is being filled and from the
 // quantized block once it is full; the staging buffer is then freed.

@@ -41,4 +41,16 @@ struct KvCodec {
 const KvCodec& kv_key_codec_scalar(int kv_type);
 const KvCodec& kv_value_codec_scalar(int kv_type);
 
+// The SIMD levels' codecs, indexed like the scalar ones; an entry without decode keeps the lower
+// level's (f32 is a memcpy everywhere). Constant data defined in src/kernels/<level>/, so the
+// table code, compiled for the baseline ISA, may copy it on any machine; the functions it points
+// to run only once the level is known to run. Decoding the same bytes gives the same floats as the
+// scalar reference, and so does encoding (same operations in the same order; NaN payloads aside).
+// Shapes a SIMD codec has no vector path for (a head size, or a quantization group, that is not a
+// multiple of 8) go to the scalar reference.
+extern const KvCodec kv_key_codecs_avx2[7];
+extern const KvCodec kv_value_codecs_avx2[7];
+extern const KvCodec kv_key_codecs_avx512[7];
+extern const KvCodec kv_value_codecs_avx512[7];
+
 }  // namespace packinfer

@@ -37,6 +37,11 @@ void add_avx2_kernels(KernelTable& t) {
   t.attention_head_dim_multiple = 8;
   t.attention_max_head_dim = kAttentionMaxHeadDimAvx2;
 
+  for (int f = 0; f < kKvTypeSlots; ++f) {  // f32 keeps the scalar memcpy
+    if (kv_key_codecs_avx2[f].decode != nullptr) t.kv_key[f] = kv_key_codecs_avx2[f];
+    if (kv_value_codecs_avx2[f].decode != nullptr) t.kv_value[f] = kv_value_codecs_avx2[f];
+  }
+
   t.rms_norm = rms_norm_avx2;
   t.rope = rope_avx2;
   t.swiglu = swiglu_avx2;

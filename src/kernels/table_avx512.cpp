@@ -9,6 +9,15 @@ void add_avx512_kernels(KernelTable& t) {
   // 14x32 tile: a 32 x 288 panel of B is 36 KB, within the 48 KB L1d of Zen 4/5 and Sapphire
   // Rapids.
   t.gemm = GemmKernel{14, 32, 288, gemm_micro_14x32_avx512, gemm_pack_b32_avx512};
+
+  t.attention = attention_avx512;
+  t.attention_head_dim_multiple = 8;
+  t.attention_max_head_dim = kAttentionMaxHeadDimAvx512;
+
+  for (int f = 0; f < kKvTypeSlots; ++f) {  // f32 keeps the scalar memcpy
+    if (kv_key_codecs_avx512[f].decode != nullptr) t.kv_key[f] = kv_key_codecs_avx512[f];
+    if (kv_value_codecs_avx512[f].decode != nullptr) t.kv_value[f] = kv_value_codecs_avx512[f];
+  }
 }
 
 }  // namespace packinfer

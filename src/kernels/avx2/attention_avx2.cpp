@@ -100,39 +100,6 @@ inline void online_update(Tile& t, int r, __m256 s0, __m256 s1, int valid) {
   _mm256_store_ps(t.l[r], _mm256_add_ps(l, _mm256_add_ps(p0, p1)));
 }
 
-// Offsets (floats from the pool base) of the key/value rows of positions c0 .. c0 + n - 1 of the
-// item's KV head, n = min(kChunk, kv_len - c0) (may be <= 0: nothing to resolve). One division
-// per chunk, then slots step through the block table.
-inline int resolve_chunk(const AttentionItem& item, int64_t c0, int64_t kv_len, int bs,
-                         int64_t block_stride, int64_t head_off, int hd, int64_t* off) {
-  const int n = static_cast<int>(std::min<int64_t>(kChunk, kv_len - c0));
-  int64_t bi = c0 / bs;
-  int slot = static_cast<int>(c0 - bi * bs);
-  for (int j = 0; j < n; ++j) {
-    off[j] = item.block_table[bi] * block_stride + head_off + static_cast<int64_t>(slot) * hd;
-    if (++slot == bs) {
-      slot = 0;
-      ++bi;
-    }
-  }
-  return n;
-}
-
-// Decodes the rows of positions c0 .. c0 + n - 1 of one source (a cache in a format other than
-// f32) into dec, one run per block, and points rows[j] at them.
-inline void decode_chunk(const KvRowSource& src, const AttentionItem& item, int64_t c0, int n,
-                         int bs, int hd, float* dec, const float** rows) {
-  for (int j = 0; j < n;) {
-    const int64_t p = c0 + j;
-    const int32_t block = item.block_table[p / bs];
-    const int slot = static_cast<int>(p % bs);
-    const int run = std::min(n - j, bs - slot);
-    src.decode(src.ctx, block, item.kv_head, slot, run, dec + static_cast<int64_t>(j) * hd);
-    j += run;
-  }
-  for (int j = 0; j < n; ++j) rows[j] = dec + static_cast<int64_t>(j) * hd;
-}
-
 // One tile: queries [i0, i1) x heads [h0, h0 + hg) of the item's KV head.
 template <int NV>
 void run_tile(const AttentionShape& shape, const KvLayerView& kv, const AttentionItem& item,
@@ -188,8 +155,8 @@ void run_tile(const AttentionShape& shape, const KvLayerView& kv, const Attentio
       }
     } else {
       nk_next = static_cast<int>(std::min<int64_t>(kChunk, kv_len - c0 - kChunk));
-      decode_chunk(kv.k, item, c0, nk, bs, hd, t.kdec, kp);
-      decode_chunk(kv.v, item, c0, nk, bs, hd, t.vdec, vp);
+      chunk_rows(kv.k, item, c0, nk, bs, hd, head_off, t.kdec, kp);
+      chunk_rows(kv.v, item, c0, nk, bs, hd, head_off, t.vdec, vp);
     }
     for (int j = nk; j < kChunk; ++j) kp[j] = kp[0];  // read but masked out
 

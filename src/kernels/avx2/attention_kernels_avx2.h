@@ -4,9 +4,53 @@
 // (many rows), and the P·V accumulation. Include only from the folders of avx2 and higher levels.
 #include <immintrin.h>
 
+#include <algorithm>
+#include <cstdint>
+
+#include "kernels/attention.h"
+
 namespace packinfer::attn_avx2 {
 
 constexpr int kChunk = 16;  // key positions per step (two 8-lane score vectors)
+
+// Offsets (floats from the pool base) of the key/value rows of positions c0 .. c0 + n - 1 of the
+// item's KV head, n = min(kChunk, kv_len - c0) (may be <= 0: nothing to resolve). One division
+// per chunk, then slots step through the block table.
+inline int resolve_chunk(const AttentionItem& item, int64_t c0, int64_t kv_len, int bs,
+                         int64_t block_stride, int64_t head_off, int hd, int64_t* off) {
+  const int n = static_cast<int>(std::min<int64_t>(kChunk, kv_len - c0));
+  int64_t bi = c0 / bs;
+  int slot = static_cast<int>(c0 - bi * bs);
+  for (int j = 0; j < n; ++j) {
+    off[j] = item.block_table[bi] * block_stride + head_off + static_cast<int64_t>(slot) * hd;
+    if (++slot == bs) {
+      slot = 0;
+      ++bi;
+    }
+  }
+  return n;
+}
+
+// Points rows[j] at the f32 row of position c0 + j (j < n) of one source: in place when it is
+// stored as f32, else decoded into dec (row j at j * hd), one decode call per block.
+inline void chunk_rows(const KvRowSource& src, const AttentionItem& item, int64_t c0, int n, int bs,
+                       int hd, int64_t head_off, float* dec, const float** rows) {
+  if (src.in_place()) {
+    int64_t off[kChunk];
+    resolve_chunk(item, c0, c0 + n, bs, src.block_stride, head_off, hd, off);
+    for (int j = 0; j < n; ++j) rows[j] = src.f32 + off[j];
+    return;
+  }
+  for (int j = 0; j < n;) {
+    const int64_t p = c0 + j;
+    const int32_t block = item.block_table[p / bs];
+    const int slot = static_cast<int>(p % bs);
+    const int run = std::min(n - j, bs - slot);
+    src.decode(src.ctx, block, item.kv_head, slot, run, dec + static_cast<int64_t>(j) * hd);
+    j += run;
+  }
+  for (int j = 0; j < n; ++j) rows[j] = dec + static_cast<int64_t>(j) * hd;
+}
 
 // Runtime or compile-time count of 8-float vectors per head (NV == 0: use the runtime value).
 template <int NV>

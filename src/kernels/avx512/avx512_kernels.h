@@ -4,11 +4,19 @@
 // avx2. Raw pointers only (see matmul_internal.h).
 #include <cstdint>
 
+#include "kernels/attention.h"
+
 namespace packinfer {
 
 // GEMM register tile 14x32 (kernel_table.h, GemmKernel).
 void gemm_micro_14x32_avx512(int64_t kc, const float* a, int64_t lda, const float* b, float* c,
                              int64_t ldc, bool accumulate);
 void gemm_pack_b32_avx512(const float* const* rows, int64_t kc, float* dst);
+
+// Attention (prefill tiles and decode) for head_dim % 8 == 0 and head_dim <=
+// kAttentionMaxHeadDimAvx512; heads that are not a multiple of 16 run attention_avx2.
+constexpr int32_t kAttentionMaxHeadDimAvx512 = 256;
+void attention_avx512(const AttentionShape& shape, const KvLayerView& kv,
+                      const AttentionItem& item);
 
 }  // namespace packinfer
