@@ -121,6 +121,11 @@ void CompletionHandler::handle(Endpoint endpoint, const httplib::Request& req,
   };
   if (auto e = parse_request_text(req.body, endpoint, parse_options_, ignored, creq))
     return send_error(res, *e);
+  if (config_.prefill_only) {
+    creq.n = 1;
+    creq.stream = false;
+    creq.max_tokens = 1;
+  }
   std::vector<int32_t> ids;
   if (auto e = prepare_prompt(engine_, creq, MaxTokensPolicy::Reject, ids))
     return send_error(res, *e);
@@ -169,6 +174,7 @@ void CompletionHandler::respond_whole(const std::shared_ptr<Exchange>& ex, httpl
       return send_error(res, {"the server is shutting down", "server_shutting_down", "", 503});
     choices.push_back({&c.result.generation, ex->top_logprobs >= 0 ? &c.result.tokens : nullptr});
   }
+  if (config_.prefill_only) serving_.wait_kv_published();
   send_json(res, completion_json(ex->ctx, choices, [this](int32_t id) { return token_text(id); }));
 }
 

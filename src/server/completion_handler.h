@@ -24,6 +24,9 @@ struct CompletionConfig {
   std::vector<std::string> model_names;  // names a request's "model" may use
   std::string served_name;               // "model" of responses when the request names none
   int32_t max_n = 16;
+  // A prefill worker: each request computes its prompt (one choice, one token, not streamed)
+  // and is answered once the prompt's KV blocks are in the shared store.
+  bool prefill_only = false;
 };
 
 class CompletionHandler {
