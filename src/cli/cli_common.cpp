@@ -47,7 +47,7 @@ void add_model_options(CLI::App& app, ModelOptions& o) {
                  "share cached prompt prefixes through a KV store: redis://HOST:PORT[/DB] (blocks "
                  "are published in the background and fetched on a local prefix miss)");
   app.add_option("--kv-store-timeout-ms", o.kv_store_timeout_ms,
-                 "time limit of one prefix lookup in the KV store (default 250)")
+                 "longest wait for the KV store in a prefix lookup (default 250)")
       ->check(CLI::Range(1, 60000));
 }
 

@@ -289,7 +289,8 @@ std::string RedisKvStore::write_batch(std::vector<Pending>& batch, int64_t& writ
 
 void RedisKvStore::writer_loop() {
   constexpr size_t kMaxBatch = 64;
-  constexpr size_t kMaxBatchBytes = 16 << 20;
+  // Small batches: hiredis moves its buffers down after each reply, so big ones cost O(n^2).
+  constexpr size_t kMaxBatchBytes = 4 << 20;
   std::unique_lock lock(mu_);
   for (;;) {
     // While down, wake up now and then to reconnect even with nothing queued.
@@ -454,6 +455,7 @@ size_t RedisKvStore::fetch_once(std::span<const uint64_t> keys, size_t first, ui
       return false;
     }
     r = static_cast<redisReply*>(reply);
+    t0 = Clock::now();  // the limit bounds each wait: a lookup that makes progress goes on
     return true;
   };
 

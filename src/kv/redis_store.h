@@ -7,7 +7,8 @@
 // batches over its own connection (a full queue, or a store that is down, drops the block; a
 // step never waits for Redis). On a local prefix miss the KV cache asks the store for the
 // longest run of the prompt's next blocks: one pipelined round trip of EXISTS, then pipelined
-// GETs in batches, all under one time limit (a lookup that runs out of time keeps what it has).
+// GETs in small batches; a lookup stops (keeping what it has) when Redis does not answer within
+// the time limit.
 //
 // Keys: "pkv:<fingerprint>:<chain key>", both 16 hex digits, where the fingerprint names the
 // model, the KV format and the block size and the chain key is the prefix index's hash chain, so
@@ -50,8 +51,10 @@ struct KvStoreOptions {
   std::string url;                       // redis://HOST:PORT[/DB]
   uint64_t fingerprint = 0;              // model, KV format and block size
   int64_t max_queued_bytes = 256 << 20;  // write queue bound (blocks beyond it are dropped)
-  int64_t max_lookup_bytes = 64 << 20;   // bytes one GET batch may bring in
-  double lookup_timeout_seconds = 0.25;  // time limit of one prefix lookup (EXISTS + GETs)
+  int64_t max_lookup_bytes = 4 << 20;    // bytes one GET batch may bring in
+  // Longest wait for Redis in a lookup: one that waits longer stops, keeping the blocks it has
+  // (a lookup that keeps receiving blocks goes on; a slow or dead store costs at most this).
+  double lookup_timeout_seconds = 0.25;
   double connect_timeout_seconds = 0.2;
   double write_timeout_seconds = 2.0;
   double reconnect_seconds = 1.0;  // at most one connection attempt per this, per connection
