@@ -4,7 +4,7 @@
 A request flows tokenizer -> scheduler -> step plan -> model runner -> kernels; dependencies
 point the other way, one way only:
 
-    cli  ->  server, loadgen, prefill_bench, batch_jobs, eval
+    cli  ->  server, router, loadgen, prefill_bench, batch_jobs, eval
          ->  openai (the API's requests and responses), report, prompt_sets  ->  engine  ->  sched  ->  runner
          ->  model  ->  kv, batch, sample, grammar  ->  kernels, tokenizer  ->  gguf  ->  util
 
@@ -36,6 +36,7 @@ LAYERS = {
     "prompt_sets": 8,
     "openai": 8,
     "server": 9,
+    "router": 9,
     "loadgen": 9,
     "prefill_bench": 9,
     "batch_jobs": 9,

@@ -51,6 +51,12 @@ struct EngineOptions {
   // Empty = off. With it, single generate calls use and publish cached prefixes too.
   std::string kv_disk_dir{};
   int64_t kv_disk_bytes = 10ll << 30;
+  // Shared KV store (redis://HOST:PORT[/DB]): published blocks are also written to Redis, in the
+  // background, and a local prefix miss is looked up there (within kv_store_timeout_ms) before
+  // computing. Servers sharing one Redis share their prefixes. Empty = off. An unreachable
+  // store only warns; a URL that does not parse is an InvalidArgument.
+  std::string kv_store_url{};
+  int32_t kv_store_timeout_ms = 250;
 };
 
 struct ModelInfo {

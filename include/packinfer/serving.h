@@ -40,6 +40,10 @@ class ServingEngine {
 
   ServingStats stats() const;
   const ServingOptions& options() const;
+  // Waits until every KV block published so far has been written to the shared KV store (a
+  // prefill worker answers only then, so the decode worker it hands over to finds them). No-op
+  // without a store.
+  void wait_kv_published();
 
  private:
   struct Impl;

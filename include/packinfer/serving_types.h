@@ -88,6 +88,14 @@ struct ServingStats {
   double kv_disk_read_seconds = 0, kv_disk_write_seconds = 0;
   int64_t kv_disk_misses = 0, kv_disk_dropped_writes = 0, kv_disk_corrupt = 0;
   int64_t kv_disk_files = 0, kv_disk_bytes = 0;
+  // The shared KV store (all zero when it is off).
+  bool kv_store = false, kv_store_up = false;
+  int64_t kv_store_blocks_read = 0, kv_store_blocks_written = 0;
+  int64_t kv_store_bytes_read = 0, kv_store_bytes_written = 0;
+  double kv_store_read_seconds = 0, kv_store_write_seconds = 0;
+  int64_t kv_store_lookups = 0, kv_store_hit_lookups = 0, kv_store_misses = 0;
+  int64_t kv_store_skipped = 0, kv_store_timeouts = 0, kv_store_dropped_writes = 0;
+  int64_t kv_store_rejected = 0, kv_store_disconnects = 0;
 };
 
 }  // namespace packinfer

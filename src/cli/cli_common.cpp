@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "kv/redis_store.h"
+
 namespace fs = std::filesystem;
 
 namespace packinfer::cli {
@@ -41,6 +43,12 @@ void add_model_options(CLI::App& app, ModelOptions& o) {
                  "keep cached prompt prefixes on disk in DIR too (read back on a hit, also after "
                  "a restart)");
   app.add_option("--kv-disk-size", o.kv_disk_size, "disk tier budget, e.g. 20G (default 10G)");
+  app.add_option("--kv-store", o.kv_store,
+                 "share cached prompt prefixes through a KV store: redis://HOST:PORT[/DB] (blocks "
+                 "are published in the background and fetched on a local prefix miss)");
+  app.add_option("--kv-store-timeout-ms", o.kv_store_timeout_ms,
+                 "longest wait for the KV store in a prefix lookup (default 250)")
+      ->check(CLI::Range(1, 60000));
 }
 
 int64_t parse_bytes(const std::string& text) {
@@ -102,6 +110,9 @@ EngineOptions engine_options(const ModelOptions& o) {
   }
   e.kv_disk_dir = o.kv_disk;
   if (!o.kv_disk_size.empty()) e.kv_disk_bytes = parse_bytes(o.kv_disk_size);
+  if (!o.kv_store.empty()) parse_kv_store_url(o.kv_store);  // a bad URL fails before the load
+  e.kv_store_url = o.kv_store;
+  e.kv_store_timeout_ms = o.kv_store_timeout_ms;
   return e;
 }
 

@@ -19,6 +19,8 @@ struct ModelOptions {
   bool kv_rotate = false;
   std::string kv_disk;       // disk tier directory; empty = off
   std::string kv_disk_size;  // its budget (bytes or K/M/G); empty = the engine's default
+  std::string kv_store;      // shared KV store URL (redis://HOST:PORT[/DB]); empty = off
+  int32_t kv_store_timeout_ms = 250;
 };
 
 void add_model_options(CLI::App& app, ModelOptions& o);

@@ -25,6 +25,10 @@ struct ServeOptions {
 
 int run_serve(ServeOptions& o) {
   o.server.max_body_bytes = parse_bytes(o.max_body);
+  if (o.server.role != "both" && o.model.kv_store.empty()) {
+    throw InvalidArgument("--role " + o.server.role + " needs --kv-store (the workers hand the " +
+                          "prompt's KV over through it)");
+  }
   o.serving.prefix_cache = !o.no_prefix_cache;
   o.serving.chunked_prefill = !o.no_chunked_prefill;
   // Signals are taken by one thread with sigwait(); every other thread (HTTP workers, the engine
@@ -96,6 +100,10 @@ void add_serve_command(CLI::App& app, int& exit_code) {
                   "waiting requests beyond this are refused with 503 (default 1024)")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 24));
   sub->add_flag("--no-prefix-cache", o->no_prefix_cache, "do not reuse cached prompt prefixes");
+  sub->add_option("--role", o->server.role,
+                  "prefill: compute prompts' KV into --kv-store and answer after one token; "
+                  "decode or both (default): serve completions (behind `packinfer router`)")
+      ->check(CLI::IsMember({"prefill", "decode", "both"}));
   sub->add_flag("--no-chunked-prefill", o->no_chunked_prefill,
                 "run each prompt whole in a prefill-only step (decodes wait)");
   sub->callback([o, &exit_code] { exit_code = run_serve(*o); });

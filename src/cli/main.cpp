@@ -1,6 +1,7 @@
 // packinfer command line: thin dispatch to subcommands; all work happens in the library.
 #include <cstdio>
 
+#include "cli/cmd_router.h"
 #include "cli/commands.h"
 #include "packinfer/error.h"
 
@@ -15,6 +16,7 @@ int main(int argc, char** argv) {
   packinfer::cli::add_bench_command(app, exit_code);
   packinfer::cli::add_batch_command(app, exit_code);
   packinfer::cli::add_serve_command(app, exit_code);
+  packinfer::cli::add_router_command(app, exit_code);
   packinfer::cli::add_kld_command(app, exit_code);
   try {
     app.parse(argc, argv);

@@ -97,6 +97,15 @@ Engine::Engine(const EngineOptions& options) : impl_(std::make_unique<EngineCore
     d.fingerprint = m.model->fingerprint();
     m.kv->enable_disk_tier(d);
   }
+  if (!options.kv_store_url.empty()) {
+    KvStoreOptions so;
+    so.url = options.kv_store_url;
+    so.fingerprint = m.model->fingerprint();
+    if (options.kv_store_timeout_ms <= 0)
+      throw InvalidArgument("KV store timeout must be positive");
+    so.lookup_timeout_seconds = options.kv_store_timeout_ms / 1000.0;
+    m.kv->enable_store(so);
+  }
   m.runner = std::make_unique<ModelRunner>(*m.transformer, *m.kv);
   m.chat_template = ChatTemplate::detect(m.model->chat_template());
   // PACKINFER_GRAMMAR_OVERLAP=1 computes grammar masks on a helper thread during the forward
@@ -166,14 +175,14 @@ std::string Engine::apply_chat_template(const std::vector<ChatMessage>& messages
 namespace {
 
 // A single request runs as a job of one: prompt in chunks of the token budget, then one token
-// per forward. Without a disk tier nothing is published to the prefix cache (nobody in this
-// process would reuse it); with one, prefixes are read from and written to disk.
+// per forward. Without a disk tier or shared store nothing is published to the prefix cache
+// (nobody in this process would reuse it); with one, prefixes are read from and written to it.
 std::unique_ptr<Scheduler> single_request_scheduler(EngineCore& m, bool use_prefix_cache) {
   OfflinePolicyOptions po;
   po.mode = PrefillMode::Single;
   po.max_batch_tokens = m.options.max_batch_tokens;
   SchedulerOptions so;
-  so.prefix_cache = use_prefix_cache && m.kv->disk_tier() != nullptr;
+  so.prefix_cache = use_prefix_cache && (m.kv->disk_tier() != nullptr || m.kv->store() != nullptr);
   return std::make_unique<Scheduler>(*m.kv, std::make_unique<OfflinePolicy>(po), so);
 }
 

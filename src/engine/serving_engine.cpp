@@ -159,4 +159,9 @@ ServingStats ServingEngine::stats() const {
 
 const ServingOptions& ServingEngine::options() const { return impl_->options; }
 
+void ServingEngine::wait_kv_published() {
+  // The store's queue has its own lock; the pointer never changes while serving.
+  if (RedisKvStore* s = impl_->engine.kv->store()) s->flush();
+}
+
 }  // namespace packinfer

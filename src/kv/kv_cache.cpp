@@ -66,9 +66,15 @@ int64_t KvCache::match_prefix(SequenceKv& seq, std::span<const int32_t> tokens) 
   for (int32_t b : hit) {
     pool_.retain(b);
     seq.blocks.push_back(b);
+    if (store_ && published_[static_cast<size_t>(b)] != store_->epoch() && store_->up()) {
+      publish(b);
+    }
   }
   if (disk_ && static_cast<int64_t>(hit.size()) < max_blocks) {
     match_from_disk(seq, tokens, max_blocks);
+  }
+  if (store_ && static_cast<int64_t>(seq.blocks.size()) < max_blocks) {
+    match_from_store(seq, tokens, max_blocks);
   }
   seq.n_tokens = static_cast<int64_t>(seq.blocks.size()) * block_size_;
   return seq.n_tokens;
@@ -97,6 +103,26 @@ void KvCache::match_from_disk(SequenceKv& seq, std::span<const int32_t> tokens,
   }
 }
 
+void KvCache::match_from_store(SequenceKv& seq, std::span<const int32_t> tokens,
+                               int64_t max_blocks) {
+  const std::vector<uint64_t> keys = index_.chain_keys(tokens, max_blocks);
+  const auto bs = static_cast<size_t>(block_size_);
+  store_->fetch(keys, seq.blocks.size(), index_.root(), tokens,
+                [&](size_t k, std::span<const uint8_t> payload) {
+                  if (k != seq.blocks.size()) return false;
+                  const int32_t b = pool_.allocate();
+                  if (b < 0) return false;
+                  storage_.scatter(b, payload);
+                  seq.blocks.push_back(b);
+                  published_[static_cast<size_t>(b)] = store_->epoch();  // it is there
+                  // Indexed, so the next request with this prefix finds it in RAM.
+                  for (int32_t added : index_.insert(seq.blocks, tokens.first((k + 1) * bs))) {
+                    pool_.set_registered(added);
+                  }
+                  return true;
+                });
+}
+
 void KvCache::register_blocks(const SequenceKv& seq, std::span<const int32_t> tokens) {
   const int64_t known = std::min(seq.n_tokens, static_cast<int64_t>(tokens.size()));
   const int64_t full = std::min(known / block_size_, static_cast<int64_t>(seq.blocks.size()));
@@ -108,17 +134,36 @@ void KvCache::register_blocks(const SequenceKv& seq, std::span<const int32_t> to
       storage_.gather(b, payload_);
       disk_->store(index_.key_of(b), index_.parent_key_of(b), index_.tokens_of(b), payload_);
     }
+    if (store_) publish(b);
   }
 }
 
-void KvCache::enable_disk_tier(DiskTierOptions options) {
+uint64_t KvCache::tier_fingerprint(uint64_t model_fingerprint) const {
   // The caller's fingerprint names the model; the cache adds how it stores blocks.
-  const uint64_t parts[3] = {options.fingerprint, index_.root(),
-                             static_cast<uint64_t>(block_size_)};
-  options.fingerprint = hash_block(parts[0] ^ parts[1],
-                                   std::span<const int32_t>(reinterpret_cast<const int32_t*>(parts),
-                                                            sizeof parts / sizeof(int32_t)));
+  const uint64_t parts[3] = {model_fingerprint, index_.root(), static_cast<uint64_t>(block_size_)};
+  return hash_block(parts[0] ^ parts[1],
+                    std::span<const int32_t>(reinterpret_cast<const int32_t*>(parts),
+                                             sizeof parts / sizeof(int32_t)));
+}
+
+void KvCache::enable_disk_tier(DiskTierOptions options) {
+  options.fingerprint = tier_fingerprint(options.fingerprint);
   disk_ = std::make_unique<DiskTier>(options, block_size_, payload_bytes());
+}
+
+void KvCache::enable_store(KvStoreOptions options) {
+  options.fingerprint = tier_fingerprint(options.fingerprint);
+  store_ = std::make_unique<RedisKvStore>(options, block_size_, payload_bytes());
+  published_.assign(static_cast<size_t>(pool_.n_total()), 0);
+}
+
+void KvCache::publish(int32_t block) {
+  payload_.resize(static_cast<size_t>(payload_bytes()));
+  storage_.gather(block, payload_);
+  const uint32_t epoch = store_->epoch();
+  const bool queued = store_->store(index_.key_of(block), index_.parent_key_of(block),
+                                    index_.tokens_of(block), payload_);
+  published_[static_cast<size_t>(block)] = queued ? epoch : 0;
 }
 
 void KvCache::write(int32_t layer, std::span<const int32_t> blocks, int64_t pos, const float* k,

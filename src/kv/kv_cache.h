@@ -23,6 +23,7 @@
 #include "kv/kv_format.h"
 #include "kv/kv_storage.h"
 #include "kv/prefix_index.h"
+#include "kv/redis_store.h"
 
 namespace packinfer {
 
@@ -81,6 +82,12 @@ class KvCache {
   void enable_disk_tier(DiskTierOptions options);
   DiskTier* disk_tier() { return disk_.get(); }
   const DiskTier* disk_tier() const { return disk_.get(); }
+  // Publishes every published block to a shared store too (kv/redis_store.h) and lets
+  // match_prefix continue a local hit with blocks fetched from there. Throws for a bad URL; an
+  // unreachable store only warns.
+  void enable_store(KvStoreOptions options);
+  RedisKvStore* store() { return store_.get(); }
+  const RedisKvStore* store() const { return store_.get(); }
   // Bytes of one block over all layers, keys and values: what the disk tier stores per block.
   int64_t payload_bytes() const { return storage_.payload_bytes(); }
 
@@ -106,6 +113,10 @@ class KvCache {
  private:
   // Continues seq's prefix from disk: appends blocks read back for tokens after seq's blocks.
   void match_from_disk(SequenceKv& seq, std::span<const int32_t> tokens, int64_t max_blocks);
+  // The same from the shared store.
+  void match_from_store(SequenceKv& seq, std::span<const int32_t> tokens, int64_t max_blocks);
+  // The fingerprint a tier stores blocks under: the model's, the format and the block size.
+  uint64_t tier_fingerprint(uint64_t model_fingerprint) const;
 
   int32_t block_size_;
   KvStorage storage_;
@@ -113,6 +124,12 @@ class KvCache {
   PrefixIndex index_;
   bool check_writes_ = false;  // the constructor turns it on in debug builds
   std::unique_ptr<DiskTier> disk_;
+  std::unique_ptr<RedisKvStore> store_;
+  // Per block: the store epoch in which it was queued for the store (0: not published). A hit
+  // on a block not published in the current epoch publishes it (again): blocks dropped while
+  // the store was down or behind, or lost in a Redis restart, reach it once they are used.
+  std::vector<uint32_t> published_;
+  void publish(int32_t block);
   std::vector<uint8_t> payload_;  // one block's bytes, reused
 };
 

@@ -316,6 +316,25 @@ ServingStats Scheduler::stats() const {
     s.kv_disk_files = ds.files;
     s.kv_disk_bytes = ds.bytes_on_disk;
   }
+  if (const RedisKvStore* st = kv_.store()) {
+    const KvStoreStats ks = st->stats();
+    s.kv_store = true;
+    s.kv_store_up = ks.up;
+    s.kv_store_blocks_read = ks.blocks_read;
+    s.kv_store_blocks_written = ks.blocks_written;
+    s.kv_store_bytes_read = ks.bytes_read;
+    s.kv_store_bytes_written = ks.bytes_written;
+    s.kv_store_read_seconds = ks.read_seconds;
+    s.kv_store_write_seconds = ks.write_seconds;
+    s.kv_store_lookups = ks.lookups;
+    s.kv_store_hit_lookups = ks.hit_lookups;
+    s.kv_store_misses = ks.misses;
+    s.kv_store_skipped = ks.skipped;
+    s.kv_store_timeouts = ks.timeouts;
+    s.kv_store_dropped_writes = ks.dropped_writes;
+    s.kv_store_rejected = ks.rejected;
+    s.kv_store_disconnects = ks.disconnects;
+  }
   return s;
 }
 

@@ -134,6 +134,12 @@ void CompletionHandler::handle(Endpoint endpoint, const httplib::Request& req,
   };
   if (auto e = parse_request_text(req.body, endpoint, parse_options_, ignored, creq))
     return send_error(res, *e);
+  if (config_.prefill_only) {
+    // A prefill worker computes the prompt(s) once: one choice, one token, not streamed.
+    creq.n = 1;
+    creq.stream = false;
+    creq.max_tokens = 1;
+  }
   // Completions may carry a batch of prompts; each is tokenized and checked on its own.
   const size_t n_prompts = endpoint == Endpoint::Completions ? creq.prompts.size() : 1;
   std::vector<std::vector<int32_t>> prompts(n_prompts);
@@ -253,6 +259,7 @@ void CompletionHandler::respond_whole(const std::shared_ptr<Exchange>& ex,
     }
     choices.push_back(cr);
   }
+  if (config_.prefill_only) serving_.wait_kv_published();
   send_json(res,
             completion_json(
                 ex->ctx, choices, [this](int32_t id) { return token_text(id); }, ex->per_prompt));

@@ -26,6 +26,9 @@ struct CompletionConfig {
   std::string served_name;               // "model" of responses when the request names none
   int32_t max_n = 16;
   size_t max_prompts = 32;  // prompts in one /v1/completions request
+  // A prefill worker: each request computes its prompt (one choice, one token, not streamed)
+  // and is answered once the prompt's KV blocks are in the shared store.
+  bool prefill_only = false;
 };
 
 class CompletionHandler {

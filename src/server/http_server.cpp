@@ -58,7 +58,7 @@ struct HttpServer::Impl {
         serving(s),
         options(o),
         names(model_names(e, o)),
-        completions(e, s, metrics, {names, names.front(), o.max_n}) {
+        completions(e, s, metrics, {names, names.front(), o.max_n, o.role == "prefill"}) {
     routes();
     limits();
   }

@@ -22,6 +22,10 @@ struct ServerOptions {
   int32_t max_connections = 64;   // connections served at once (HTTP worker threads)
   std::string served_model_name;  // empty: the model file's stem
   int32_t max_n = 16;             // largest "n" (choices per request)
+  // Disaggregated serving (--role): "prefill" computes a prompt's KV into the shared store
+  // (one token generated, answered once its blocks are written) for a decode worker to load;
+  // "decode" and "both" (the default) serve completions as usual.
+  std::string role = "both";
 };
 
 class HttpServer {

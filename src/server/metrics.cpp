@@ -158,6 +158,46 @@ std::string ServerMetrics::render(const ServingStats& s, double now) {
     scalar(out, "packinfer_kv_disk_bytes", "gauge", "Bytes of the disk tier's files.",
            s.kv_disk_bytes);
   }
+  if (s.kv_store) {
+    scalar(out, "packinfer_kv_store_up", "gauge",
+           "1 when the shared KV store (Redis) answers, 0 while it is down (serving goes on).",
+           s.kv_store_up ? 1 : 0);
+    header(out, "packinfer_kv_store_blocks_total", "counter",
+           "KV blocks moved between the prefix cache and the shared store, by direction.");
+    out += "packinfer_kv_store_blocks_total{direction=\"read\"} " +
+           std::to_string(s.kv_store_blocks_read) + "\n";
+    out += "packinfer_kv_store_blocks_total{direction=\"write\"} " +
+           std::to_string(s.kv_store_blocks_written) + "\n";
+    header(out, "packinfer_kv_store_bytes_total", "counter", "Bytes moved, by direction.");
+    out += "packinfer_kv_store_bytes_total{direction=\"read\"} " +
+           std::to_string(s.kv_store_bytes_read) + "\n";
+    out += "packinfer_kv_store_bytes_total{direction=\"write\"} " +
+           std::to_string(s.kv_store_bytes_written) + "\n";
+    header(out, "packinfer_kv_store_seconds_total", "counter",
+           "Time spent, by direction (reads: whole lookups; writes: the background writer).");
+    out += "packinfer_kv_store_seconds_total{direction=\"read\"} " +
+           std::to_string(s.kv_store_read_seconds) + "\n";
+    out += "packinfer_kv_store_seconds_total{direction=\"write\"} " +
+           std::to_string(s.kv_store_write_seconds) + "\n";
+    header(out, "packinfer_kv_store_lookups_total", "counter",
+           "Prefix lookups in the shared store, by result (hit: at least one block loaded).");
+    out += "packinfer_kv_store_lookups_total{result=\"hit\"} " +
+           std::to_string(s.kv_store_hit_lookups) + "\n";
+    out += "packinfer_kv_store_lookups_total{result=\"miss\"} " +
+           std::to_string(s.kv_store_misses) + "\n";
+    out += "packinfer_kv_store_lookups_total{result=\"skipped\"} " +
+           std::to_string(s.kv_store_skipped) + "\n";
+    scalar(out, "packinfer_kv_store_timeouts_total", "counter",
+           "Lookups cut short by their time limit.", s.kv_store_timeouts);
+    scalar(out, "packinfer_kv_store_dropped_writes_total", "counter",
+           "Blocks not published (queue full, store down or a failed SET).",
+           s.kv_store_dropped_writes);
+    scalar(out, "packinfer_kv_store_rejected_total", "counter",
+           "Corrupted, foreign, truncated or oversize values found (never used).",
+           s.kv_store_rejected);
+    scalar(out, "packinfer_kv_store_disconnects_total", "counter",
+           "Connections to the store lost or refused.", s.kv_store_disconnects);
+  }
   header(out, "packinfer_requests_finished_total", "counter",
          "Finished requests by finish reason (stop, length, cancelled, error).");
   for (const char* r : {"stop", "length", "cancelled", "error"}) finished_.try_emplace(r, 0);
