@@ -7,7 +7,6 @@
 
 #include <cmath>
 
-#include "kernels/matmul.h"
 #include "support/test_model.h"
 #include "support/test_support.h"
 
@@ -53,26 +52,19 @@ TEST(Qwen2, BiasesNeoxRopeAndPackedEqualsAlone) {
 
   const std::vector<float> packed = runner.packed_logits({a, b});
   const size_t vocab = static_cast<size_t>(c.n_vocab);
-  auto check_tol = [&](const std::vector<float>& x, const std::vector<float>& y,
-                       const std::string& what, double tol) {
+  auto check = [&](const std::vector<float>& x, const std::vector<float>& y,
+                   const std::string& what) {
     double d = 0, scale = 1;
     for (size_t i = 0; i < vocab; ++i) {
       d = std::max(d, static_cast<double>(std::fabs(x[i] - y[i])));
       scale = std::max(scale, static_cast<double>(std::fabs(y[i])));
     }
-    EXPECT_LE(d / scale, tol) << what;
+    EXPECT_LE(d / scale, 1e-4) << what;
   };
-  auto check = [&](const std::vector<float>& x, const std::vector<float>& y,
-                   const std::string& what) { check_tol(x, y, what, 1e-4); };
   for (size_t p = 0; p < a.size(); ++p) {
     check(std::vector<float>(packed.begin() + p * vocab, packed.begin() + (p + 1) * vocab),
           alone_a[p], "packed a");
-    // With int8 activations (the default) a 3-token chunk takes the decode path (int8 dots) and
-    // the whole prompt the GEMM path, which round the activations differently for some types
-    // (measured 1.3% of the logit range; issue #9, open); with PACKINFER_MATMUL_ACT=f32 both
-    // paths are f32 and agree to 1e-4.
-    check_tol(chunked_a[p], alone_a[p], "chunked a",
-              default_matmul_activations() == MatmulActivations::Int8 ? 3e-2 : 1e-4);
+    check(chunked_a[p], alone_a[p], "chunked a");
   }
   for (size_t p = 0; p < b.size(); ++p) {
     size_t row = a.size() + p;

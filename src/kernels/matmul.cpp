@@ -21,8 +21,8 @@ const TypeKernels* kernels_or_throw(const KernelTable& kt, GgmlType t) {
 
 MatmulActivations parse_activations(const char* env) {
   const std::string v = env == nullptr ? "" : env;
-  if (v.empty() || v == "int8") return MatmulActivations::Int8;
-  if (v == "f32") return MatmulActivations::F32;
+  if (v == "int8") return MatmulActivations::Int8;
+  if (v.empty() || v == "f32") return MatmulActivations::F32;
   throw Error("PACKINFER_MATMUL_ACT=\"" + v + "\" is not one of: f32, int8");
 }
 
@@ -44,10 +44,14 @@ void matmul_with(const KernelTable& kt, const WeightMatrix& w, const float* x, i
     return;
   }
   if (act == MatmulActivations::Default) act = default_matmul_activations();
-  const bool int8 = act == MatmulActivations::Int8 && tk->dot_act != nullptr;
+  // int8 activations only where this level has both the int8 dots (decode) and the int8 GEMM
+  // (prefill) for the type: a row's result must not depend on how many rows share the product,
+  // or a prompt prefilled in chunks, packed with others or alone would get different logits.
+  const bool int8 = act == MatmulActivations::Int8 && tk->dot_act != nullptr &&
+                    kt.gemm_i8 != nullptr && tk->pack_i8 != nullptr;
   if (int8 && M <= gemm::kGemvInt8MaxM) {
     gemm::gemv_int8(tk, w, x, ldx, M, y, ldy, pool);
-  } else if (int8 && kt.gemm_i8 != nullptr && tk->pack_i8 != nullptr) {
+  } else if (int8) {
     gemm::gemm_int8(kt.gemm_i8, tk, w, x, ldx, M, y, ldy, pool);
   } else if (M <= gemm::gemv_max_m(kt, w.type)) {
     gemm::gemv(kt, tk, w, x, ldx, M, y, ldy, pool);

@@ -17,7 +17,8 @@ struct KernelTable;
 // How the activations meet quantized weights that have an integer path (TypeKernels::dot_act):
 // Int8 quantizes each activation row once per product to int8 blocks with their own scales (as
 // llama.cpp does) and uses integer dot products; F32 dequantizes the weights and multiplies in
-// f32. Default is the process setting: PACKINFER_MATMUL_ACT=f32|int8, int8 when unset.
+// f32. Default is the process setting: PACKINFER_MATMUL_ACT=f32|int8, f32 when unset
+// (int8 is opt-in until a row's result is the same in decode and prefill: issue #9).
 enum class MatmulActivations { Default, F32, Int8 };
 
 // The process setting (PACKINFER_MATMUL_ACT, read once); throws packinfer::Error for a value

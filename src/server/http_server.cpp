@@ -58,7 +58,11 @@ struct HttpServer::Impl {
         serving(s),
         options(o),
         names(model_names(e, o)),
-        completions(e, s, metrics, {names, names.front(), o.max_n, o.role == "prefill"}) {
+        completions(e, s, metrics,
+                    {.model_names = names,
+                     .served_name = names.front(),
+                     .max_n = o.max_n,
+                     .prefill_only = o.role == "prefill"}) {
     routes();
     limits();
   }
