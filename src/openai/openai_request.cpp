@@ -258,7 +258,9 @@ std::string schema_text(const json& schema, const std::string& field) {
 }
 
 void only_keys(const json& obj, const std::string& field, std::initializer_list<const char*> keys) {
-  for (const auto& [key, v] : obj.items()) {
+  for (const auto& item : obj.items()) {
+    // A named variable, not a structured binding: clang 14 cannot capture those in a lambda.
+    const std::string& key = item.key();
     if (std::none_of(keys.begin(), keys.end(), [&key](const char* k) { return key == k; })) {
       fail("'" + field + "." + key + "' is not supported", "unsupported_value", field + "." + key);
     }
