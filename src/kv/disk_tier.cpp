@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <xxhash.h>
 
 #include <algorithm>
 #include <chrono>
@@ -13,6 +12,7 @@
 #include <filesystem>
 #include <map>
 
+#include "kv/block_record.h"
 #include "packinfer/error.h"
 
 namespace fs = std::filesystem;
@@ -22,23 +22,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-constexpr uint32_t kMagic = 0x42564B50;  // "PKVB"
-constexpr uint32_t kVersion = 1;
-
-// What precedes the tokens and the payload in a block file.
-struct Header {
-  uint32_t magic = kMagic;
-  uint32_t version = kVersion;
-  uint64_t fingerprint = 0;
-  uint64_t key = 0;
-  uint64_t parent = 0;
-  uint32_t block_size = 0;
-  uint32_t reserved = 0;
-  uint64_t payload_bytes = 0;
-  uint64_t payload_checksum = 0;
-  uint64_t tokens_checksum = 0;
-};
-static_assert(sizeof(Header) == 64);
+constexpr uint32_t kMagic = 0x42564B50;  // "PKVB": a block file (block_record.h)
 
 std::string hex(uint64_t v) {
   char buf[17];
@@ -161,7 +145,7 @@ void DiskTier::writer_loop() {
     queue_.pop_front();
     writing_ = true;
     const int64_t bytes = static_cast<int64_t>(p.payload.size());
-    make_room(bytes + static_cast<int64_t>(sizeof(Header)));
+    make_room(bytes + static_cast<int64_t>(sizeof(BlockRecordHeader)));
     lock.unlock();
     const auto t0 = Clock::now();
     const bool ok = write_file(p);
@@ -171,7 +155,8 @@ void DiskTier::writer_loop() {
     queued_keys_.erase(p.key);
     queued_bytes_ -= bytes;
     if (ok) {
-      const int64_t size = static_cast<int64_t>(sizeof(Header) + p.tokens.size() * 4) + bytes;
+      const int64_t size =
+          static_cast<int64_t>(sizeof(BlockRecordHeader) + p.tokens.size() * 4) + bytes;
       lru_.push_back(p.key);
       entries_[p.key] = {size, std::prev(lru_.end())};
       stats_.files++;
@@ -187,15 +172,12 @@ void DiskTier::writer_loop() {
   idle_.notify_all();
 }
 
+BlockRecordKind DiskTier::kind() const { return {kMagic, options_.fingerprint, block_size_}; }
+
 bool DiskTier::write_file(const Pending& p) {
-  Header h;
-  h.fingerprint = options_.fingerprint;
-  h.key = p.key;
-  h.parent = p.parent;
-  h.block_size = static_cast<uint32_t>(block_size_);
-  h.payload_bytes = p.payload.size();
-  h.payload_checksum = XXH3_64bits(p.payload.data(), p.payload.size());
-  h.tokens_checksum = XXH3_64bits(p.tokens.data(), p.tokens.size() * sizeof(int32_t));
+  const std::span<const uint8_t> tokens = block_record_token_bytes(p.tokens);
+  BlockRecordHeader h = block_record_header(kind(), p.key, p.parent, p.payload.size());
+  seal_block_record(h, tokens, p.payload);
   const std::string final_path = path_of(p.key);
   const std::string tmp = final_path + ".tmp";
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -204,8 +186,7 @@ bool DiskTier::write_file(const Pending& p) {
                                              std::strerror(errno) + " (recomputing instead)");
     return false;
   }
-  const bool ok = write_all(fd, &h, sizeof h) &&
-                  write_all(fd, p.tokens.data(), p.tokens.size() * sizeof(int32_t)) &&
+  const bool ok = write_all(fd, &h, sizeof h) && write_all(fd, tokens.data(), tokens.size()) &&
                   write_all(fd, p.payload.data(), p.payload.size());
   const int saved_errno = errno;
   ::close(fd);
@@ -231,20 +212,16 @@ bool DiskTier::load(uint64_t key, uint64_t parent, std::span<const int32_t> toke
   const auto t0 = Clock::now();
   const std::string path = path_of(key);
   const int fd = ::open(path.c_str(), O_RDONLY);
-  Header h;
+  BlockRecordHeader h;
   std::vector<int32_t> stored(tokens.size());
   bool ok = fd >= 0 && read_all(fd, &h, sizeof h);
   // A header of another writer (other fingerprint or version) or the wrong size is damage: the
   // file sits under our fingerprint's name.
-  bool damaged = !ok || h.magic != kMagic || h.version != kVersion ||
-                 h.fingerprint != options_.fingerprint || h.key != key ||
-                 h.block_size != static_cast<uint32_t>(block_size_) ||
-                 h.payload_bytes != payload.size();
+  bool damaged = !ok || !block_record_header_fits(h, kind(), key, payload.size());
   if (!damaged) {
     damaged = !read_all(fd, stored.data(), stored.size() * sizeof(int32_t)) ||
-              XXH3_64bits(stored.data(), stored.size() * sizeof(int32_t)) != h.tokens_checksum ||
               !read_all(fd, payload.data(), payload.size()) ||
-              XXH3_64bits(payload.data(), payload.size()) != h.payload_checksum;
+              !block_record_checksums_match(h, block_record_token_bytes(stored), payload);
     uint8_t extra = 0;
     if (!damaged && ::read(fd, &extra, 1) != 0) damaged = true;  // trailing bytes
   }
@@ -259,14 +236,15 @@ bool DiskTier::load(uint64_t key, uint64_t parent, std::span<const int32_t> toke
     return false;
   }
   // A different prefix under the same key (a 64-bit collision): not damage, just not ours.
-  if (h.parent != parent || !std::equal(stored.begin(), stored.end(), tokens.begin())) {
+  if (!block_record_is_prefix(h, parent, block_record_token_bytes(stored), tokens)) {
     stats_.misses++;
     return false;
   }
   auto it = entries_.find(key);
   if (it != entries_.end()) lru_.splice(lru_.end(), lru_, it->second.lru);
   stats_.blocks_read++;
-  stats_.bytes_read += static_cast<int64_t>(sizeof(Header) + stored.size() * 4 + payload.size());
+  stats_.bytes_read +=
+      static_cast<int64_t>(sizeof(BlockRecordHeader) + stored.size() * 4 + payload.size());
   stats_.read_seconds += since(t0);
   return true;
 }

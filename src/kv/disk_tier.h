@@ -27,6 +27,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "kv/block_record.h"
+
 namespace packinfer {
 
 struct DiskTierOptions {
@@ -70,6 +72,8 @@ class DiskTier {
   const std::string& directory() const { return dir_; }
 
  private:
+  // Magic, fingerprint and block size every file of this tier repeats.
+  BlockRecordKind kind() const;
   struct Pending {
     uint64_t key, parent;
     std::vector<int32_t> tokens;

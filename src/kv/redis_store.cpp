@@ -1,35 +1,20 @@
 #include "kv/redis_store.h"
 
 #include <hiredis/hiredis.h>
-#include <xxhash.h>
 
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
+#include <vector>
 
+#include "kv/block_record.h"
 #include "packinfer/error.h"
 
 namespace packinfer {
 namespace {
 
-constexpr uint32_t kMagic = 0x52564B50;  // "PKVR"
-constexpr uint32_t kVersion = 1;
-
-// What precedes the tokens and the payload in a value.
-struct Header {
-  uint32_t magic = kMagic;
-  uint32_t version = kVersion;
-  uint64_t fingerprint = 0;
-  uint64_t key = 0;
-  uint64_t parent = 0;
-  uint32_t block_size = 0;
-  uint32_t reserved = 0;
-  uint64_t payload_bytes = 0;
-  uint64_t payload_checksum = 0;
-  uint64_t tokens_checksum = 0;
-};
-static_assert(sizeof(Header) == 64);
+constexpr uint32_t kMagic = 0x52564B50;  // "PKVR": a store value (block_record.h)
 
 std::string hex(uint64_t v) {
   char buf[17];
@@ -214,14 +199,8 @@ void RedisKvStore::drop(Connection& c, const std::string& why, bool down) {
 
 std::string RedisKvStore::encode(uint64_t key, uint64_t parent, std::span<const int32_t> tokens,
                                  std::span<const uint8_t> payload) const {
-  Header h;
-  h.fingerprint = options_.fingerprint;
-  h.key = key;
-  h.parent = parent;
-  h.block_size = static_cast<uint32_t>(block_size_);
-  h.payload_bytes = payload.size();
-  h.payload_checksum = XXH3_64bits(payload.data(), payload.size());
-  h.tokens_checksum = XXH3_64bits(tokens.data(), tokens.size_bytes());
+  BlockRecordHeader h = block_record_header(kind(), key, parent, payload.size());
+  seal_block_record(h, block_record_token_bytes(tokens), payload);
   std::string v(sizeof h + tokens.size_bytes() + payload.size(), '\0');
   std::memcpy(v.data(), &h, sizeof h);
   std::memcpy(v.data() + sizeof h, tokens.data(), tokens.size_bytes());
@@ -229,9 +208,12 @@ std::string RedisKvStore::encode(uint64_t key, uint64_t parent, std::span<const 
   return v;
 }
 
+BlockRecordKind RedisKvStore::kind() const { return {kMagic, options_.fingerprint, block_size_}; }
+
 bool RedisKvStore::store(uint64_t key, uint64_t parent, std::span<const int32_t> tokens,
                          std::span<const uint8_t> payload) {
-  const int64_t bytes = static_cast<int64_t>(sizeof(Header) + tokens.size_bytes() + payload.size());
+  const int64_t bytes =
+      static_cast<int64_t>(sizeof(BlockRecordHeader) + tokens.size_bytes() + payload.size());
   std::lock_guard lock(mu_);
   if (stopping_) return false;
   if (!up_.load()) {
@@ -244,12 +226,7 @@ bool RedisKvStore::store(uint64_t key, uint64_t parent, std::span<const int32_t>
   }
   // The copy is all a step pays; checksums are computed on the writer thread.
   Pending p{key, std::string(static_cast<size_t>(bytes), '\0')};
-  Header h;
-  h.fingerprint = options_.fingerprint;
-  h.key = key;
-  h.parent = parent;
-  h.block_size = static_cast<uint32_t>(block_size_);
-  h.payload_bytes = payload.size();
+  const BlockRecordHeader h = block_record_header(kind(), key, parent, payload.size());
   std::memcpy(p.value.data(), &h, sizeof h);
   std::memcpy(p.value.data() + sizeof h, tokens.data(), tokens.size_bytes());
   std::memcpy(p.value.data() + sizeof h + tokens.size_bytes(), payload.data(), payload.size());
@@ -319,10 +296,10 @@ void RedisKvStore::writer_loop() {
     lock.unlock();
     const auto t0 = Clock::now();
     for (Pending& p : batch) {
-      auto* h = reinterpret_cast<Header*>(p.value.data());
+      auto* h = reinterpret_cast<BlockRecordHeader*>(p.value.data());
+      const auto* tok = reinterpret_cast<const uint8_t*>(p.value.data()) + sizeof *h;
       const size_t n_tok = static_cast<size_t>(block_size_) * sizeof(int32_t);
-      h->tokens_checksum = XXH3_64bits(p.value.data() + sizeof(Header), n_tok);
-      h->payload_checksum = XXH3_64bits(p.value.data() + sizeof(Header) + n_tok, h->payload_bytes);
+      seal_block_record(*h, {tok, n_tok}, {tok + n_tok, static_cast<size_t>(h->payload_bytes)});
     }
     int64_t written = 0, written_bytes = 0;
     // A connection that went stale (Redis restarted) fails at once: one retry on a new one.
@@ -354,24 +331,21 @@ bool RedisKvStore::verify(const char* data, size_t n, uint64_t key, uint64_t par
                           std::span<const int32_t> tokens,
                           std::span<const uint8_t>& payload) const {
   const size_t expected =
-      sizeof(Header) + tokens.size_bytes() + static_cast<size_t>(payload_bytes_);
+      sizeof(BlockRecordHeader) + tokens.size_bytes() + static_cast<size_t>(payload_bytes_);
   if (n != expected) return false;  // truncated, oversize or another block size
-  Header h;
+  BlockRecordHeader h;
   std::memcpy(&h, data, sizeof h);
-  if (h.magic != kMagic || h.version != kVersion || h.fingerprint != options_.fingerprint ||
-      h.key != key || h.block_size != static_cast<uint32_t>(block_size_) ||
-      h.payload_bytes != static_cast<uint64_t>(payload_bytes_)) {
+  if (!block_record_header_fits(h, kind(), key, static_cast<uint64_t>(payload_bytes_)))
     return false;
-  }
-  const char* tok = data + sizeof h;
-  const auto* pay = reinterpret_cast<const uint8_t*>(tok + tokens.size_bytes());
-  if (XXH3_64bits(tok, tokens.size_bytes()) != h.tokens_checksum ||
-      XXH3_64bits(pay, static_cast<size_t>(payload_bytes_)) != h.payload_checksum) {
+  const auto* tok = reinterpret_cast<const uint8_t*>(data) + sizeof h;
+  const uint8_t* pay = tok + tokens.size_bytes();
+  if (!block_record_checksums_match(h, {tok, tokens.size_bytes()},
+                                    {pay, static_cast<size_t>(payload_bytes_)})) {
     return false;
   }
   // Sound, but a different prefix under the same key (a collision): reported as a miss by the
   // caller through an empty payload.
-  if (h.parent != parent || std::memcmp(tok, tokens.data(), tokens.size_bytes()) != 0) {
+  if (!block_record_is_prefix(h, parent, {tok, tokens.size_bytes()}, tokens)) {
     payload = {};
     return true;
   }
@@ -480,7 +454,7 @@ size_t RedisKvStore::fetch_once(std::span<const uint64_t> keys, size_t first, ui
   // 2. Fetch the run in batches, verifying and handing over each block in order.
   const auto bs = static_cast<size_t>(block_size_);
   const size_t value_bytes =
-      sizeof(Header) + bs * sizeof(int32_t) + static_cast<size_t>(payload_bytes_);
+      sizeof(BlockRecordHeader) + bs * sizeof(int32_t) + static_cast<size_t>(payload_bytes_);
   const size_t per_batch = std::max<size_t>(
       1, static_cast<size_t>(options_.max_lookup_bytes) / std::max<size_t>(value_bytes, 1));
   size_t accepted = 0;

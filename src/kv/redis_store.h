@@ -33,6 +33,8 @@
 #include <thread>
 #include <vector>
 
+#include "kv/block_record.h"
+
 struct redisContext;
 
 namespace packinfer {
@@ -110,6 +112,8 @@ class RedisKvStore {
   // The Redis key of a block (tests tamper with values through it).
   std::string redis_key(uint64_t key) const;
   // Encodes a block as stored (tests).
+  // Magic, fingerprint and block size every value of this store repeats.
+  BlockRecordKind kind() const;
   std::string encode(uint64_t key, uint64_t parent, std::span<const int32_t> tokens,
                      std::span<const uint8_t> payload) const;
 
