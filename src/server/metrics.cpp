@@ -23,6 +23,16 @@ void scalar(std::string& out, const std::string& name, const char* type, const s
   out += name + " " + num(v) + "\n";
 }
 
+// A counter with a read and a write series (the KV tiers' traffic). std::to_string keeps the
+// format these series always had (integers as such, seconds with six decimals).
+template <typename T>
+void by_direction(std::string& out, const std::string& name, const std::string& help, T read,
+                  T write) {
+  header(out, name, "counter", help);
+  out += name + "{direction=\"read\"} " + std::to_string(read) + "\n";
+  out += name + "{direction=\"write\"} " + std::to_string(write) + "\n";
+}
+
 // How far back the tokens/s gauges look.
 constexpr double kWindowSeconds = 60;
 
@@ -131,22 +141,13 @@ std::string ServerMetrics::render(const ServingStats& s, double now) {
   scalar(out, "packinfer_generation_tokens_per_second", "gauge",
          "Tokens generated per second over the last minute.", gen_rate);
   if (s.kv_disk) {
-    header(out, "packinfer_kv_disk_blocks_total", "counter",
-           "KV blocks moved between the prefix cache and its disk tier, by direction.");
-    out += "packinfer_kv_disk_blocks_total{direction=\"read\"} " +
-           std::to_string(s.kv_disk_blocks_read) + "\n";
-    out += "packinfer_kv_disk_blocks_total{direction=\"write\"} " +
-           std::to_string(s.kv_disk_blocks_written) + "\n";
-    header(out, "packinfer_kv_disk_bytes_total", "counter", "Bytes moved, by direction.");
-    out += "packinfer_kv_disk_bytes_total{direction=\"read\"} " +
-           std::to_string(s.kv_disk_bytes_read) + "\n";
-    out += "packinfer_kv_disk_bytes_total{direction=\"write\"} " +
-           std::to_string(s.kv_disk_bytes_written) + "\n";
-    header(out, "packinfer_kv_disk_seconds_total", "counter", "Time spent, by direction.");
-    out += "packinfer_kv_disk_seconds_total{direction=\"read\"} " +
-           std::to_string(s.kv_disk_read_seconds) + "\n";
-    out += "packinfer_kv_disk_seconds_total{direction=\"write\"} " +
-           std::to_string(s.kv_disk_write_seconds) + "\n";
+    by_direction(out, "packinfer_kv_disk_blocks_total",
+                 "KV blocks moved between the prefix cache and its disk tier, by direction.",
+                 s.kv_disk_blocks_read, s.kv_disk_blocks_written);
+    by_direction(out, "packinfer_kv_disk_bytes_total", "Bytes moved, by direction.",
+                 s.kv_disk_bytes_read, s.kv_disk_bytes_written);
+    by_direction(out, "packinfer_kv_disk_seconds_total", "Time spent, by direction.",
+                 s.kv_disk_read_seconds, s.kv_disk_write_seconds);
     scalar(out, "packinfer_kv_disk_misses_total", "counter",
            "Prefix blocks looked for on disk and not found.", s.kv_disk_misses);
     scalar(out, "packinfer_kv_disk_dropped_writes_total", "counter",
@@ -162,23 +163,14 @@ std::string ServerMetrics::render(const ServingStats& s, double now) {
     scalar(out, "packinfer_kv_store_up", "gauge",
            "1 when the shared KV store (Redis) answers, 0 while it is down (serving goes on).",
            s.kv_store_up ? 1 : 0);
-    header(out, "packinfer_kv_store_blocks_total", "counter",
-           "KV blocks moved between the prefix cache and the shared store, by direction.");
-    out += "packinfer_kv_store_blocks_total{direction=\"read\"} " +
-           std::to_string(s.kv_store_blocks_read) + "\n";
-    out += "packinfer_kv_store_blocks_total{direction=\"write\"} " +
-           std::to_string(s.kv_store_blocks_written) + "\n";
-    header(out, "packinfer_kv_store_bytes_total", "counter", "Bytes moved, by direction.");
-    out += "packinfer_kv_store_bytes_total{direction=\"read\"} " +
-           std::to_string(s.kv_store_bytes_read) + "\n";
-    out += "packinfer_kv_store_bytes_total{direction=\"write\"} " +
-           std::to_string(s.kv_store_bytes_written) + "\n";
-    header(out, "packinfer_kv_store_seconds_total", "counter",
-           "Time spent, by direction (reads: whole lookups; writes: the background writer).");
-    out += "packinfer_kv_store_seconds_total{direction=\"read\"} " +
-           std::to_string(s.kv_store_read_seconds) + "\n";
-    out += "packinfer_kv_store_seconds_total{direction=\"write\"} " +
-           std::to_string(s.kv_store_write_seconds) + "\n";
+    by_direction(out, "packinfer_kv_store_blocks_total",
+                 "KV blocks moved between the prefix cache and the shared store, by direction.",
+                 s.kv_store_blocks_read, s.kv_store_blocks_written);
+    by_direction(out, "packinfer_kv_store_bytes_total", "Bytes moved, by direction.",
+                 s.kv_store_bytes_read, s.kv_store_bytes_written);
+    by_direction(out, "packinfer_kv_store_seconds_total",
+                 "Time spent, by direction (reads: whole lookups; writes: the background writer).",
+                 s.kv_store_read_seconds, s.kv_store_write_seconds);
     header(out, "packinfer_kv_store_lookups_total", "counter",
            "Prefix lookups in the shared store, by result (hit: at least one block loaded).");
     out += "packinfer_kv_store_lookups_total{result=\"hit\"} " +
