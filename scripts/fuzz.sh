@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-60}"
 build=build-fuzz
-targets=(gguf openai_request grammar)
+targets=(gguf openai_request grammar tokenizer)
 
 CC=clang CXX=clang++ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DPACKINFER_FUZZ=ON -DPACKINFER_TESTS=OFF -DPACKINFER_BENCH=OFF >/dev/null

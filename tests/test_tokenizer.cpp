@@ -1,6 +1,9 @@
 // Tokenizer tests against llama.cpp (build 4748) reference data in ../shared/golden.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <sstream>
@@ -261,6 +264,39 @@ TEST(Tokenizer, InvalidUtf8DoesNotCrash) {
   // SentencePiece keeps the bytes (byte fallback).
   const Tokenizer& spm = tok_at(vocab_path("llama-spm"));
   EXPECT_EQ(spm.decode(spm.encode("a\xff", false, false), false), "a\xff");
+}
+
+// Every seed of fuzz_tokenizer and every input it once failed on: ids stay in the vocabulary and
+// streamed detokenization stays valid UTF-8 (the properties the fuzzer checks).
+TEST(TokenizerFuzz, CorpusAndRegressions) {
+  namespace fs = std::filesystem;
+  int files = 0;
+  for (const char* dir : {"fuzz/corpus/tokenizer", "fuzz/regressions/tokenizer"}) {
+    const fs::path p = fs::path(PACKINFER_SOURCE_DIR) / dir;
+    if (!fs::exists(p)) continue;
+    for (const auto& e : fs::directory_iterator(p)) {
+      if (!e.is_regular_file() || e.path().filename().string().front() == '.') continue;
+      std::ifstream in(e.path(), std::ios::binary);
+      const std::string bytes((std::istreambuf_iterator<char>(in)),
+                              std::istreambuf_iterator<char>());
+      if (bytes.empty()) continue;
+      const bool parse_special = (bytes[0] & 1) != 0;
+      const std::string text = bytes.substr(1);
+      for (const std::string& path : {vocab_path("llama-spm"), vocab_path("gpt-2")}) {
+        const Tokenizer& tok = tok_at(path);
+        std::vector<int32_t> ids;
+        ASSERT_NO_THROW(ids = tok.encode(text, true, parse_special)) << e.path();
+        for (int32_t id : ids) EXPECT_TRUE(id >= 0 && id < tok.vocab_size()) << e.path();
+        StreamingDetokenizer sd(tok, true);
+        std::string streamed;
+        for (int32_t id : ids) streamed += sd.push(id);
+        streamed += sd.flush();
+        EXPECT_TRUE(utf8::is_valid(streamed)) << e.path();
+      }
+      ++files;
+    }
+  }
+  EXPECT_GT(files, 0);
 }
 
 TEST(Tokenizer, UnknownPreTokenizerIsNamed) {
