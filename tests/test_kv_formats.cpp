@@ -568,5 +568,40 @@ TEST(KvFormatErrors, EngineRefusesUnknownTypesAndUnsupportedShapes) {
   EXPECT_EQ(e.model_info().kv_block_size, 32) << "KIVI keys default to blocks of 32";
 }
 
+// The memory report (packinfer bench) lists activation buffers sized by the step, not by the
+// context (MOM), and the KV memory actually written.
+TEST(MemoryReport, ActivationsFollowTheStepAndKvTheTokensWritten) {
+  EngineOptions o;
+  o.model_path = stories();
+  o.n_threads = 2;
+  o.kv_type = "f16";
+  Engine engine(o);
+  auto bytes_of = [&](const std::string& prefix) {
+    for (const MemoryItem& m : engine.memory_report())
+      if (m.name.rfind(prefix, 0) == 0) return m.bytes;
+    ADD_FAILURE() << "no memory item " << prefix;
+    return int64_t{-1};
+  };
+  const ModelInfo& info = engine.model_info();
+  GenerationRequest req;
+  req.prompt_ids.assign(200, 5);
+  req.sampling = SamplingParams::greedy();
+  req.sampling.max_tokens = 1;
+  engine.generate(req);
+  const int64_t gate = bytes_of("MLP gate");
+  EXPECT_EQ(gate, int64_t{200} * info.n_ff * 4);
+  EXPECT_EQ(bytes_of("residual stream x"), int64_t{200} * info.n_embd * 4);
+  const int64_t blocks = (200 + info.kv_block_size - 1) / info.kv_block_size;
+  EXPECT_EQ(bytes_of("KV cache: blocks written"),
+            static_cast<int64_t>(blocks * info.kv_block_size * info.kv_bytes_per_token));
+  // A second, different prompt of the same length: same activations, and the first one's
+  // blocks, released, are written again rather than new memory.
+  req.prompt_ids.assign(200, 7);
+  engine.generate(req);
+  EXPECT_EQ(bytes_of("MLP gate"), gate);
+  EXPECT_EQ(bytes_of("KV cache: blocks written"),
+            static_cast<int64_t>(blocks * info.kv_block_size * info.kv_bytes_per_token));
+}
+
 }  // namespace
 }  // namespace packinfer::test

@@ -74,6 +74,12 @@ struct ModelInfo {
   int64_t kv_budget_bytes = 0;    // the KV cache's reserved budget
 };
 
+// One entry of Engine::memory_report(): what holds memory beside the mapped weights.
+struct MemoryItem {
+  std::string name;
+  int64_t bytes = 0;
+};
+
 class Engine {
  public:
   explicit Engine(const EngineOptions& options);  // throws packinfer::Error
@@ -106,6 +112,10 @@ class Engine {
       const std::function<void(const BatchProgress&)>& on_progress = {});
 
   const ModelInfo& model_info() const;
+  // The engine's own buffers now, largest first: every activation scratch buffer (high-water
+  // marks: they grow to the largest step and stay), the logits, and the KV cache's reserved
+  // budget, the part of it holding blocks, and its staging. The weights are mapped, not listed.
+  std::vector<MemoryItem> memory_report() const;
   // Floating-point operations of prefilling n tokens into an empty cache (layer matmuls, causal
   // attention, the LM head of the last token): what benchmarks divide by time.
   double prompt_flops(int64_t n_tokens) const;

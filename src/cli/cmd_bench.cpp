@@ -112,8 +112,13 @@ void add_bench_command(CLI::App& app, int& exit_code) {
       rows.push_back({"tg" + std::to_string(g), s, info.decode_bytes_per_token * s.median / 1e9});
     }
     double rss = report::peak_rss_mib();
+    // Where the memory beyond the mapped weights is (MOM: activations are bounded by the step,
+    // not the context); buffers keep their high-water marks, so this is the peak.
+    const std::vector<MemoryItem> memory = engine.memory_report();
+    nlohmann::ordered_json memory_json = nlohmann::ordered_json::object();
+    for (const MemoryItem& m : memory) memory_json[m.name] = m.bytes / 1048576.0;
     if (o->json) {
-      nlohmann::json out = nlohmann::json::array();
+      nlohmann::ordered_json out = nlohmann::ordered_json::array();
       for (const Row& r : rows) {
         bool pp = r.test[0] == 'p';
         out.push_back({{"test", r.test},
@@ -126,7 +131,8 @@ void add_bench_command(CLI::App& app, int& exit_code) {
                        {"tokens_per_s_max", r.tps.max},
                        {pp ? "gflops_per_s" : "weight_gb_per_s", r.work_rate},
                        {"load_s", load_s},
-                       {"peak_rss_mib", rss}});
+                       {"peak_rss_mib", rss},
+                       {"memory_mib", memory_json}});
       }
       std::printf("%s\n", out.dump(1).c_str());
     } else {
@@ -144,6 +150,10 @@ void add_bench_command(CLI::App& app, int& exit_code) {
         std::printf("| %-7s | %12.2f | %12.2f | %12.2f | %13.1f %s |\n", r.test.c_str(),
                     r.tps.median, r.tps.min, r.tps.max, r.work_rate,
                     r.test[0] == 'p' ? "GF/s" : "GB/s");
+      }
+      std::printf("memory beyond the weights (MiB, high-water marks):\n");
+      for (const MemoryItem& m : memory) {
+        std::printf("  %9.2f  %s\n", m.bytes / 1048576.0, m.name.c_str());
       }
     }
     exit_code = 0;

@@ -145,6 +145,21 @@ Engine::~Engine() = default;
 
 const ModelInfo& Engine::model_info() const { return impl_->info; }
 
+std::vector<MemoryItem> Engine::memory_report() const {
+  std::vector<MemoryItem> items;
+  for (auto& [name, bytes] : impl_->transformer->scratch_buffers()) items.push_back({name, bytes});
+  items.push_back({"logits [rows, n_vocab]",
+                   static_cast<int64_t>(impl_->output.logits.capacity() * sizeof(float))});
+  const KvCache& kv = *impl_->kv;
+  items.push_back({"KV cache: blocks written so far", kv.bytes_touched()});
+  items.push_back({"KV cache: f16 staging of unfinished KIVI blocks", kv.staging_bytes()});
+  std::stable_sort(items.begin(), items.end(),
+                   [](const MemoryItem& a, const MemoryItem& b) { return a.bytes > b.bytes; });
+  items.push_back(
+      {"KV cache: reserved budget (address space, paged in as written)", kv.bytes_total()});
+  return items;
+}
+
 double Engine::prompt_flops(int64_t n) const {
   const ModelConfig& c = impl_->model->config();
   const double t = static_cast<double>(n);

@@ -1,5 +1,6 @@
 #include "kv/block_pool.h"
 
+#include <algorithm>
 #include <string>
 
 #include "packinfer/error.h"
@@ -15,7 +16,8 @@ BlockPool::BlockPool(int32_t n_blocks)
     : refcount_(static_cast<size_t>(n_blocks), 0),
       registered_(static_cast<size_t>(n_blocks), 0),
       lru_prev_(static_cast<size_t>(n_blocks), -1),
-      lru_next_(static_cast<size_t>(n_blocks), -1) {
+      lru_next_(static_cast<size_t>(n_blocks), -1),
+      touched_(static_cast<size_t>(n_blocks), 0) {
   free_.reserve(static_cast<size_t>(n_blocks));
   // Hand out low block ids first so a small job touches only the start of the KV memory.
   for (int32_t b = n_blocks - 1; b >= 0; --b) free_.push_back(b);
@@ -34,7 +36,16 @@ int32_t BlockPool::allocate() {
     return -1;
   }
   refcount_[static_cast<size_t>(b)] = 1;
+  if (!touched_[static_cast<size_t>(b)]) {
+    touched_[static_cast<size_t>(b)] = 1;
+    ++n_touched_;
+  }
   return b;
+}
+
+void BlockPool::forget_touched() {
+  std::fill(touched_.begin(), touched_.end(), 0);
+  n_touched_ = 0;
 }
 
 void BlockPool::retain(int32_t block) {

@@ -47,6 +47,10 @@ class BlockPool {
   int32_t n_free() const { return static_cast<int32_t>(free_.size()); }
   int32_t n_cached() const { return n_cached_; }
   int32_t n_used() const { return n_total() - n_free() - n_cached(); }
+  // Distinct blocks handed out since construction or forget_touched(): the part of the KV memory
+  // that has been written, hence resident (its pages are faulted in on first write).
+  int32_t n_touched() const { return n_touched_; }
+  void forget_touched();
   // Blocks allocate() can hand out now (free + evictable cached).
   int32_t n_available() const { return n_free() + n_cached(); }
   int32_t refcount(int32_t block) const { return refcount_.at(static_cast<size_t>(block)); }
@@ -70,6 +74,8 @@ class BlockPool {
   int32_t lru_head_ = -1;  // least recently used: evicted first
   int32_t lru_tail_ = -1;
   int32_t n_cached_ = 0;
+  std::vector<uint8_t> touched_;
+  int32_t n_touched_ = 0;
   EvictHook evict_hook_;
 };
 

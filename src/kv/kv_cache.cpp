@@ -189,6 +189,7 @@ bool KvCache::trim_if_idle() {
   if (pool_.n_used() != 0) return false;
   pool_.drop_cached();  // their pages are about to be zeroed
   storage_.trim();
+  pool_.forget_touched();
   return true;
 }
 

@@ -109,6 +109,10 @@ class KvCache {
   int64_t capacity_tokens() const { return static_cast<int64_t>(pool_.n_total()) * block_size_; }
   int64_t bytes_total() const { return storage_.bytes_reserved(); }
   int64_t staging_bytes() const { return storage_.staging_bytes(); }
+  // KV memory written so far (resident), of bytes_total() reserved.
+  int64_t bytes_touched() const {
+    return pool_.n_touched() * (pool_.n_total() > 0 ? bytes_total() / pool_.n_total() : 0);
+  }
 
  private:
   // Continues seq's prefix from disk: appends blocks read back for tokens after seq's blocks.

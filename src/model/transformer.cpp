@@ -36,6 +36,19 @@ int64_t Transformer::scratch_bytes() const {
   return static_cast<int64_t>(n * sizeof(float));
 }
 
+std::vector<std::pair<std::string, int64_t>> Transformer::scratch_buffers() const {
+  const int64_t f = sizeof(float);
+  return {
+      {"residual stream x [tokens, n_embd]", static_cast<int64_t>(x_.capacity()) * f},
+      {"normed input h [tokens, n_embd]", static_cast<int64_t>(h_.capacity()) * f},
+      {"queries q [tokens, n_head*head_dim]", static_cast<int64_t>(q_.capacity()) * f},
+      {"new keys k [tokens, n_head_kv*head_dim]", static_cast<int64_t>(k_.capacity()) * f},
+      {"new values v [tokens, n_head_kv*head_dim]", static_cast<int64_t>(v_.capacity()) * f},
+      {"attention output [tokens, n_head*head_dim]", static_cast<int64_t>(attn_.capacity()) * f},
+      {"MLP gate [mini-sequence, n_ff]", static_cast<int64_t>(gate_.capacity()) * f},
+      {"MLP up [mini-sequence, n_ff]", static_cast<int64_t>(up_.capacity()) * f}};
+}
+
 void Transformer::release_scratch() {
   for (auto* v : {&x_, &h_, &q_, &k_, &v_, &attn_, &gate_, &up_}) {
     v->clear();

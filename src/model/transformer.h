@@ -5,6 +5,8 @@
 // MLP runs over mini-sequences of at most `mlp_chunk` tokens (MOM), and the LM head runs only on
 // the tokens whose logits are wanted, again in chunks.
 #include <cstdint>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "batch/token_batch.h"
@@ -30,6 +32,8 @@ class Transformer {
   void set_mlp_chunk(int64_t tokens) { mlp_chunk_ = tokens; }
   // Bytes of activation scratch held now (its high-water mark: buffers only grow).
   int64_t scratch_bytes() const;
+  // The same, buffer by buffer: {name, bytes}, for memory reports.
+  std::vector<std::pair<std::string, int64_t>> scratch_buffers() const;
   // Frees the activation scratch (it is regrown by the next forward).
   void release_scratch();
 
