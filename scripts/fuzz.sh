@@ -12,6 +12,7 @@ build=build-fuzz
 targets=(gguf openai_request grammar tokenizer)
 
 CC=clang CXX=clang++ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -gline-tables-only -DNDEBUG" \
   -DPACKINFER_FUZZ=ON -DPACKINFER_TESTS=OFF -DPACKINFER_BENCH=OFF >/dev/null
 cmake --build "$build" -j2 --target "${targets[@]/#/fuzz_}"
 
