@@ -8,6 +8,11 @@ throwaway redis-server on a free loopback port.
   bench/kv_store_bench.py shared -m MODEL [--requests 64 --prefix 1000 --concurrency 8]
       Two replicas behind `packinfer router`, requests sharing a prefix: TTFT p50/p90 with and
       without the shared store.
+  bench/kv_store_bench.py docs   -m MODEL [--requests 64 --prefix 1000 --docs 21 --interval 1]
+      Two replicas behind nginx round-robin (what people deploy without our router), requests
+      about --docs documents, each with its own ~--prefix-token opening, arriving one every
+      --interval seconds, request i about document i % docs: a document's requests land on both
+      replicas. Runs without and with the shared store alternately (--rounds each), in one run.
 
 TTFT is measured as the time to the first streamed token (SSE chunk with text).
 """
@@ -259,9 +264,135 @@ def cmd_shared(a):
     print(f"p50 ratio: {statistics.median(out[False][0]) / statistics.median(out[True][0]):.2f}x")
 
 
+def cpu_model():
+    for line in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines():
+        if line.startswith("Model name:"):
+            return line.split(":", 1)[1].strip()
+    return "?"
+
+
+def start_nginx(ports, tmp):
+    """nginx in the foreground from its own directory, round-robin over the loopback ports."""
+    exe = shutil.which("nginx") or "/usr/sbin/nginx"
+    port = free_port()
+    user = "user root;\n" if os.geteuid() == 0 else ""
+    ups = "".join(f"    server 127.0.0.1:{p};\n" for p in ports)
+    conf = (f"daemon off;\nworker_processes 1;\npid {tmp}/nginx.pid;\n"
+            f"error_log {tmp}/error.log warn;\n{user}events {{ worker_connections 1024; }}\n"
+            f"http {{\n  access_log off;\n"
+            + "".join(f"  {k}_temp_path {tmp}/{k};\n"
+                      for k in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+            + f"  upstream packinfer {{\n{ups}  }}\n"
+            f"  server {{\n    listen 127.0.0.1:{port};\n    location / {{\n"
+            f"      proxy_pass http://packinfer;\n      proxy_http_version 1.1;\n"
+            f"      proxy_set_header Connection \"\";\n      proxy_buffering off;\n"
+            f"      proxy_read_timeout 600s;\n    }}\n  }}\n}}\n")
+    with open(f"{tmp}/nginx.conf", "w") as f:
+        f.write(conf)
+    p = subprocess.Popen([exe, "-p", tmp, "-c", f"{tmp}/nginx.conf", "-e", f"{tmp}/error.log"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(200):
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.1).close()
+            return p, port
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("nginx did not start: " + open(f"{tmp}/error.log").read())
+
+
+def run_arrivals(url, prompts, interval):
+    """Sends prompts[i] at i * interval seconds (each on its own thread); TTFT and usage each."""
+    results = [None] * len(prompts)
+
+    def one(i):
+        try:
+            results[i] = ttft(url, prompts[i], max_tokens=8)
+        except Exception as e:
+            results[i] = (None, {"error": str(e)})
+
+    threads = []
+    t0 = time.perf_counter()
+    for i in range(len(prompts)):
+        delay = t0 + i * interval - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        t = threading.Thread(target=one, args=(i,))
+        t.start()
+        threads.append(t)
+    for t in threads:
+        t.join()
+    return results, time.perf_counter() - t0
+
+
+def cmd_docs(a):
+    import tempfile
+    rows = []
+    for rnd in range(a.rounds):
+        for with_store in (False, True):
+            redis, rport = start_redis()
+            store = f"redis://127.0.0.1:{rport}" if with_store else None
+            procs = []
+            tmp = tempfile.mkdtemp(prefix="kvbench-nginx-")
+            nginx = None
+            try:
+                r1 = serve(a.cli, a.model, a.threads, store, name="r1")
+                procs.append(r1)
+                r2 = serve(a.cli, a.model, a.threads, store, name="r2")
+                procs.append(r2)
+                nginx, nport = start_nginx([r1.port, r2.port], tmp)
+                # Another seed each round: nothing of a round is in Redis or RAM before it.
+                # Tokens per word measured once (on r1, not through nginx, whose rotation then
+                # starts with the first request).
+                per_word = len(prompt_of_tokens(r1.url(), a.prefix, 3).split()) / a.prefix
+                openings = [words(int(a.prefix * per_word), 1000 * rnd + 10 * d + 7)
+                            for d in range(a.docs)]
+                prompts = [openings[i % a.docs] + " Question " + str(i) + ": " +
+                           words(12, 5000 + i) for i in range(a.requests)]
+                m0 = [metrics(r.url()) for r in (r1, r2)]
+                res, wall = run_arrivals(f"http://127.0.0.1:{nport}", prompts, a.interval)
+                time.sleep(0.5)
+                m1 = [metrics(r.url()) for r in (r1, r2)]
+
+                def delta(k):
+                    return sum(m1[j].get(k, 0) - m0[j].get(k, 0) for j in range(2))
+                ok = [r[0] for r in res if r[0] is not None]
+                rows.append({
+                    "round": rnd, "store": with_store, "ttft": ok,
+                    "failed": len(res) - len(ok),
+                    "cached": sum(r[1]["prompt_tokens_details"]["cached_tokens"]
+                                  for r in res if r[0] is not None),
+                    "prompt": sum(r[1]["prompt_tokens"] for r in res if r[0] is not None),
+                    "computed": delta("packinfer_computed_prompt_tokens_total"),
+                    "waits": delta("packinfer_kv_store_waits_total"),
+                    "wall": wall})
+            finally:
+                if nginx is not None:
+                    nginx.terminate()
+                    nginx.wait(10)
+                for p in procs:
+                    p.stop()
+                redis.terminate()
+                shutil.rmtree(tmp, ignore_errors=True)
+    print(f"CPU: {cpu_model()}, {os.cpu_count()} CPUs; {a.threads} thread(s) per replica; "
+          f"{a.requests} requests about {a.docs} documents (~{a.prefix}-token opening each), "
+          f"one every {a.interval} s, two replicas behind nginx round-robin")
+    print("| round | store | TTFT p50 s | TTFT p90 s | failed | cached / prompt tokens | "
+          "computed prompt tokens | waits | wall s |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        q = statistics.quantiles(r["ttft"], n=10)
+        print(f"| {r['round'] + 1} | {'shared Redis' if r['store'] else 'none'} | "
+              f"{statistics.median(r['ttft']):.3f} | {q[8]:.3f} | {r['failed']} | "
+              f"{r['cached']}/{r['prompt']} | {r['computed']:.0f} | {r['waits']:.0f} | "
+              f"{r['wall']:.1f} |")
+    for rnd in range(a.rounds):
+        no, yes = [statistics.median(r["ttft"]) for r in rows if r["round"] == rnd]
+        print(f"round {rnd + 1}: p50 without / with the store: {no / yes:.2f}x")
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("what", choices=["ttft", "shared"])
+    ap.add_argument("what", choices=["ttft", "shared", "docs"])
     ap.add_argument("-m", "--model", required=True)
     ap.add_argument("--cli", default=os.path.join(ROOT, "build", "packinfer"))
     ap.add_argument("-t", "--threads", type=int, default=2)
@@ -270,8 +401,11 @@ def main():
     ap.add_argument("--prefix", type=int, default=1000)
     ap.add_argument("--concurrency", type=int, default=8)
     ap.add_argument("--affinity-chars", type=int, default=256)
+    ap.add_argument("--docs", type=int, default=21)
+    ap.add_argument("--interval", type=float, default=1.0)
+    ap.add_argument("--rounds", type=int, default=1)
     a = ap.parse_args()
-    {"ttft": cmd_ttft, "shared": cmd_shared}[a.what](a)
+    {"ttft": cmd_ttft, "shared": cmd_shared, "docs": cmd_docs}[a.what](a)
 
 
 if __name__ == "__main__":

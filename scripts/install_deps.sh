@@ -4,7 +4,7 @@ set -euo pipefail
 PKGS=(build-essential cmake pkg-config python3 clang lld libclang-rt-14-dev
       libpcre2-dev nlohmann-json3-dev libcli11-dev libfmt-dev libcpp-httplib-dev
       libgtest-dev libgmock-dev libbenchmark-dev libxxhash-dev
-      libhiredis-dev redis-server)
+      libhiredis-dev redis-server nginx-light)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

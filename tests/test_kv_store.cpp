@@ -2,18 +2,24 @@
 // fetched as the longest run of a prompt's chain; tampered, foreign, truncated and oversize
 // values ignored and counted; and on stories260K two HTTP servers sharing one Redis (B answers a
 // prompt A computed, cached_tokens says so, greedy output equals computing it), Redis down at
-// start and killed and restarted mid-run with no failed request. Each test starts its own
-// redis-server on a free loopback port and skips, naming it, when it is not installed.
+// start and killed and restarted mid-run with no failed request; the same sharing through nginx
+// balancing two replicas round-robin; `packinfer router` from the command line. Each test starts
+// its own redis-server on a free loopback port and skips, naming it, when it is not installed.
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <hiredis/hiredis.h>
 #include <httplib.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <future>
 #include <map>
 #include <thread>
@@ -25,6 +31,7 @@
 #include "packinfer/serving.h"
 #include "router/router.h"
 #include "server/http_server.h"
+#include "support/nginx_server.h"
 #include "support/redis_server.h"
 #include "support/test_support.h"
 
@@ -77,6 +84,17 @@ TEST(KvStoreUrl, ServeRefusesAnUnknownScheme) {
   const CommandResult r = run_command(cli_path() + " serve --port 0 --kv-store mongo://x:1 2>&1");
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.out.find("unknown scheme 'mongo'"), std::string::npos) << r.out;
+}
+
+// True once pred() holds, polling for up to 20 s (stats are published after the step that
+// answered a request, so they may lag the answer a little).
+template <class Pred>
+bool eventually(Pred pred) {
+  for (int i = 0; i < 2000; ++i) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return pred();
 }
 
 constexpr int32_t kBlock = 4;
@@ -218,6 +236,40 @@ TEST(KvStore, AStoreThatIsDownWarnsSkipsAndReconnects) {
   EXPECT_GE(st.skipped, 1);
 }
 
+TEST(KvStore, MarkersTellAnotherServerTheBlocksAreBeingComputed) {
+  NEED_REDIS();
+  RedisServer redis;
+  RedisKvStore a(store_options(redis.url()), kBlock, kPayload);
+  RedisKvStore b(store_options(redis.url()), kBlock, kPayload);
+  Chain c;
+  std::vector<uint64_t> taken_a, taken_b;
+  EXPECT_EQ(a.claim(c.keys, taken_a), 5);
+  EXPECT_EQ(taken_a, c.keys);
+  EXPECT_EQ(b.claim(c.keys, taken_b), -1);  // A computes them: B waits
+  EXPECT_TRUE(taken_b.empty());
+  // A longer prompt of B's diverging after A's: its own blocks are B's once A's are done.
+  a.release_claims(std::span<const uint64_t>(taken_a).first(2));
+  a.flush();
+  EXPECT_EQ(b.claim(std::span<const uint64_t>(c.keys).first(2), taken_b), 2);
+  EXPECT_EQ(b.claim(std::span<const uint64_t>(c.keys).subspan(2), taken_b), -1);
+  a.refresh_claims(taken_a);
+  a.flush();
+  EXPECT_EQ(a.stats().claims, 1);
+  EXPECT_EQ(b.stats().claims, 1);
+  EXPECT_EQ(b.stats().claims_busy, 2);
+  // A marker whose owner died expires.
+  KvStoreOptions short_lived = store_options(redis.url(), 43);
+  short_lived.marker_ttl_seconds = 0.05;
+  RedisKvStore dead(short_lived, kBlock, kPayload),
+      other(store_options(redis.url(), 43), kBlock, kPayload);
+  std::vector<uint64_t> t;
+  EXPECT_EQ(dead.claim(c.keys, t), 5);
+  EXPECT_TRUE(eventually([&] {
+    std::vector<uint64_t> u;
+    return other.claim(c.keys, u) == 5;
+  }));
+}
+
 std::string stories() { return shared_dir() + "/models/stories260K/stories260K-f32.gguf"; }
 
 // A server on a free port, serving until destroyed.
@@ -346,6 +398,135 @@ TEST(KvStoreServing, ServerBAnswersAPromptServerAComputed) {
                    std::to_string(sb.kv_store_blocks_read)),
             std::string::npos);
   EXPECT_NE(m.find("packinfer_kv_store_lookups_total{result=\"hit\"} 1"), std::string::npos);
+}
+
+// Two replicas sharing Redis behind nginx round-robin, the deployment without our router: the
+// second request for a long prompt lands on the other replica, which loads the prompt from the
+// store; a streamed request passes through nginx as events.
+TEST(KvStoreNginx, RoundRobinReplicasShareThePrompt) {
+  NEED_REDIS();
+  if (!NginxServer::available()) GTEST_SKIP() << NginxServer::kSkipMessage;
+  RedisServer redis;
+  const std::string prompt = long_prompt();
+  json plain;
+  {
+    TestServer alone("");
+    plain = alone.complete(prompt, 24);
+    ASSERT_FALSE(plain.is_null());
+  }
+  TestServer a(redis.url());
+  TestServer b(redis.url());
+  NginxServer nginx({a.port(), b.port()});
+  const json first = TestServer::complete_at(nginx.port(), prompt, 24, false);
+  ASSERT_FALSE(first.is_null()) << nginx.error_log();
+  EXPECT_EQ(first["usage"]["prompt_tokens_details"]["cached_tokens"], 0);
+  // Published in the background by whichever replica computed it: wait for both queues.
+  a.engine().core().kv->store()->flush();
+  b.engine().core().kv->store()->flush();
+  const json second = TestServer::complete_at(nginx.port(), prompt, 24, false);
+  ASSERT_FALSE(second.is_null()) << nginx.error_log();
+  const int64_t n_prompt = second["usage"]["prompt_tokens"];
+  EXPECT_EQ(second["usage"]["prompt_tokens_details"]["cached_tokens"], (n_prompt - 1) / 16 * 16);
+  EXPECT_EQ(text_of(first), text_of(plain));
+  EXPECT_EQ(text_of(second), text_of(plain));
+  // Round-robin put them on different replicas: one computed, the other read the store.
+  EXPECT_TRUE(eventually([&] {
+    return a.serving().stats().requests_finished == 1 && b.serving().stats().requests_finished == 1;
+  })) << "requests on A: "
+      << a.serving().stats().requests_finished
+      << ", on B: " << b.serving().stats().requests_finished;
+  EXPECT_EQ(a.serving().stats().kv_store_blocks_read + b.serving().stats().kv_store_blocks_read,
+            (n_prompt - 1) / 16);
+  // Streamed through nginx (proxy_buffering off): the events and the usage chunk arrive.
+  const json streamed = TestServer::complete_at(nginx.port(), prompt, 24, true);
+  ASSERT_FALSE(streamed.is_null()) << nginx.error_log();
+  EXPECT_EQ(streamed["text"], text_of(plain));
+  ASSERT_TRUE(streamed.contains("usage"));
+  EXPECT_EQ(streamed["usage"]["prompt_tokens_details"]["cached_tokens"], (n_prompt - 1) / 16 * 16);
+}
+
+// The same long prompt sent to two servers at once is computed once: one server marks its
+// blocks as being computed, the other waits for them and loads them from the store.
+TEST(KvStoreServing, ThePromptSentToTwoServersAtOnceIsComputedOnce) {
+  NEED_REDIS();
+  RedisServer redis;
+  // A prompt of its own each round (streamed or not), so the second is no RAM hit.
+  const std::string prompts[2] = {long_prompt(), "At last " + long_prompt()};
+  std::string plain[2];
+  {
+    TestServer alone("");
+    for (int i = 0; i < 2; ++i) plain[i] = text_of(alone.complete(prompts[i], 16));
+  }
+  TestServer a(redis.url());
+  TestServer b(redis.url());
+  for (int i = 0; i < 2; ++i) {
+    const bool stream = i == 1;
+    const int64_t before =
+        a.serving().stats().computed_prompt_tokens + b.serving().stats().computed_prompt_tokens;
+    auto fa = std::async(std::launch::async, [&] { return a.complete(prompts[i], 16, stream); });
+    auto fb = std::async(std::launch::async, [&] { return b.complete(prompts[i], 16, stream); });
+    const json ra = fa.get(), rb = fb.get();
+    ASSERT_FALSE(ra.is_null());
+    ASSERT_FALSE(rb.is_null());
+    EXPECT_EQ(text_of(ra), plain[i]) << stream;
+    EXPECT_EQ(text_of(rb), plain[i]) << stream;
+    const int64_t n = rb["usage"]["prompt_tokens"];
+    const int64_t shareable = (n - 1) / 16 * 16;
+    const int64_t ca = ra["usage"]["prompt_tokens_details"]["cached_tokens"];
+    const int64_t cb = rb["usage"]["prompt_tokens_details"]["cached_tokens"];
+    // One computed everything, the other loaded everything it could.
+    EXPECT_EQ(ca + cb, shareable) << stream << ": " << ca << " " << cb;
+    // Counters follow the answers by a step.
+    EXPECT_TRUE(eventually([&] {
+      return a.serving().stats().computed_prompt_tokens +
+                 b.serving().stats().computed_prompt_tokens - before ==
+             n + (n - shareable);
+    })) << stream;
+  }
+  const ServingStats sa = a.serving().stats(), sb = b.serving().stats();
+  EXPECT_EQ(sa.kv_store_wait_timeouts + sb.kv_store_wait_timeouts, 0);
+  EXPECT_GE(sa.kv_store_claims + sb.kv_store_claims, 2);
+  EXPECT_NE(a.metrics().find("packinfer_kv_store_waits_total"), std::string::npos);
+}
+
+// A server that marked a prompt's blocks and died: its markers expire and the waiting server
+// computes the prompt itself, with the same output.
+TEST(KvStoreServing, AMarkerWhoseOwnerDiedExpiresAndTheWaiterComputes) {
+  NEED_REDIS();
+  RedisServer redis;
+  const std::string prompt = long_prompt();
+  std::string plain;
+  {
+    // Computes the prompt once so its block keys are known (listed from Redis) ...
+    TestServer first(redis.url());
+    plain = text_of(first.complete(prompt, 16));
+    first.engine().core().kv->store()->flush();
+  }
+  // ... then the blocks are gone and markers of a dead server stand in their place.
+  redisContext* c = redisConnect("127.0.0.1", redis.port());
+  ASSERT_TRUE(c != nullptr && c->err == 0);
+  auto* keys = static_cast<redisReply*>(redisCommand(c, "KEYS pkv:*"));
+  ASSERT_TRUE(keys != nullptr && keys->type == REDIS_REPLY_ARRAY);
+  ASSERT_GT(keys->elements, 4u);
+  for (size_t i = 0; i < keys->elements; ++i) {
+    std::string k(keys->element[i]->str, keys->element[i]->len);
+    freeReplyObject(redisCommand(c, "DEL %b", k.data(), k.size()));
+    k.replace(0, 4, "pkc:");
+    freeReplyObject(redisCommand(c, "SET %b dead-server PX 1500", k.data(), k.size()));
+  }
+  freeReplyObject(keys);
+  redisFree(c);
+  TestServer b(redis.url());
+  const json r = b.complete(prompt, 16);
+  ASSERT_FALSE(r.is_null());
+  EXPECT_EQ(text_of(r), plain);
+  EXPECT_EQ(r["usage"]["prompt_tokens_details"]["cached_tokens"], 0);
+  EXPECT_TRUE(eventually([&] { return b.serving().stats().requests_finished == 1; }));
+  const ServingStats st = b.serving().stats();
+  EXPECT_EQ(st.kv_store_waits, 1);
+  EXPECT_EQ(st.kv_store_wait_timeouts, 0);  // the marker expired: no need to give up
+  EXPECT_GE(st.kv_store_claims_busy, 1);
+  EXPECT_EQ(st.kv_store_claims, 1);
 }
 
 // Redis down at start, then up, then killed and restarted while requests run: every request
@@ -507,6 +688,128 @@ TEST(KvStoreRouter, ADeadPrefillWorkerFallsBackToTheDecodeWorker) {
   }
   EXPECT_NE(router.metrics().find("packinfer_router_prefill_fallbacks_total 2"), std::string::npos);
   ::close(dead);
+}
+
+// `packinfer router` with arguments it cannot serve with: a clear error and a failing status,
+// before it listens.
+TEST(RouterCli, BadArgumentsAreClearErrors) {
+  const std::pair<std::string, std::string> cases[] = {
+      {"", "the router needs backends"},
+      {"--replica localhost:8081", "must look like http://HOST:PORT"},
+      {"--replica http://h:99999", "bad port"},
+      {"--replica http://h:80x", "bad port"},
+      {"--replica http://h:1 --prefill http://h:2 --decode http://h:3", "either --replica or"},
+      {"--prefill http://h:2", "at least one --prefill and one --decode"},
+      {"--replica http://h:1 --port 70000", "--port"},
+      {"--replica http://h:1 --affinity-chars 0", "--affinity-chars"},
+      {"--replica http://h:1 --bogus", "bogus"}};
+  for (const auto& [args, why] : cases) {
+    const CommandResult r = run_command(cli_path() + " router --port 0 " + args + " 2>&1");
+    EXPECT_NE(r.status, 0) << args;
+    EXPECT_NE(r.out.find(why), std::string::npos) << args << ": " << r.out;
+  }
+}
+
+// `packinfer router --port 0 ARGS...` as a child process, until destroyed (SIGTERM).
+class RouterProcess {
+ public:
+  explicit RouterProcess(const std::vector<std::string>& args) {
+    char dir[] = "/tmp/packinfer-router-XXXXXX";
+    if (::mkdtemp(dir) == nullptr) throw Error("cannot make a directory for the router");
+    log_ = std::string(dir) + "/stderr.log";
+    std::vector<std::string> argv = {cli_path(), "router", "--port", "0"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    pid_ = ::fork();
+    if (pid_ < 0) throw Error("cannot fork the router");
+    if (pid_ == 0) {
+      const int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      if (fd >= 0) ::dup2(fd, 2);
+      std::vector<char*> cargv;
+      for (auto& a : argv) cargv.push_back(a.data());
+      cargv.push_back(nullptr);
+      ::execv(cargv[0], cargv.data());
+      ::_exit(127);
+    }
+    // It prints where it listens once bound.
+    const std::string mark = "router on http://127.0.0.1:";
+    for (int i = 0; i < 2000 && port_ == 0; ++i) {
+      const std::string out = read_file_or_empty(log_);
+      if (const size_t at = out.find(mark); at != std::string::npos) {
+        port_ = std::atoi(out.c_str() + at + mark.size());
+      } else {
+        int status = 0;
+        if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+          pid_ = -1;
+          throw Error("the router exited: " + out);
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+    }
+  }
+  ~RouterProcess() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGTERM);
+      int status = 0;
+      ::waitpid(pid_, &status, 0);
+    }
+    std::error_code ec;
+    std::filesystem::remove_all(std::filesystem::path(log_).parent_path(), ec);
+  }
+  int port() const { return port_; }
+  // Waits for it to exit after SIGTERM; returns the exit status (-1 if not a normal exit).
+  int terminate() {
+    ::kill(pid_, SIGTERM);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+
+ private:
+  static std::string read_file_or_empty(const std::string& path) {
+    std::ifstream in(path);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+  std::string log_;
+  pid_t pid_ = -1;
+  int port_ = 0;
+};
+
+// The router binary in front of two replicas: /health, completions (streamed and not) with the
+// replicas' answer, /v1/models passed through, /metrics counting, and a clean exit on SIGTERM.
+TEST(RouterCli, ServesCompletionsAndHealthInFrontOfReplicas) {
+  NEED_REDIS();
+  RedisServer redis;
+  TestServer a(redis.url());
+  TestServer b(redis.url());
+  const std::string prompt = long_prompt();
+  const std::string expected = text_of(a.complete(prompt, 12));
+  RouterProcess router({"--replica", a.url(), "--replica", b.url()});
+  ASSERT_GT(router.port(), 0);
+  httplib::Client c("127.0.0.1", router.port());
+  auto health = c.Get("/health");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  EXPECT_EQ(json::parse(health->body)["status"], "ok");
+  auto models = c.Get("/v1/models");
+  ASSERT_TRUE(models);
+  EXPECT_EQ(models->status, 200);
+  EXPECT_TRUE(json::parse(models->body).contains("data")) << models->body;
+  for (bool stream : {false, true}) {
+    EXPECT_EQ(text_of(TestServer::complete_at(router.port(), prompt, 12, stream)), expected)
+        << stream;
+  }
+  auto bad = c.Post("/v1/completions", "{not json", "application/json");
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400) << bad->body;  // the replica's answer, passed back
+  auto m = c.Get("/metrics");
+  ASSERT_TRUE(m);
+  EXPECT_NE(
+      m->body.find("packinfer_router_requests_total{role=\"replica\",backend=\"" + a.url() + "\"}"),
+      std::string::npos)
+      << m->body;
+  EXPECT_NE(m->body.find("packinfer_router_failed_total 0"), std::string::npos) << m->body;
+  EXPECT_EQ(router.terminate(), 0);
 }
 
 TEST(KvStoreRouter, PicksByAffinityUnlessMuchBusier) {

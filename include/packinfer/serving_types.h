@@ -96,6 +96,10 @@ struct ServingStats {
   int64_t kv_store_lookups = 0, kv_store_hit_lookups = 0, kv_store_misses = 0;
   int64_t kv_store_skipped = 0, kv_store_timeouts = 0, kv_store_dropped_writes = 0;
   int64_t kv_store_rejected = 0, kv_store_disconnects = 0;
+  // "Being computed" markers: claims that took them, claims that found another server computing
+  // the blocks, requests that waited for such blocks, and waits that gave up (kv/redis_store.h).
+  int64_t kv_store_claims = 0, kv_store_claims_busy = 0;
+  int64_t kv_store_waits = 0, kv_store_wait_timeouts = 0;
 };
 
 }  // namespace packinfer

@@ -2,6 +2,7 @@
 // submit and cancel from any thread; one engine thread owns the scheduler (and through it the
 // model runner and KV cache) and runs steps while there is work, sleeping on a condition
 // variable otherwise.
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <span>
@@ -43,18 +44,20 @@ struct ServingEngine::Impl {
         scheduler(*e.kv, std::make_unique<OnlinePolicy>(e.model->config(), e.options.n_ctx, o),
                   scheduler_options(o)) {}
 
-  // One step: the next forward the scheduler plans, run and taken back.
-  void step() {
+  // One step: the next forward the scheduler plans, run and taken back. False when there was
+  // nothing to run (requests wait, e.g. for blocks another server computes).
+  bool step() {
     StepPlan plan = scheduler.schedule();
-    if (plan.empty()) return;
+    if (plan.empty()) return false;
     try {
       engine.runner->run(plan, engine.output);
     } catch (const std::exception& e) {
       // A failed forward leaves the KV of this step's requests undefined: fail them all.
       scheduler.fail(plan, std::string("internal error: ") + e.what());
-      return;
+      return true;
     }
     scheduler.update(plan, engine.output);
+    return true;
   }
 
   void loop() {
@@ -70,9 +73,15 @@ struct ServingEngine::Impl {
         for (uint64_t id : cancels) scheduler.cancel(id);
         cancels.clear();
       }
-      step();
-      std::lock_guard lock(mu);
+      const bool ran = step();
+      std::unique_lock lock(mu);
       published = scheduler.stats();
+      // Queued requests that cannot run yet look again shortly (a request waiting for another
+      // server's blocks polls the store): nap until then or until something arrives, not spin.
+      if (!ran) {
+        wake.wait_for(lock, std::chrono::milliseconds(2),
+                      [&] { return stopping || !incoming.empty() || !cancels.empty(); });
+      }
     }
     // Shutdown: everything queued or running ends cancelled (callers get on_done).
     std::vector<std::unique_ptr<Request>> left;

@@ -46,6 +46,7 @@ bool KvCache::reserve(SequenceKv& seq, int64_t n_tokens) {
 }
 
 void KvCache::release(SequenceKv& seq) {
+  release_claims(seq);  // preempted or finished: nothing more of them is computed here
   // Last block first: cached blocks join the LRU list in this order, so the end of a prefix is
   // evicted before its start (evicting a first block would strand every block after it).
   for (auto it = seq.blocks.rbegin(); it != seq.blocks.rend(); ++it) {
@@ -123,7 +124,35 @@ void KvCache::match_from_store(SequenceKv& seq, std::span<const int32_t> tokens,
                 });
 }
 
-void KvCache::register_blocks(const SequenceKv& seq, std::span<const int32_t> tokens) {
+PrefixClaim KvCache::claim_missing(SequenceKv& seq, std::span<const int32_t> tokens) {
+  if (!store_ || !store_->up() || tokens.empty() || !seq.claimed.empty()) {
+    return PrefixClaim::Compute;
+  }
+  const int64_t max_blocks = (static_cast<int64_t>(tokens.size()) - 1) / block_size_;
+  const auto first = seq.blocks.size();
+  if (static_cast<int64_t>(first) >= max_blocks) return PrefixClaim::Compute;
+  const std::vector<uint64_t> keys = index_.chain_keys(tokens, max_blocks);
+  const int64_t taken = store_->claim(std::span<const uint64_t>(keys).subspan(first), seq.claimed);
+  if (taken < 0) return PrefixClaim::Wait;
+  if (taken > 0) {
+    seq.claim_blocks = max_blocks;
+    seq.claim_refreshed = std::chrono::steady_clock::now();
+    // A server that held the marker until a moment ago published the blocks before giving it
+    // back: they are there now.
+    match_from_store(seq, tokens, max_blocks);
+    seq.n_tokens = static_cast<int64_t>(seq.blocks.size()) * block_size_;
+  }
+  return PrefixClaim::Compute;
+}
+
+void KvCache::release_claims(SequenceKv& seq) {
+  if (seq.claimed.empty()) return;
+  if (store_) store_->release_claims(seq.claimed);
+  seq.claimed.clear();
+  seq.claim_blocks = 0;
+}
+
+void KvCache::register_blocks(SequenceKv& seq, std::span<const int32_t> tokens) {
   const int64_t known = std::min(seq.n_tokens, static_cast<int64_t>(tokens.size()));
   const int64_t full = std::min(known / block_size_, static_cast<int64_t>(seq.blocks.size()));
   const auto blocks = std::span<const int32_t>(seq.blocks).first(static_cast<size_t>(full));
@@ -135,6 +164,16 @@ void KvCache::register_blocks(const SequenceKv& seq, std::span<const int32_t> to
       disk_->store(index_.key_of(b), index_.parent_key_of(b), index_.tokens_of(b), payload_);
     }
     if (store_) publish(b);
+  }
+  if (!seq.claimed.empty()) {
+    const auto now = std::chrono::steady_clock::now();
+    if (full >= seq.claim_blocks) {
+      release_claims(seq);  // queued behind the blocks just published
+    } else if (now - seq.claim_refreshed >
+               std::chrono::duration<double>(store_->options().marker_ttl_seconds / 3)) {
+      store_->refresh_claims(seq.claimed);
+      seq.claim_refreshed = now;
+    }
   }
 }
 

@@ -12,6 +12,7 @@
 // Granularity is the KV block size: only whole blocks are shared, so a prompt shorter than one
 // block (plus one token) cannot hit. A smaller block size (EngineOptions::kv_block_size, the
 // `block_size` argument here) lets shorter shared prefixes hit, at some attention-kernel cost.
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -31,6 +32,17 @@ namespace packinfer {
 struct SequenceKv {
   std::vector<int32_t> blocks;
   int64_t n_tokens = 0;
+  // Markers it holds in the shared store for blocks it computes (KvCache::claim_missing), kept
+  // until its first claim_blocks blocks are full, refreshed meanwhile.
+  std::vector<uint64_t> claimed;
+  int64_t claim_blocks = 0;
+  std::chrono::steady_clock::time_point claim_refreshed{};
+};
+
+// What claim_missing() found for the blocks a sequence is about to compute.
+enum class PrefixClaim {
+  Compute,  // compute them (claimed here, or no store to share them through)
+  Wait,     // another server is computing the first of them: look again later
 };
 
 class KvCache {
@@ -65,9 +77,16 @@ class KvCache {
   // it. At least one token is always left to compute (the logits of the last prompt token are
   // needed), so at most (tokens.size() - 1) rounded down to a block boundary is matched.
   int64_t match_prefix(SequenceKv& seq, std::span<const int32_t> tokens);
+  // After match_prefix, when a shared store is on and blocks of `tokens` are still missing: marks
+  // them as being computed here, so other servers wait for them instead of computing them too
+  // (kv/redis_store.h), and looks in the store once more (a server that finished them just
+  // before has published them). Wait when another server is computing the first missing block.
+  PrefixClaim claim_missing(SequenceKv& seq, std::span<const int32_t> tokens);
   // Indexes every full block of seq not yet indexed, so later prompts can reuse it. `tokens` are
   // the sequence's tokens so far (at least its first n_tokens). Call after a forward.
-  void register_blocks(const SequenceKv& seq, std::span<const int32_t> tokens);
+  // Also refreshes the store markers seq holds, and gives them back once its claimed blocks are
+  // full (they are published: queued ahead of the release).
+  void register_blocks(SequenceKv& seq, std::span<const int32_t> tokens);
 
   // Stores the keys and values (kv_dim floats each) of position `pos` for one layer, in the
   // sequence whose block table is `blocks`. Positions a sequence already holds are never
@@ -134,6 +153,8 @@ class KvCache {
   // the store was down or behind, or lost in a Redis restart, reach it once they are used.
   std::vector<uint32_t> published_;
   void publish(int32_t block);
+  // Gives seq's store markers back (its blocks are published, or it stopped computing them).
+  void release_claims(SequenceKv& seq);
   std::vector<uint8_t> payload_;  // one block's bytes, reused
 };
 

@@ -1,9 +1,11 @@
 #include "kv/redis_store.h"
 
 #include <hiredis/hiredis.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cinttypes>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <vector>
@@ -15,6 +17,8 @@ namespace packinfer {
 namespace {
 
 constexpr uint32_t kMagic = 0x52564B50;  // "PKVR": a store value (block_record.h)
+// What a queued marker operation counts against max_queued_bytes (its key and command).
+constexpr int64_t kMarkerOpBytes = 64;
 
 std::string hex(uint64_t v) {
   char buf[17];
@@ -98,7 +102,11 @@ RedisKvStore::RedisKvStore(const KvStoreOptions& options, int32_t block_size, in
       address_(parse_kv_store_url(options.url)),
       block_size_(block_size),
       payload_bytes_(payload_bytes),
-      prefix_("pkv:" + hex(options.fingerprint) + ":") {
+      prefix_("pkv:" + hex(options.fingerprint) + ":"),
+      marker_prefix_("pkc:" + hex(options.fingerprint) + ":") {
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  owner_ = std::string(host) + ":" + std::to_string(::getpid());
   {
     std::lock_guard lock(reader_mu_);
     ensure(reader_, options_.connect_timeout_seconds);  // warns when Redis is down
@@ -118,6 +126,7 @@ RedisKvStore::~RedisKvStore() {
 }
 
 std::string RedisKvStore::redis_key(uint64_t key) const { return prefix_ + hex(key); }
+std::string RedisKvStore::marker_key(uint64_t key) const { return marker_prefix_ + hex(key); }
 
 void RedisKvStore::set_up(bool up, const std::string& why) {
   const bool was = up_.exchange(up);
@@ -242,9 +251,20 @@ std::string RedisKvStore::write_batch(std::vector<Pending>& batch, int64_t& writ
   bytes = 0;
   redisContext* ctx = writer_conn_.ctx;
   redisSetTimeout(ctx, to_timeval(options_.write_timeout_seconds));
+  const std::string ttl_ms =
+      std::to_string(std::max<int64_t>(1, std::llround(options_.marker_ttl_seconds * 1000)));
   for (Pending& p : batch) {
-    const std::string k = redis_key(p.key);
-    redisAppendCommand(ctx, "SET %b %b", k.data(), k.size(), p.value.data(), p.value.size());
+    if (p.op == Op::SetBlock) {
+      const std::string k = redis_key(p.key);
+      redisAppendCommand(ctx, "SET %b %b", k.data(), k.size(), p.value.data(), p.value.size());
+    } else {
+      const std::string k = marker_key(p.key);
+      if (p.op == Op::RefreshMarker) {
+        redisAppendCommand(ctx, "PEXPIRE %b %s", k.data(), k.size(), ttl_ms.c_str());
+      } else {
+        redisAppendCommand(ctx, "DEL %b", k.data(), k.size());
+      }
+    }
   }
   std::string error;
   for (const Pending& p : batch) {
@@ -255,7 +275,7 @@ std::string RedisKvStore::write_batch(std::vector<Pending>& batch, int64_t& writ
     }
     auto* r = static_cast<redisReply*>(reply);
     // An error reply (e.g. OOM under maxmemory noeviction) only loses this block.
-    if (r != nullptr && r->type == REDIS_REPLY_STATUS) {
+    if (p.op == Op::SetBlock && r != nullptr && r->type == REDIS_REPLY_STATUS) {
       written++;
       bytes += static_cast<int64_t>(p.value.size());
     }
@@ -288,14 +308,18 @@ void RedisKvStore::writer_loop() {
     std::vector<Pending> batch;
     size_t batch_bytes = 0;
     while (!queue_.empty() && batch.size() < kMaxBatch && batch_bytes < kMaxBatchBytes) {
-      batch_bytes += queue_.front().value.size();
+      batch_bytes += queue_.front().op == Op::SetBlock ? queue_.front().value.size()
+                                                       : static_cast<size_t>(kMarkerOpBytes);
       batch.push_back(std::move(queue_.front()));
       queue_.pop_front();
     }
     writing_ = true;
     lock.unlock();
     const auto t0 = Clock::now();
+    int64_t n_blocks = 0;
     for (Pending& p : batch) {
+      if (p.op != Op::SetBlock) continue;
+      n_blocks++;
       auto* h = reinterpret_cast<BlockRecordHeader*>(p.value.data());
       const auto* tok = reinterpret_cast<const uint8_t*>(p.value.data()) + sizeof *h;
       const size_t n_tok = static_cast<size_t>(block_size_) * sizeof(int32_t);
@@ -315,11 +339,79 @@ void RedisKvStore::writer_loop() {
     queued_bytes_ -= static_cast<int64_t>(batch_bytes);
     stats_.blocks_written += written;
     stats_.bytes_written += written_bytes;
-    stats_.dropped_writes += static_cast<int64_t>(batch.size()) - written;
+    stats_.dropped_writes += n_blocks - written;
     stats_.write_seconds += seconds;
     if (queue_.empty()) idle_.notify_all();
   }
   idle_.notify_all();
+}
+
+void RedisKvStore::queue_markers(std::span<const uint64_t> keys, Op op) {
+  std::lock_guard lock(mu_);
+  for (uint64_t key : keys) {
+    // A marker that is not refreshed or deleted only expires.
+    if (stopping_ || !up_.load() || queued_bytes_ + kMarkerOpBytes > options_.max_queued_bytes) {
+      break;
+    }
+    queue_.push_back(Pending{key, {}, op});
+    queued_bytes_ += kMarkerOpBytes;
+  }
+  work_.notify_one();
+}
+
+void RedisKvStore::refresh_claims(std::span<const uint64_t> keys) {
+  queue_markers(keys, Op::RefreshMarker);
+}
+
+void RedisKvStore::release_claims(std::span<const uint64_t> keys) {
+  queue_markers(keys, Op::DeleteMarker);
+}
+
+int64_t RedisKvStore::claim(std::span<const uint64_t> keys, std::vector<uint64_t>& taken) {
+  if (keys.empty()) return 0;
+  std::lock_guard rlock(reader_mu_);
+  if (!up_.load() || !ensure(reader_, options_.connect_timeout_seconds)) return 0;
+  redisContext* ctx = reader_.ctx;
+  redisSetTimeout(ctx, to_timeval(options_.lookup_timeout_seconds));
+  const std::string ttl_ms =
+      std::to_string(std::max<int64_t>(1, std::llround(options_.marker_ttl_seconds * 1000)));
+  // One round trip: every marker at once. Only the first decides whether to wait; the others
+  // are this server's to compute once it does (where another server's prompt diverges from
+  // ours, they are free).
+  for (uint64_t key : keys) {
+    const std::string k = marker_key(key);
+    redisAppendCommand(ctx, "SET %b %b NX PX %s", k.data(), k.size(), owner_.data(), owner_.size(),
+                       ttl_ms.c_str());
+  }
+  std::vector<uint64_t> got;
+  bool first_taken = false;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    void* reply = nullptr;
+    if (redisGetReply(ctx, &reply) != REDIS_OK) {
+      // Slow or gone: compute without markers (what was set expires).
+      drop(reader_, ctx->errstr, /*down=*/false);
+      return 0;
+    }
+    auto* r = static_cast<redisReply*>(reply);
+    const bool ok = r != nullptr && r->type == REDIS_REPLY_STATUS;  // nil: someone else's
+    if (ok) got.push_back(keys[i]);
+    if (i == 0) first_taken = ok;
+    if (r != nullptr) freeReplyObject(r);
+  }
+  std::lock_guard lock(mu_);
+  if (!first_taken) {
+    stats_.claims_busy++;
+    // Not ours to compute yet: give back what we took behind it.
+    for (uint64_t key : got) {
+      queue_.push_back(Pending{key, {}, Op::DeleteMarker});
+      queued_bytes_ += kMarkerOpBytes;
+    }
+    if (!got.empty()) work_.notify_one();
+    return -1;
+  }
+  stats_.claims++;
+  taken.insert(taken.end(), got.begin(), got.end());
+  return static_cast<int64_t>(got.size());
 }
 
 void RedisKvStore::flush() {

@@ -17,6 +17,13 @@
 // model or format, a damaged, truncated or oversize one is ignored and counted, never used. A
 // different prefix under the same key (a 64-bit collision) is only a miss.
 //
+// "Being computed" markers ("pkc:<fingerprint>:<chain key>"): a server about to compute blocks
+// no one has published claims them (SET NX PX, a few seconds, refreshed while it publishes and
+// deleted once they are published, behind their SETs on the same connection). Another server
+// that misses on a block whose marker exists waits for it instead of computing it a second time
+// (the scheduler polls; sched/scheduler.h); a marker whose owner died expires, and the waiter
+// computes.
+//
 // Memory is Redis's to bound (maxmemory with an LRU policy): a block Redis dropped is a miss.
 // Redis down at start or mid-run: one warning line, up() false, lookups skipped, writes
 // dropped, and a reconnect attempt at most every reconnect_seconds; serving goes on from local
@@ -60,6 +67,13 @@ struct KvStoreOptions {
   double connect_timeout_seconds = 0.2;
   double write_timeout_seconds = 2.0;
   double reconnect_seconds = 1.0;  // at most one connection attempt per this, per connection
+  // A marker lives this long unless its owner refreshes it (an owner that died stops blocking
+  // others after this); the owner refreshes at a third of it while it publishes.
+  double marker_ttl_seconds = 3.0;
+  // A request waits at most this long for blocks another server is computing, then computes
+  // them itself; it looks again at most every marker_poll_seconds.
+  double marker_wait_seconds = 20.0;
+  double marker_poll_seconds = 0.005;
 };
 
 struct KvStoreStats {
@@ -75,6 +89,8 @@ struct KvStoreStats {
   int64_t dropped_writes = 0;  // queue full, store down or a failed SET
   int64_t rejected = 0;        // corrupted, foreign, truncated or oversize values (never used)
   int64_t disconnects = 0;     // connections lost or refused
+  int64_t claims = 0;          // claims that took markers (this server computes the blocks)
+  int64_t claims_busy = 0;     // claims that found another server computing the first block
 };
 
 class RedisKvStore {
@@ -99,6 +115,19 @@ class RedisKvStore {
                std::span<const int32_t> tokens,
                const std::function<bool(size_t, std::span<const uint8_t>)>& accept);
 
+  // Marks blocks keys[0], keys[1], ... as being computed here. Returns -1 when another server
+  // holds keys[0]'s marker (it computes that block: wait for it), else the markers taken, their
+  // keys appended to `taken` (0: the store is down or slow, compute without one).
+  int64_t claim(std::span<const uint64_t> keys, std::vector<uint64_t>& taken);
+  // Queued behind the blocks already queued, so a server that finds a marker gone also finds
+  // the blocks published before it: refresh markers (the blocks are still being computed), or
+  // delete them (published, or given up).
+  void refresh_claims(std::span<const uint64_t> keys);
+  void release_claims(std::span<const uint64_t> keys);
+  const KvStoreOptions& options() const { return options_; }
+  // The Redis key of a block's marker (tests set markers of a server that died).
+  std::string marker_key(uint64_t key) const;
+
   // Blocks until the write queue is empty (tests, prefill workers, shutdown).
   void flush();
 
@@ -119,9 +148,11 @@ class RedisKvStore {
 
  private:
   using Clock = std::chrono::steady_clock;
+  enum class Op : uint8_t { SetBlock, RefreshMarker, DeleteMarker };
   struct Pending {
     uint64_t key;
-    std::string value;  // header (checksums filled by the writer) + tokens + payload
+    std::string value;  // SetBlock: header (checksums filled by the writer) + tokens + payload
+    Op op = Op::SetBlock;
   };
   struct Connection {
     redisContext* ctx = nullptr;
@@ -129,6 +160,8 @@ class RedisKvStore {
   };
 
   void writer_loop();
+  // Queues marker operations (dropped, like blocks, when the store is down or behind).
+  void queue_markers(std::span<const uint64_t> keys, Op op);
   // Connects if needed and allowed now (`force`: even within reconnect_seconds of the last
   // attempt); false when there is no connection.
   bool ensure(Connection& c, double timeout_seconds, bool force = false);
@@ -153,7 +186,9 @@ class RedisKvStore {
   KvStoreAddress address_;
   int32_t block_size_;
   int64_t payload_bytes_;
-  std::string prefix_;  // "pkv:<fingerprint>:"
+  std::string prefix_;         // "pkv:<fingerprint>:"
+  std::string marker_prefix_;  // "pkc:<fingerprint>:"
+  std::string owner_;          // a marker's value: who computes (host name and pid, for people)
 
   std::mutex reader_mu_;  // the lookup connection
   Connection reader_;

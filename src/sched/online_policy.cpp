@@ -127,7 +127,17 @@ void OnlinePolicy::admit(Scheduler& s, std::vector<Piece>& pieces, double& budge
       ++it;  // its shared blocks are being computed; a later step reuses them
       continue;
     }
-    const int64_t hit = s.match_prefix(r);
+    if (s.store_poll_pending(r)) {
+      ++it;  // another server computes its prefix; it looks in the store again on a later step
+      continue;
+    }
+    s.match_prefix(r);
+    if (!s.claim_prefix(r)) {
+      s.kv().release(r.kv);  // what arrived stays cached: the next look starts from there
+      ++it;
+      continue;
+    }
+    const int64_t hit = r.kv.n_tokens;
     // Admit only with room for the whole prompt and the first generated token: a request
     // admitted beyond that would mostly be preempted again.
     const int64_t need =

@@ -6,7 +6,9 @@
 //   3. new requests in arrival order while budget, sequence slots and KV memory allow. A new
 //      request first takes the longest cached prefix of its prompt (whole KV blocks); one that
 //      shares an uncomputed block with a request being prefilled waits until that block is
-//      computed and cached, so a shared prefix is computed once.
+//      computed and cached, so a shared prefix is computed once. With a shared KV store, one
+//      whose next blocks another server is computing waits too (Scheduler::claim_prefix),
+//      staying queued and looking in the store again on later steps.
 // The budget counts cost, not just tokens: a token attending to a long context costs more than
 // one at the start (token_cost), so a chunk late in a long prompt is shorter and every step
 // takes about the same time — what keeps the decodes' inter-token latency flat.

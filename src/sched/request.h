@@ -47,6 +47,10 @@ struct Request {
   int64_t cached_tokens = 0;  // prompt tokens reused from the prefix cache (first admission)
   bool counted_prompt = false;
   int64_t promised_blocks = 0;  // KV blocks a policy set aside for it (offline admission)
+  // Waiting for prompt blocks another server is computing (Scheduler::claim_prefix): since when,
+  // and when to look in the shared store again; store_wait_over once it stopped waiting.
+  bool store_waiting = false, store_wait_over = false;
+  Clock::time_point store_wait_started, store_next_poll;
 
   Clock::time_point submitted = Clock::now();
   Clock::time_point first_scheduled;

@@ -258,6 +258,35 @@ int64_t Scheduler::match_prefix(Request& r) {
   return kv_.match_prefix(r.kv, r.target_tokens());
 }
 
+bool Scheduler::claim_prefix(Request& r) {
+  if (!options_.prefix_cache || r.on_prompt_logits || r.store_wait_over) return true;
+  const RedisKvStore* store = kv_.store();
+  if (store == nullptr) return true;
+  const auto now = Request::Clock::now();
+  if (kv_.claim_missing(r.kv, r.target_tokens()) == PrefixClaim::Compute) {
+    if (r.store_waiting) r.store_wait_over = true;  // the wait is over: what came is loaded
+    return true;
+  }
+  const KvStoreOptions& o = store->options();
+  if (!r.store_waiting) {
+    r.store_waiting = true;
+    r.store_wait_started = now;
+    stats_.kv_store_waits++;
+  } else if (now - r.store_wait_started > std::chrono::duration<double>(o.marker_wait_seconds)) {
+    // The other server is alive (it keeps its marker) but slow: computing beats waiting more.
+    r.store_wait_over = true;
+    stats_.kv_store_wait_timeouts++;
+    return true;
+  }
+  r.store_next_poll = now + std::chrono::duration_cast<Request::Clock::duration>(
+                                std::chrono::duration<double>(o.marker_poll_seconds));
+  return false;
+}
+
+bool Scheduler::store_poll_pending(const Request& r) const {
+  return r.store_waiting && !r.store_wait_over && Request::Clock::now() < r.store_next_poll;
+}
+
 std::deque<std::unique_ptr<Request>>::iterator Scheduler::start(
     std::deque<std::unique_ptr<Request>>::iterator it) {
   Request& r = **it;
@@ -334,6 +363,8 @@ ServingStats Scheduler::stats() const {
     s.kv_store_dropped_writes = ks.dropped_writes;
     s.kv_store_rejected = ks.rejected;
     s.kv_store_disconnects = ks.disconnects;
+    s.kv_store_claims = ks.claims;
+    s.kv_store_claims_busy = ks.claims_busy;
   }
   return s;
 }

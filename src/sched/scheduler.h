@@ -75,6 +75,13 @@ class Scheduler {
   // Admission, first half: gives a fresh request the longest run of cached full blocks of its
   // target tokens (no-op without prefix caching). Returns the positions it now holds.
   int64_t match_prefix(Request& r);
+  // Admission, between the halves, with a shared KV store: false when another server is
+  // computing r's next prompt blocks, so r should stay queued and look again on a later step
+  // (its blocks are the caller's to release); true to compute (after marking the blocks as being
+  // computed here, or after waiting marker_wait_seconds in vain).
+  bool claim_prefix(Request& r);
+  // True when r waits for another server's blocks and it is not yet time to look again.
+  bool store_poll_pending(const Request& r) const;
   // Admission, second half: moves the waiting request at `it` to running (kept in id order),
   // counts its prompt once, stamps its first scheduling. Returns the iterator after it.
   std::deque<std::unique_ptr<Request>>::iterator start(

@@ -181,6 +181,16 @@ std::string ServerMetrics::render(const ServingStats& s, double now) {
            std::to_string(s.kv_store_skipped) + "\n";
     scalar(out, "packinfer_kv_store_timeouts_total", "counter",
            "Lookups cut short by their time limit.", s.kv_store_timeouts);
+    scalar(out, "packinfer_kv_store_claims_total", "counter",
+           "Prompt blocks marked as being computed here (other servers wait for them).",
+           s.kv_store_claims);
+    scalar(out, "packinfer_kv_store_claims_busy_total", "counter",
+           "Claims that found another server computing the blocks.", s.kv_store_claims_busy);
+    scalar(out, "packinfer_kv_store_waits_total", "counter",
+           "Requests that waited for prompt blocks another server was computing.",
+           s.kv_store_waits);
+    scalar(out, "packinfer_kv_store_wait_timeouts_total", "counter",
+           "Of those, waits that gave up and computed the blocks here.", s.kv_store_wait_timeouts);
     scalar(out, "packinfer_kv_store_dropped_writes_total", "counter",
            "Blocks not published (queue full, store down or a failed SET).",
            s.kv_store_dropped_writes);

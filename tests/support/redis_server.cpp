@@ -16,25 +16,10 @@
 #include <vector>
 
 #include "packinfer/error.h"
+#include "support/free_port.h"
 
 namespace packinfer::test {
 namespace {
-
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  socklen_t len = sizeof a;
-  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-    if (fd >= 0) ::close(fd);
-    throw Error("no free loopback port for redis-server");
-  }
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
 
 // True once something answers "+PONG" on the port.
 bool answers(int port) {
@@ -74,7 +59,7 @@ std::string RedisServer::executable() {
 
 RedisServer::RedisServer() {
   if (!available()) throw Error(kSkipMessage);
-  port_ = free_port();
+  port_ = free_loopback_port();
   start();
 }
 
