@@ -309,7 +309,8 @@ void HttpSession::write_next() {
 
 void HttpSession::after_reply() {
   reply_done_ = false;
-  if (!keep_alive_ || gone_ || shared_->stopping) return linger();
+  if (shared_->stopping) return close();  // nobody waits for the lingering client
+  if (!keep_alive_ || gone_) return linger();
   if (watching_) {  // the pending read now waits for the next request
     phase_ = Phase::Idle;
     arm(shared_->options.idle_timeout);
