@@ -319,6 +319,27 @@ TEST(ServerConnections, PastMaxConnectionsANewConnectionGetsAQuick503) {
   for (int fd : held) ::close(fd);
 }
 
+// Two requests in one write (HTTP/1.1 pipelining): both are answered, in order.
+TEST(ServerConnections, PipelinedRequestsAreBothAnswered) {
+  TestServer server({});
+  int fd = connect_to(server.port());
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(send_all(fd,
+                       "GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
+                       "GET /v1/models HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+  timeval tv{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  std::string got;
+  char buf[4096];
+  for (ssize_t n; (n = ::recv(fd, buf, sizeof(buf), 0)) > 0;)
+    got.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  const size_t first = got.find("HTTP/1.1 200");
+  ASSERT_NE(first, std::string::npos) << got;
+  EXPECT_NE(got.find("HTTP/1.1 200", first + 1), std::string::npos) << got;
+  EXPECT_LT(got.find("\"status\":\"ok\""), got.find("\"object\":\"list\"")) << got;
+}
+
 TEST(ServerConnections, NonStreamedCompletionWhoseClientLeftIsCancelled) {
   TestServer server({}, /*n_ctx=*/4096);
   const json body = {{"prompt", "Once upon a time"}, {"max_tokens", 4000}, {"ignore_eos", true}};

@@ -18,8 +18,6 @@ using boost::system::error_code;
 
 constexpr size_t kHeaderLimit = 32 << 10;
 constexpr size_t kReadChunk = 1024;
-// Bytes a client may pipeline behind a request being handled before we stop reading them.
-constexpr size_t kMaxPipelined = 64 << 10;
 // A stream whose client leaves this much unread is dropped (it is not reading).
 constexpr int64_t kMaxQueued = 8 << 20;
 // After a reply that closes the connection, what the client still sends is read and dropped
@@ -88,7 +86,7 @@ void HttpSession::refuse() {
 void HttpSession::shutdown() {
   net::post(socket_.get_executor(), [self = shared_from_this()] {
     self->keep_alive_ = false;
-    if (self->phase_ == Phase::Reading || self->phase_ == Phase::Idle) self->close();
+    if (self->phase_ != Phase::Handling) self->close();  // lingering ones too
   });
 }
 
@@ -138,8 +136,15 @@ void HttpSession::on_header(error_code ec) {
   const auto expect = req[http::field::expect];
   if (expect.size() == 12 && strncasecmp(expect.data(), "100-continue", 12) == 0) {
     // The client waits for this before sending the body (curl does for large bodies).
+    // Written beside the reply queue (whose writes would replace the body's deadline with a
+    // write deadline); a reply queued meanwhile (an error) waits for it.
     auto line = std::make_shared<std::string>("HTTP/1.1 100 Continue\r\n\r\n");
-    net::async_write(socket_, net::buffer(*line), [line](error_code, size_t) {});
+    continue_writing_ = true;
+    net::async_write(socket_, net::buffer(*line),
+                     [self = shared_from_this(), line](error_code, size_t) {
+                       self->continue_writing_ = false;
+                       if (!self->writing_ && !self->out_.empty()) self->write_next();
+                     });
   }
   arm(shared_->options.body_timeout);
   http::async_read(socket_, buffer_, *parser_,
@@ -187,12 +192,14 @@ void HttpSession::handle_request() {
   phase_ = Phase::Handling;
   reply_done_ = false;
   streaming_ = false;
-  watch();
+  // With the next request already here (pipelined), the connection is not watched: that read
+  // would hold it while the reply goes out.
+  if (buffer_.size() == 0) watch();
   shared_->hooks.dispatch(std::move(req), shared_from_this());
 }
 
 // While the request is handled, a pending read tells when the client hangs up. Bytes it
-// pipelines are kept for the next request.
+// pipelines end the watch and are kept for the next request.
 void HttpSession::watch() {
   if (watching_ || closed_) return;
   watching_ = true;
@@ -219,7 +226,7 @@ void HttpSession::on_watch(error_code ec, size_t n) {
     arm(shared_->options.header_timeout);
     return read_header();
   }
-  if (phase_ == Phase::Handling && buffer_.size() < kMaxPipelined) watch();
+  // Handling: the client pipelined its next request; it is read once the reply went out.
 }
 
 // --- writing -------------------------------------------------------------------------------
@@ -286,7 +293,7 @@ void HttpSession::enqueue(std::string bytes) {
 }
 
 void HttpSession::write_next() {
-  if (closed_) return;
+  if (closed_ || continue_writing_) return;
   if (out_.empty()) {
     writing_ = false;
     timer_.cancel();

@@ -86,7 +86,7 @@ class HttpSession final : public HttpResponder, public std::enable_shared_from_t
   Phase phase_ = Phase::Reading;
   int64_t served_ = 0;
   bool keep_alive_ = true, watching_ = false, writing_ = false, reply_done_ = false;
-  bool closed_ = false;
+  bool closed_ = false, continue_writing_ = false;  // continue: a "100 Continue" going out
   std::deque<std::string> out_;
 
   // Any thread.
