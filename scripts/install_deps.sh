@@ -2,7 +2,7 @@
 # Installs the Debian 12 packages packinfer needs to build, test and benchmark (idempotent).
 set -euo pipefail
 PKGS=(build-essential cmake pkg-config python3 clang lld libclang-rt-14-dev
-      libpcre2-dev nlohmann-json3-dev libcli11-dev libfmt-dev libcpp-httplib-dev
+      libpcre2-dev nlohmann-json3-dev libcli11-dev libfmt-dev libcpp-httplib-dev libboost-dev
       libgtest-dev libgmock-dev libbenchmark-dev libxxhash-dev
       libhiredis-dev redis-server nginx-light)
 missing=()

@@ -31,8 +31,8 @@ int run_serve(ServeOptions& o) {
   }
   o.serving.prefix_cache = !o.no_prefix_cache;
   o.serving.chunked_prefill = !o.no_chunked_prefill;
-  // Signals are taken by one thread with sigwait(); every other thread (HTTP workers, the engine
-  // thread) inherits the blocked mask, so no handler runs at an arbitrary point.
+  // Signals are taken by one thread with sigwait(); every other thread (I/O, HTTP workers, the
+  // engine thread) inherits the blocked mask, so no handler runs at an arbitrary point.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
@@ -80,8 +80,23 @@ void add_serve_command(CLI::App& app, int& exit_code) {
                   "require 'Authorization: Bearer KEY' (all routes but /health)");
   sub->add_option("--max-body-bytes", o->max_body, "largest request body, e.g. 4M (default 4M)");
   sub->add_option("--max-connections", o->server.max_connections,
-                  "connections served at once (HTTP worker threads; default 64)")
+                  "open connections; one more is answered 503 and closed (default 4096, lowered "
+                  "to what the open-file limit allows)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
+  sub->add_option("--http-workers", o->server.http_workers,
+                  "threads running requests' handlers (completions, tokenize); idle connections "
+                  "use none (default 128)")
       ->check(CLI::Range(1, 4096));
+  sub->add_option("--http-header-timeout-s", o->server.header_timeout_s,
+                  "a request's headers must arrive within this many seconds, else the connection "
+                  "is closed (default 10)")
+      ->check(CLI::Range(0.001, 86400.0));
+  sub->add_option("--http-body-timeout-s", o->server.body_timeout_s,
+                  "and its body within this many seconds after them (default 30)")
+      ->check(CLI::Range(0.001, 86400.0));
+  sub->add_option("--http-idle-timeout-s", o->server.idle_timeout_s,
+                  "a kept-alive connection is closed after this many idle seconds (default 60)")
+      ->check(CLI::Range(0.001, 86400.0));
   sub->add_option("--served-model-name", o->server.served_model_name,
                   "model name in responses (default: the file's stem)");
   sub->add_option("--max-n", o->server.max_n, "largest 'n' per request (default 16)")

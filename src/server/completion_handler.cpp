@@ -8,7 +8,6 @@
 #include <span>
 
 #include "openai/request_prompt.h"
-#include "server/client_watch.h"
 #include "server/http_reply.h"
 
 namespace packinfer::api {
@@ -83,6 +82,7 @@ void CompletionHandler::cancel_all() {
   std::vector<std::shared_ptr<Exchange>> all;
   {
     std::lock_guard lock(mu_);
+    stopping_ = true;
     all.assign(active_.begin(), active_.end());
   }
   for (auto& ex : all) cancel(*ex);
@@ -126,8 +126,8 @@ std::optional<RequestError> CompletionHandler::submit_all(
   return std::nullopt;
 }
 
-void CompletionHandler::handle(Endpoint endpoint, const httplib::Request& req,
-                               httplib::Response& res) {
+void CompletionHandler::handle(Endpoint endpoint, const HttpRequest& req, HttpResponse& res,
+                               HttpResponder& out) {
   CompletionRequest creq;
   auto ignored = [&](const std::string& field, const std::string& why) {
     warn_ignored(endpoint, field, why);
@@ -175,6 +175,8 @@ void CompletionHandler::handle(Endpoint endpoint, const httplib::Request& req,
   }
   {
     std::lock_guard lock(mu_);
+    if (stopping_)
+      return send_error(res, {"the server is shutting down", "server_shutting_down", "", 503});
     active_.insert(ex);
   }
   if (auto e = submit_all(ex, creq, prompts, max_tokens)) {
@@ -185,9 +187,9 @@ void CompletionHandler::handle(Endpoint endpoint, const httplib::Request& req,
     return send_error(res, *e);
   }
   if (ex->stream)
-    respond_stream(ex, res);
+    respond_stream(ex, out);
   else
-    respond_whole(ex, req, res);
+    respond_whole(ex, out, res);
 }
 
 std::vector<TokenEvent> CompletionHandler::echoed_prompt_tokens(const Exchange& ex,
@@ -214,17 +216,17 @@ std::vector<TokenEvent> CompletionHandler::echoed_prompt_tokens(const Exchange& 
   return out;
 }
 
-void CompletionHandler::respond_whole(const std::shared_ptr<Exchange>& ex,
-                                      const httplib::Request& req, httplib::Response& res) {
+void CompletionHandler::respond_whole(const std::shared_ptr<Exchange>& ex, const HttpResponder& out,
+                                      HttpResponse& res) {
   bool gone = false;
   {
-    // Wait for the choices; a client that went away meanwhile has them cancelled (it would
-    // otherwise run to max_tokens for nobody).
-    ClientWatch watch(req, listen_port_);
+    // Wait for the choices; a client that went away meanwhile (the transport's pending read on
+    // its socket saw it close) has them cancelled: it would otherwise run to max_tokens for
+    // nobody.
     std::unique_lock lock(ex->mu);
     while (!ex->cv.wait_for(lock, kDisconnectPoll, [&] { return ex->remaining == 0; })) {
       lock.unlock();
-      gone = watch.gone();
+      gone = out.client_gone();
       if (gone) cancel(*ex);
       lock.lock();
       if (gone) {
@@ -265,36 +267,30 @@ void CompletionHandler::respond_whole(const std::shared_ptr<Exchange>& ex,
                 ex->ctx, choices, [this](int32_t id) { return token_text(id); }, ex->per_prompt));
 }
 
-void CompletionHandler::respond_stream(const std::shared_ptr<Exchange>& ex,
-                                       httplib::Response& res) {
-  auto provider = [this, ex](size_t, httplib::DataSink& sink) -> bool {
-    bool finished = false;
-    // The timeout keeps the loop responsive to server shutdown while nothing happens.
-    std::string out = ex->next_sse([this](int32_t id) { return token_text(id); }, 200, finished);
-    // While nothing comes (a long queue or prefill), an SSE comment now and then tells a client
-    // that went away from one that waits: writing to the former fails.
+void CompletionHandler::respond_stream(const std::shared_ptr<Exchange>& ex, HttpResponder& out) {
+  out.start_stream({.status = 200,
+                    .content_type = "text/event-stream",
+                    .headers = {{"Cache-Control", "no-cache"}},
+                    .body = {}});
+  bool finished = false;
+  while (!finished) {
+    // The timeout keeps the loop responsive to a client that left while nothing happens.
+    std::string chunk = ex->next_sse([this](int32_t id) { return token_text(id); }, 200, finished);
+    // While nothing comes (a long queue or prefill), an SSE comment now and then keeps
+    // intermediaries from timing the stream out.
     const auto now = std::chrono::steady_clock::now();
-    if (!out.empty()) {
+    if (!chunk.empty()) {
       ex->last_write = now;
     } else if (now - ex->last_write > kHeartbeat) {
-      out = ": waiting\n\n";
+      chunk = ": waiting\n\n";
       ex->last_write = now;
     }
-    // A failed write means the client is gone: stop generating for it.
-    if (!out.empty() && !sink.write(out.data(), out.size())) {
-      cancel(*ex);
-      return false;
-    }
-    if (finished) sink.done();
-    return true;
-  };
-  auto releaser = [this, ex](bool) {
-    cancel(*ex);  // no-op when every choice finished; the client left or the server stops
-    std::lock_guard lock(mu_);
-    active_.erase(ex);
-  };
-  res.set_header("Cache-Control", "no-cache");
-  res.set_chunked_content_provider("text/event-stream", std::move(provider), std::move(releaser));
+    // A client that is gone (or reads nothing) gets nothing more generated.
+    if (out.client_gone() || (!chunk.empty() && !out.write_chunk(std::move(chunk)))) break;
+  }
+  cancel(*ex);  // no-op when every choice finished; the client left or the server stops
+  std::lock_guard lock(mu_);
+  active_.erase(ex);
 }
 
 }  // namespace packinfer::api

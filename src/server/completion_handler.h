@@ -1,8 +1,8 @@
 #pragma once
 // POST /v1/completions and /v1/chat/completions: parse and validate the body, tokenize, submit
 // n requests to the ServingEngine, then answer with one JSON object or a stream of server-sent
-// events. A client that goes away mid-stream has its requests cancelled.
-#include <httplib.h>
+// events. A client that goes away (mid-stream, or while waiting for a whole reply) has its
+// requests cancelled.
 
 #include <atomic>
 #include <cstdint>
@@ -17,6 +17,7 @@
 #include "packinfer/engine.h"
 #include "packinfer/serving.h"
 #include "server/completion_exchange.h"
+#include "server/http_message.h"
 #include "server/metrics.h"
 
 namespace packinfer::api {
@@ -36,11 +37,12 @@ class CompletionHandler {
   CompletionHandler(Engine& engine, ServingEngine& serving, std::shared_ptr<ServerMetrics> metrics,
                     CompletionConfig config);
   ~CompletionHandler();
-  void handle(Endpoint endpoint, const httplib::Request& req, httplib::Response& res);
-  // Cancels every request in flight (the server is stopping; waiting handlers then return).
+  // Answers into `res`, or streams through `out` (then `res` is unused). Blocks until the reply
+  // is complete (run it on a worker, not an I/O thread).
+  void handle(Endpoint endpoint, const HttpRequest& req, HttpResponse& res, HttpResponder& out);
+  // Cancels every request in flight and refuses new ones (the server is stopping; waiting
+  // handlers then return).
   void cancel_all();
-  // The port the server listens on (lets a handler find its client's socket; see ClientWatch).
-  void set_listen_port(int port) { listen_port_ = port; }
 
  private:
   using Exchange = CompletionExchange;
@@ -53,11 +55,11 @@ class CompletionHandler {
                                          const CompletionRequest& creq,
                                          const std::vector<std::vector<int32_t>>& prompts,
                                          const std::vector<int32_t>& max_tokens);
-  void respond_whole(const std::shared_ptr<Exchange>& ex, const httplib::Request& req,
-                     httplib::Response& res);
+  void respond_whole(const std::shared_ptr<Exchange>& ex, const HttpResponder& out,
+                     HttpResponse& res);
   // Echo with logprobs: every token of prompt k with the text it adds (see ChoiceResult).
   std::vector<TokenEvent> echoed_prompt_tokens(const Exchange& ex, size_t k) const;
-  void respond_stream(const std::shared_ptr<Exchange>& ex, httplib::Response& res);
+  void respond_stream(const std::shared_ptr<Exchange>& ex, HttpResponder& out);
   void cancel(Exchange& ex);
   std::string token_text(int32_t id) const;
 
@@ -67,12 +69,12 @@ class CompletionHandler {
   CompletionConfig config_;
   ParseOptions parse_options_;
   std::optional<int32_t> bos_;  // the vocabulary's BOS, if prompts start with one
-  std::atomic<int> listen_port_{0};
 
   std::mutex mu_;  // guards the members below
   FieldWarnings warnings_;
   uint64_t counter_ = 0;
   std::set<std::shared_ptr<Exchange>> active_;
+  bool stopping_ = false;
 };
 
 }  // namespace packinfer::api

@@ -1,18 +1,18 @@
 #pragma once
-// Writing JSON and OpenAI error bodies into an httplib response (the server's only two shapes
-// of non-streamed reply).
-#include <httplib.h>
-
+// Writing JSON and OpenAI error bodies into a response (the server's only two shapes of
+// non-streamed reply).
 #include "openai/openai_response.h"
+#include "server/http_message.h"
 
 namespace packinfer::api {
 
-inline void send_json(httplib::Response& res, const ojson& body, int status = 200) {
+inline void send_json(HttpResponse& res, const ojson& body, int status = 200) {
   res.status = status;
-  res.set_content(dump(body), "application/json");
+  res.content_type = "application/json";
+  res.body = dump(body);
 }
 
-inline void send_error(httplib::Response& res, const RequestError& error) {
+inline void send_error(HttpResponse& res, const RequestError& error) {
   send_json(res, error_json(error), error.status);
 }
 

@@ -1,18 +1,20 @@
 #include "server/http_server.h"
 
-#include <httplib.h>
-#include <sys/socket.h>
-
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <ctime>
-#include <thread>
+#include <functional>
 
 #include "packinfer/error.h"
 #include "server/completion_handler.h"
+#include "server/fd_limit.h"
 #include "server/http_reply.h"
+#include "server/http_transport.h"
 #include "server/metrics.h"
 #include "server/tokenize_handler.h"
+#include "server/worker_pool.h"
 
 namespace packinfer::api {
 namespace {
@@ -24,20 +26,31 @@ std::vector<std::string> model_names(const Engine& engine, const ServerOptions& 
   return names;
 }
 
-// Body of an error httplib produced itself (no route, body too large, ...).
-RequestError routing_error(const httplib::Request& req, int status) {
-  switch (status) {
-    case 404:
-      return {"unknown route " + req.method + " " + req.path, "unknown_url", "", 404};
-    case 405:
-      return {"method " + req.method + " is not allowed on " + req.path, "method_not_allowed", "",
-              405};
-    case 413:
-      return {"the request body is too large", "request_too_large", "", 413};
-    default:
-      return {"HTTP error " + std::to_string(status), "", "", status};
-  }
+std::chrono::milliseconds ms(double seconds) {
+  return std::chrono::milliseconds(static_cast<int64_t>(std::max(0.001, seconds) * 1000));
 }
+
+// Descriptors kept beside the connections: model files, logs, refused connections lingering.
+constexpr int64_t kReservedFds = 320;
+
+int64_t connection_bound(int64_t wanted) {
+  const int64_t fit = fit_connections_to_fd_limit(wanted, kReservedFds);
+  if (fit < wanted) {
+    std::fprintf(stderr,
+                 "packinfer: warning: --max-connections %lld lowered to %lld: the open-file limit "
+                 "(ulimit -n) leaves no room for more\n",
+                 static_cast<long long>(wanted), static_cast<long long>(fit));
+  }
+  return fit;
+}
+
+using Handler = std::function<void(const HttpRequest&, HttpResponse&, HttpResponder&)>;
+
+struct Route {
+  std::string method, path;
+  bool on_pool;  // may take long: run on a worker, never on the I/O thread
+  Handler handler;
+};
 
 }  // namespace
 
@@ -48,10 +61,11 @@ struct HttpServer::Impl {
   std::vector<std::string> names;
   std::shared_ptr<ServerMetrics> metrics = std::make_shared<ServerMetrics>();
   CompletionHandler completions;
-  httplib::Server svr;
   int64_t created = static_cast<int64_t>(std::time(nullptr));
-  std::atomic<bool> stopping{false}, running{false};
-  int listen_fd = -1;
+  std::vector<Route> routes;
+  WorkerPool pool;
+  HttpTransport transport;
+  std::atomic<bool> stopped{false};
 
   Impl(Engine& e, ServingEngine& s, const ServerOptions& o)
       : engine(e),
@@ -62,101 +76,121 @@ struct HttpServer::Impl {
                     {.model_names = names,
                      .served_name = names.front(),
                      .max_n = o.max_n,
-                     .prefill_only = o.role == "prefill"}) {
-    routes();
-    limits();
+                     .prefill_only = o.role == "prefill"}),
+        pool(static_cast<size_t>(std::max(1, o.http_workers))),
+        transport({.host = o.host,
+                   .port = o.port,
+                   .max_connections = connection_bound(std::max<int64_t>(1, o.max_connections)),
+                   .max_body_bytes = o.max_body_bytes,
+                   .header_timeout = ms(o.header_timeout_s),
+                   .body_timeout = ms(o.body_timeout_s),
+                   .idle_timeout = ms(o.idle_timeout_s)},
+                  {.dispatch =
+                       [this](HttpRequest req, std::shared_ptr<HttpResponder> out) {
+                         dispatch(std::move(req), out);
+                       },
+                   .error =
+                       [](int status, const std::string& message, const std::string& code) {
+                         HttpResponse res;
+                         send_error(res, {message, code, "", status});
+                         return res;
+                       },
+                   .on_response = [this](int status) { metrics->on_http_response(status); }}) {
+    add_routes();
   }
 
-  bool authorized(const httplib::Request& req) const {
+  bool authorized(const HttpRequest& req) const {
     return options.api_key.empty() || req.path == "/health" ||
-           req.get_header_value("Authorization") == "Bearer " + options.api_key;
+           header_value(req.headers, "Authorization") == "Bearer " + options.api_key;
   }
 
-  void routes() {
-    svr.Post("/v1/completions", [this](const httplib::Request& req, httplib::Response& res) {
-      completions.handle(Endpoint::Completions, req, res);
-    });
-    svr.Post("/v1/chat/completions", [this](const httplib::Request& req, httplib::Response& res) {
-      completions.handle(Endpoint::ChatCompletions, req, res);
-    });
-    svr.Post("/tokenize", [this](const httplib::Request& req, httplib::Response& res) {
-      handle_tokenize(engine, req, res);
-    });
-    svr.Post("/detokenize", [this](const httplib::Request& req, httplib::Response& res) {
-      handle_detokenize(engine, req, res);
-    });
-    svr.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
-      ojson model = {{"id", names.front()},
-                     {"object", "model"},
-                     {"created", created},
-                     {"owned_by", "packinfer"},
-                     {"max_model_len", engine.model_info().n_ctx}};
-      send_json(res, {{"object", "list"}, {"data", ojson::array({model})}});
-    });
-    svr.Get("/health", [](const httplib::Request&, httplib::Response& res) {
-      send_json(res, {{"status", "ok"}});
-    });
-    svr.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-      const double now =
-          std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
-              .count();
-      res.set_content(metrics->render(serving.stats(), now), "text/plain; version=0.0.4");
-    });
-    // httplib answers an unrouted method with 404; the known paths say 405 instead.
-    auto not_allowed = [](const httplib::Request& req, httplib::Response& res) {
-      send_error(res, routing_error(req, 405));
-    };
-    for (const char* path :
-         {"/v1/completions", "/v1/chat/completions", "/tokenize", "/detokenize"}) {
-      svr.Get(path, not_allowed).Put(path, not_allowed).Delete(path, not_allowed);
-      svr.Patch(path, not_allowed);
-    }
-    for (const char* path : {"/v1/models", "/health", "/metrics"}) {
-      svr.Post(path, not_allowed).Put(path, not_allowed).Delete(path, not_allowed);
-      svr.Patch(path, not_allowed);
-    }
+  void add_routes() {
+    routes.push_back({"POST", "/v1/completions", true,
+                      [this](const HttpRequest& req, HttpResponse& res, HttpResponder& out) {
+                        completions.handle(Endpoint::Completions, req, res, out);
+                      }});
+    routes.push_back({"POST", "/v1/chat/completions", true,
+                      [this](const HttpRequest& req, HttpResponse& res, HttpResponder& out) {
+                        completions.handle(Endpoint::ChatCompletions, req, res, out);
+                      }});
+    routes.push_back({"POST", "/tokenize", true,
+                      [this](const HttpRequest& req, HttpResponse& res, HttpResponder&) {
+                        handle_tokenize(engine, req, res);
+                      }});
+    routes.push_back({"POST", "/detokenize", true,
+                      [this](const HttpRequest& req, HttpResponse& res, HttpResponder&) {
+                        handle_detokenize(engine, req, res);
+                      }});
+    // The cheap routes answer on the I/O thread: /health stays quick however busy workers are.
+    routes.push_back(
+        {"GET", "/v1/models", false, [this](const HttpRequest&, HttpResponse& res, HttpResponder&) {
+           ojson model = {{"id", names.front()},
+                          {"object", "model"},
+                          {"created", created},
+                          {"owned_by", "packinfer"},
+                          {"max_model_len", engine.model_info().n_ctx}};
+           send_json(res, {{"object", "list"}, {"data", ojson::array({model})}});
+         }});
+    routes.push_back(
+        {"GET", "/health", false, [](const HttpRequest&, HttpResponse& res, HttpResponder&) {
+           send_json(res, {{"status", "ok"}});
+         }});
+    routes.push_back(
+        {"GET", "/metrics", false, [this](const HttpRequest&, HttpResponse& res, HttpResponder&) {
+           const double now =
+               std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
+                   .count();
+           res.content_type = "text/plain; version=0.0.4";
+           res.body = metrics->render(serving.stats(), now);
+         }});
   }
 
-  void limits() {
-    // httplib listens with a backlog of 5: a burst of clients (32 requests sent at once) then
-    // overflows the accept queue and some connections are dropped. Remember the socket so
-    // bind() can raise the backlog; SO_REUSEADDR only (httplib's default also sets
-    // SO_REUSEPORT, which would let a second server silently share our port).
-    svr.set_socket_options([this](socket_t sock) {
-      int yes = 1;
-      setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
-      listen_fd = sock;
-    });
-    svr.set_payload_max_length(static_cast<size_t>(options.max_body_bytes));
-    const auto threads = static_cast<size_t>(std::max(1, options.max_connections));
-    svr.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-    svr.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-      if (authorized(req)) return httplib::Server::HandlerResponse::Unhandled;
+  // On an I/O thread: answers at once, or hands the request to a worker.
+  void dispatch(HttpRequest req, const std::shared_ptr<HttpResponder>& out) {
+    HttpResponse res;
+    if (!authorized(req)) {
       send_error(res, {"invalid or missing API key (send 'Authorization: Bearer <key>')",
                        "invalid_api_key", "", 401});
-      return httplib::Server::HandlerResponse::Handled;
-    });
-    // Errors httplib raises itself (404, 413, ...) get an OpenAI error body too.
-    svr.set_error_handler(httplib::Server::HandlerWithResponse(
-        [](const httplib::Request& req, httplib::Response& res) {
-          if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-          send_error(res, routing_error(req, res.status));
-          return httplib::Server::HandlerResponse::Handled;
-        }));
-    svr.set_exception_handler(
-        [](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
-          std::string what = "internal error";
-          try {
-            std::rethrow_exception(ep);
-          } catch (const std::exception& e) {
-            what = e.what();
-          } catch (...) {
-          }
-          send_error(res, {what, "server_error", "", 500});
-        });
-    svr.set_logger([this](const httplib::Request&, const httplib::Response& res) {
-      metrics->on_http_response(res.status);
-    });
+      return out->reply(std::move(res));
+    }
+    const Route* route = nullptr;
+    bool known_path = false;
+    for (const Route& r : routes) {
+      if (r.path != req.path) continue;
+      known_path = true;
+      if (r.method == req.method) route = &r;
+    }
+    if (route == nullptr) {
+      if (known_path)
+        send_error(res, {"method " + req.method + " is not allowed on " + req.path,
+                         "method_not_allowed", "", 405});
+      else
+        send_error(res, {"unknown route " + req.method + " " + req.path, "unknown_url", "", 404});
+      return out->reply(std::move(res));
+    }
+    if (!route->on_pool) return run(*route, req, *out);
+    auto shared_req = std::make_shared<HttpRequest>(std::move(req));
+    const bool queued =
+        pool.submit([this, route, shared_req, out] { run(*route, *shared_req, *out); });
+    if (!queued) {
+      send_error(res, {"the server is shutting down", "server_shutting_down", "", 503});
+      out->reply(std::move(res));
+    }
+  }
+
+  static void run(const Route& route, const HttpRequest& req, HttpResponder& out) {
+    HttpResponse res;
+    try {
+      route.handler(req, res, out);
+    } catch (const std::exception& e) {
+      send_error(res, {e.what(), "server_error", "", 500});
+    } catch (...) {
+      send_error(res, {"internal error", "server_error", "", 500});
+    }
+    if (out.streaming())
+      out.end_stream();
+    else
+      out.reply(std::move(res));
   }
 };
 
@@ -165,40 +199,20 @@ HttpServer::HttpServer(Engine& engine, ServingEngine& serving, const ServerOptio
 
 HttpServer::~HttpServer() { stop(); }
 
-int HttpServer::bind() {
-  Impl& m = *impl_;
-  int port = m.options.port;
-  bool ok;
-  if (port == 0) {
-    port = m.svr.bind_to_any_port(m.options.host);
-    ok = port > 0;
-  } else {
-    ok = m.svr.bind_to_port(m.options.host, port);
-  }
-  if (!ok) {
-    throw Error("cannot listen on " + m.options.host + ":" + std::to_string(m.options.port) +
-                " (address in use, or not an address of this machine)");
-  }
-  if (m.listen_fd >= 0) ::listen(m.listen_fd, SOMAXCONN);  // Linux updates the backlog
-  m.completions.set_listen_port(port);
-  return port;
-}
+int HttpServer::bind() { return impl_->transport.bind(); }
 
-void HttpServer::run() {
-  impl_->running = true;
-  if (!impl_->stopping) impl_->svr.listen_after_bind();
-  impl_->running = false;
-}
+void HttpServer::run() { impl_->transport.run(); }
 
 void HttpServer::stop() {
   Impl& m = *impl_;
-  m.stopping = true;
-  m.completions.cancel_all();
-  // stop() is a no-op until listen has started; wait for that if run() is on its way.
-  for (int i = 0; i < 2000 && m.running && !m.svr.is_running(); ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  m.svr.stop();
+  if (m.stopped.exchange(true)) return;
+  m.transport.stop();          // no new connections; idle ones close
+  m.completions.cancel_all();  // handlers waiting on the engine return
+  m.pool.stop();               // every handler has answered
+  m.transport.release();       // run() returns once the last reply is written
 }
+
+int64_t HttpServer::open_connections() const { return impl_->transport.open_connections(); }
 
 const std::string& HttpServer::model_name() const { return impl_->names.front(); }
 

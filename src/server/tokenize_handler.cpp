@@ -31,7 +31,7 @@ std::optional<RequestError> parse_object(const std::string& text, json& out) {
 
 }  // namespace
 
-void handle_tokenize(const Engine& engine, const httplib::Request& req, httplib::Response& res) {
+void handle_tokenize(const Engine& engine, const HttpRequest& req, HttpResponse& res) {
   json body;
   if (auto e = parse_object(req.body, body)) return send_error(res, *e);
   try {
@@ -72,7 +72,7 @@ void handle_tokenize(const Engine& engine, const httplib::Request& req, httplib:
   }
 }
 
-void handle_detokenize(const Engine& engine, const httplib::Request& req, httplib::Response& res) {
+void handle_detokenize(const Engine& engine, const HttpRequest& req, HttpResponse& res) {
   json body;
   if (auto e = parse_object(req.body, body)) return send_error(res, *e);
   try {

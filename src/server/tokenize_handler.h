@@ -8,13 +8,12 @@
 //
 // Bad bodies (not JSON, a wrong type, an id outside the vocabulary, an unknown field) get an
 // OpenAI-style 400 naming the field.
-#include <httplib.h>
-
 #include "packinfer/engine.h"
+#include "server/http_message.h"
 
 namespace packinfer::api {
 
-void handle_tokenize(const Engine& engine, const httplib::Request& req, httplib::Response& res);
-void handle_detokenize(const Engine& engine, const httplib::Request& req, httplib::Response& res);
+void handle_tokenize(const Engine& engine, const HttpRequest& req, HttpResponse& res);
+void handle_detokenize(const Engine& engine, const HttpRequest& req, HttpResponse& res);
 
 }  // namespace packinfer::api
