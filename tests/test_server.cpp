@@ -20,6 +20,7 @@
 #include "packinfer/serving.h"
 #include "server/http_server.h"
 #include "server/sse.h"
+#include "support/in_process_server.h"
 #include "support/prometheus_text.h"
 #include "support/test_support.h"
 
@@ -30,39 +31,14 @@ using json = nlohmann::json;
 
 std::string stories() { return shared_dir() + "/models/stories260K/stories260K-f32.gguf"; }
 
-// A server on a free port, serving until destroyed.
-class TestServer {
- public:
-  explicit TestServer(api::ServerOptions options = {}, int64_t n_ctx = 0)
-      : engine_({.model_path = stories(), .n_threads = 1, .n_ctx = n_ctx}),
-        serving_(engine_, {}),
-        http_(engine_, serving_, with_free_port(options)) {
-    port_ = http_.bind();
-    thread_ = std::thread([this] { http_.run(); });
-  }
-  ~TestServer() {
-    http_.stop();
-    thread_.join();
-  }
-  int port() const { return port_; }
-  ServingEngine& serving() { return serving_; }
-  std::unique_ptr<httplib::Client> client() const {
-    auto c = std::make_unique<httplib::Client>("127.0.0.1", port_);
-    c->set_read_timeout(120);
-    return c;
-  }
+using TestServer = InProcessServer;
 
- private:
-  static api::ServerOptions with_free_port(api::ServerOptions o) {
-    o.port = 0;
-    return o;
-  }
-  Engine engine_;
-  ServingEngine serving_;
-  api::HttpServer http_;
-  int port_ = 0;
-  std::thread thread_;
-};
+// A client of the server with a read timeout long enough for generation.
+std::unique_ptr<httplib::Client> client_of(const TestServer& server) {
+  auto c = std::make_unique<httplib::Client>("127.0.0.1", server.port());
+  c->set_read_timeout(120);
+  return c;
+}
 
 struct Reply {
   int status = 0;
@@ -158,7 +134,7 @@ TEST(Server, EveryBadInputGetsAnOpenAIErrorThenANormalRequestSucceeds) {
   api::ServerOptions options;
   options.max_body_bytes = 64 << 10;
   TestServer server(options);
-  auto c = server.client();
+  auto c = client_of(server);
   std::string too_long = "[";
   for (int i = 0; i < 600; ++i) too_long += (i ? ",300" : "1");
   too_long += "]";
@@ -202,7 +178,7 @@ TEST(Server, EveryBadInputGetsAnOpenAIErrorThenANormalRequestSucceeds) {
   EXPECT_EQ(status_of(c->Get("/v2/whatever")), 404);
 
   // Still serving.
-  auto fresh = server.client();
+  auto fresh = client_of(server);
   Reply ok = post(*fresh, "/v1/completions",
                   json{{"prompt", "Once upon a time"}, {"max_tokens", 8}, {"temperature", 0}});
   ASSERT_EQ(ok.status, 200) << ok.body;
@@ -220,7 +196,7 @@ TEST(Server, ApiKeyGuardsEverythingButHealth) {
   api::ServerOptions options;
   options.api_key = "sekret";
   TestServer server(options);
-  auto c = server.client();
+  auto c = client_of(server);
   const json body = {{"prompt", "Once"}, {"max_tokens", 2}};
   expect_openai_error(post(*c, "/v1/completions", body), 401, "invalid_api_key", "no key");
   expect_openai_error(post(*c, "/v1/completions", body.dump(), {{"Authorization", "Bearer nope"}}),
@@ -240,7 +216,7 @@ TEST(Server, ApiKeyGuardsEverythingButHealth) {
 
 TEST(Server, StreamedTextEqualsNonStreamedText) {
   TestServer server;
-  auto c = server.client();
+  auto c = client_of(server);
   const std::vector<std::pair<std::string, json>> requests = {
       {"/v1/completions", {{"prompt", "Once upon a time"}, {"max_tokens", 60}}},
       {"/v1/chat/completions",
@@ -279,7 +255,7 @@ TEST(Server, ConcurrentRequestsWithDifferentSamplingDoNotAffectEachOther) {
                         {"max_tokens", 40 + 4 * i}});
   }
   auto run = [&](const json& body) {
-    auto c = server.client();
+    auto c = client_of(server);
     Reply r = post(*c, "/v1/completions", body);
     EXPECT_EQ(r.status, 200) << r.body;
     return r.status == 200 ? texts(r.j)[0] : std::string("<failed>");
@@ -294,7 +270,7 @@ TEST(Server, ConcurrentRequestsWithDifferentSamplingDoNotAffectEachOther) {
 
 TEST(Server, NChoicesAreIndexedAndSeeded) {
   TestServer server;
-  auto c = server.client();
+  auto c = client_of(server);
   json body = {{"prompt", "Once upon a time"},
                {"n", 3},
                {"seed", 7},
@@ -317,7 +293,7 @@ TEST(Server, NChoicesAreIndexedAndSeeded) {
 
 TEST(Server, LogprobsInBothShapes) {
   TestServer server;
-  auto c = server.client();
+  auto c = client_of(server);
   Reply r = post(
       *c, "/v1/completions",
       json{{"prompt", "Once upon a time"}, {"max_tokens", 5}, {"logprobs", 3}, {"temperature", 0}});
@@ -350,7 +326,7 @@ std::vector<int32_t> tokenize(httplib::Client& c, const std::string& text, bool 
 
 TEST(Server, TokenizeAndDetokenizeLikeLlamaServer) {
   TestServer server;
-  auto c = server.client();
+  auto c = client_of(server);
   const std::vector<int32_t> ids = tokenize(*c, "Once upon a time", false);
   ASSERT_FALSE(ids.empty());
   const std::vector<int32_t> with_bos = tokenize(*c, "Once upon a time", true);
@@ -382,7 +358,7 @@ TEST(Server, TokenizeAndDetokenizeLikeLlamaServer) {
 
 TEST(Server, LogitBiasBansAndForcesTokens) {
   TestServer server;
-  auto c = server.client();
+  auto c = client_of(server);
   // Greedy after "Once upon a time" starts with ","; that token, found by tokenizing.
   const std::vector<int32_t> a = tokenize(*c, "Once upon a time", true);
   const std::vector<int32_t> b = tokenize(*c, "Once upon a time, there", true);
@@ -412,7 +388,7 @@ TEST(Server, LogitBiasBansAndForcesTokens) {
 
 TEST(Server, EchoPrependsThePromptWithItsLogprobs) {
   TestServer server;
-  auto c = server.client();
+  auto c = client_of(server);
   const std::string prompt = "Once upon a time";
   json body = {{"prompt", prompt}, {"max_tokens", 4}, {"temperature", 0}};
   const std::string plain = texts(post(*c, "/v1/completions", body).j)[0];
@@ -455,7 +431,7 @@ TEST(Server, EchoPrependsThePromptWithItsLogprobs) {
 
 TEST(Server, PromptBatchesGiveLenTimesNChoices) {
   TestServer server;
-  auto c = server.client();
+  auto c = client_of(server);
   const std::vector<std::string> prompts = {"Once upon a time", "Lily and Tom"};
   auto alone = [&](const json& prompt) {
     return texts(
@@ -497,7 +473,7 @@ TEST(Server, PromptBatchesGiveLenTimesNChoices) {
 
 TEST(Server, RepeatedLongPromptReportsCachedTokens) {
   TestServer server;
-  auto c = server.client();
+  auto c = client_of(server);
   json body = {{"prompt", kStory}, {"max_tokens", 4}, {"temperature", 0}};
   Reply first = post(*c, "/v1/completions", body);
   ASSERT_EQ(first.status, 200) << first.body;
@@ -524,7 +500,7 @@ std::map<std::string, double> scrape(httplib::Client& c) {
 
 TEST(Server, MetricsParseAndMove) {
   TestServer server;
-  auto c = server.client();
+  auto c = client_of(server);
   auto before = scrape(*c);
   for (const char* key :
        {"packinfer_time_to_first_token_seconds_count", "packinfer_requests_running",
@@ -616,7 +592,7 @@ TEST(Server, ClientDisconnectMidStreamCancelsTheRequest) {
   EXPECT_EQ(s.queued, 0);
   EXPECT_LT(s.generated_tokens, 4000);  // it did not run to the end
   EXPECT_EQ(s.kv_blocks_used, 0);
-  auto c = server.client();
+  auto c = client_of(server);
   auto m = scrape(*c);
   EXPECT_EQ(m["packinfer_requests_finished_total{finish_reason=\"cancelled\"}"], 1);
   EXPECT_EQ(m["packinfer_requests_running"], 0);
@@ -647,7 +623,7 @@ TEST(Server, ClientDisconnectWhileWaitingForAWholeReplyCancelsTheRequest) {
   EXPECT_EQ(s.running, 0);
   EXPECT_LT(s.generated_tokens, 8000);  // it did not run to the end
   EXPECT_EQ(s.kv_blocks_used, 0);
-  auto c = server.client();
+  auto c = client_of(server);
   EXPECT_EQ(post(*c, "/v1/completions", json{{"prompt", "Hi"}, {"max_tokens", 3}}).status, 200);
 }
 

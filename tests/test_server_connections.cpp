@@ -21,6 +21,7 @@
 #include "packinfer/engine.h"
 #include "packinfer/serving.h"
 #include "server/http_server.h"
+#include "support/in_process_server.h"
 #include "support/prometheus_text.h"
 #include "support/test_support.h"
 
@@ -90,35 +91,7 @@ bool fd_limit_at_least(rlim_t need, std::string& why) {
   return lim.rlim_cur >= need;
 }
 
-// An in-process server on a free loopback port, serving until destroyed.
-class TestServer {
- public:
-  explicit TestServer(api::ServerOptions options, int64_t n_ctx = 0)
-      : engine_({.model_path = stories(), .n_threads = 1, .n_ctx = n_ctx}),
-        serving_(engine_, {}),
-        http_(engine_, serving_, free_port(options)) {
-    port_ = http_.bind();
-    thread_ = std::thread([this] { http_.run(); });
-  }
-  ~TestServer() {
-    http_.stop();
-    thread_.join();
-  }
-  int port() const { return port_; }
-  api::HttpServer& http() { return http_; }
-  ServingEngine& serving() { return serving_; }
-
- private:
-  static api::ServerOptions free_port(api::ServerOptions o) {
-    o.port = 0;
-    return o;
-  }
-  Engine engine_;
-  ServingEngine serving_;
-  api::HttpServer http_;
-  int port_ = 0;
-  std::thread thread_;
-};
+using TestServer = InProcessServer;
 
 // `packinfer serve` as a child process (so its memory is its own), on a free port.
 class ServeProcess {
@@ -321,7 +294,7 @@ TEST(ServerConnections, PastMaxConnectionsANewConnectionGetsAQuick503) {
 
 // Two requests in one write (HTTP/1.1 pipelining): both are answered, in order.
 TEST(ServerConnections, PipelinedRequestsAreBothAnswered) {
-  TestServer server({});
+  TestServer server;
   int fd = connect_to(server.port());
   ASSERT_GE(fd, 0);
   ASSERT_TRUE(send_all(fd,
@@ -341,7 +314,7 @@ TEST(ServerConnections, PipelinedRequestsAreBothAnswered) {
 }
 
 TEST(ServerConnections, NonStreamedCompletionWhoseClientLeftIsCancelled) {
-  TestServer server({}, /*n_ctx=*/4096);
+  TestServer server(api::ServerOptions{}, /*n_ctx=*/4096);
   const json body = {{"prompt", "Once upon a time"}, {"max_tokens", 4000}, {"ignore_eos", true}};
   int fd = connect_to(server.port());
   ASSERT_GE(fd, 0);
