@@ -33,6 +33,17 @@ import urllib.request
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def port_answers(port, tries=200):
+    """True once something accepts connections on the loopback port (polled for ~10 s)."""
+    for _ in range(tries):
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.1).close()
+            return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -77,13 +88,9 @@ def start_redis():
     port = free_port()
     p = subprocess.Popen([shutil.which("redis-server"), "--port", str(port), "--bind", "127.0.0.1",
                           "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL)
-    for _ in range(200):
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.1).close()
-            return p, port
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("redis-server did not start")
+    if not port_answers(port):
+        raise RuntimeError("redis-server did not start")
+    return p, port
 
 
 def serve(cli, model, threads, store=None, role=None, ctx=8192, name="serve"):
@@ -291,13 +298,9 @@ def start_nginx(ports, tmp):
         f.write(conf)
     p = subprocess.Popen([exe, "-p", tmp, "-c", f"{tmp}/nginx.conf", "-e", f"{tmp}/error.log"],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(200):
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.1).close()
-            return p, port
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("nginx did not start: " + open(f"{tmp}/error.log").read())
+    if not port_answers(port):
+        raise RuntimeError("nginx did not start: " + open(f"{tmp}/error.log").read())
+    return p, port
 
 
 def run_arrivals(url, prompts, interval):
