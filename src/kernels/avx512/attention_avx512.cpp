@@ -30,15 +30,29 @@ namespace {
 using attn_avx2::kChunk;  // 16 positions: one register of scores per row
 static_assert(kChunk == 16);
 
-constexpr int kMaxRows = 32;    // (query, head) rows per tile
-constexpr int kMaxQueries = 8;  // queries per tile
+// (query, head) rows per tile. Every row of a tile shares one pass over the keys, whose decoding
+// (formats other than f32) and transposition is paid once per tile: the more rows, the fewer
+// passes. The rows' q and o must stay in L1 beside the chunk's keys and values (48 KB on Zen 5
+// and Sapphire Rapids): 48 rows of head size 64 take 24 KB, 32 rows of head size 128 32 KB.
+constexpr int kMaxRows = 48;
+constexpr int kMaxQueries = 16;       // queries per tile
+constexpr int kRowFloatsInL1 = 4096;  // rows x head size of a tile's q (and of its o)
 constexpr int kMaxHd = kAttentionMaxHeadDimAvx512;
+
+int tile_rows(int head_dim) { return std::clamp(kRowFloatsInL1 / head_dim, 1, kMaxRows); }
+
 constexpr int kScoreRows = 8;  // rows scored together: 8 accumulators + the key register
 constexpr int kPvRows = 4;     // rows accumulated together in P·V: 4 rows x 4 vectors + 4 V
 
 struct Tile {
-  alignas(64) float q[kMaxRows][kMaxHd];  // query rows pre-multiplied by the scale
-  alignas(64) float o[kMaxRows][kMaxHd];  // unnormalised output accumulators
+  // Query rows pre-multiplied by the scale, and the unnormalised output accumulators: row r at
+  // r * head_dim, so a tile's rows are contiguous (a fixed stride of kMaxHd would put every row
+  // in the same few L1 sets).
+  alignas(64) float q[kMaxRows * kMaxHd];
+  alignas(64) float o[kMaxRows * kMaxHd];
+  int hd = 0;
+  float* qrow(int r) { return q + r * hd; }
+  float* orow(int r) { return o + r * hd; }
   alignas(64) float p[kMaxRows][kChunk];  // probabilities of the current chunk
   alignas(64) float kt[kMaxHd][kChunk];   // the chunk's keys transposed: kt[d][key]
   alignas(64) float l[kMaxRows][16];      // running sum of exp(score - m), per lane
@@ -151,7 +165,7 @@ inline void pv_group(Tile& t, int r, int nr, const float* const* vp, int nv) {
   float* o[kPvRows];
   const float* p[kPvRows];
   for (int i = 0; i < nr; ++i) {
-    o[i] = t.o[r + i];
+    o[i] = t.orow(r + i);
     p[i] = t.p[r + i];
   }
   switch (nr) {
@@ -183,7 +197,7 @@ void score_group(Tile& t, int r, int nr, int hd, int64_t c0, int nk) {
     return;
   }
   const float* q[kScoreRows];
-  for (int i = 0; i < nr; ++i) q[i] = t.q[r + i];
+  for (int i = 0; i < nr; ++i) q[i] = t.qrow(r + i);
   __m512 s[kScoreRows];
   switch (nr) {
     case 8:
@@ -235,8 +249,8 @@ void run_tile(const AttentionShape& shape, const KvLayerView& kv, const Attentio
     const int head = item.kv_head * g + h0 + r % hg;
     const float* src = item.q + i * item.q_stride + static_cast<int64_t>(head) * hd;
     for (int v = 0; v < nv; ++v) {
-      _mm512_store_ps(t.q[r] + 16 * v, _mm512_mul_ps(_mm512_loadu_ps(src + 16 * v), scale));
-      _mm512_store_ps(t.o[r] + 16 * v, _mm512_setzero_ps());
+      _mm512_store_ps(t.qrow(r) + 16 * v, _mm512_mul_ps(_mm512_loadu_ps(src + 16 * v), scale));
+      _mm512_store_ps(t.orow(r) + 16 * v, _mm512_setzero_ps());
     }
     t.m[r] = -std::numeric_limits<float>::infinity();
     _mm512_store_ps(t.l[r], _mm512_setzero_ps());
@@ -289,17 +303,19 @@ void run_tile(const AttentionShape& shape, const KvLayerView& kv, const Attentio
     float* dst = item.out + i * item.out_stride + static_cast<int64_t>(head) * hd;
     const __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(_mm512_load_ps(t.l[r])));
     for (int v = 0; v < nv; ++v)
-      _mm512_storeu_ps(dst + 16 * v, _mm512_mul_ps(_mm512_load_ps(t.o[r] + 16 * v), inv));
+      _mm512_storeu_ps(dst + 16 * v, _mm512_mul_ps(_mm512_load_ps(t.orow(r) + 16 * v), inv));
   }
 }
 
 template <int NV>
 void run_item(const AttentionShape& shape, const KvLayerView& kv, const AttentionItem& item) {
   Tile t;
+  t.hd = shape.head_dim;
   const int g = shape.n_heads / shape.n_kv_heads;
-  for (int h0 = 0; h0 < g; h0 += kMaxRows) {
-    const int hg = std::min(g - h0, kMaxRows);
-    const int64_t qt = std::clamp(kMaxRows / hg, 1, kMaxQueries);
+  const int max_rows = tile_rows(shape.head_dim);
+  for (int h0 = 0; h0 < g; h0 += max_rows) {
+    const int hg = std::min(g - h0, max_rows);
+    const int64_t qt = std::clamp(max_rows / hg, 1, kMaxQueries);
     for (int64_t i0 = item.q_begin; i0 < item.q_end; i0 += qt) {
       run_tile<NV>(shape, kv, item, i0, std::min(item.q_end, i0 + qt), h0, hg, t);
     }
