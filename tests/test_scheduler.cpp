@@ -610,6 +610,24 @@ TEST_F(StepBudgetTest, PromptsAloneTakeFullStepsAndAlwaysProgress) {
   for (double c : costs) EXPECT_GE(c, OnlinePolicy::kMinPromptCost - 8.0);
 }
 
+// Requests left waiting step after step mean the machine is not keeping up: small latency-bound
+// steps would lower its capacity, so after kBacklogSteps such steps the budget is a full step.
+TEST_F(StepBudgetTest, AQueueThatPersistsGetsFullSteps) {
+  make_auto(1);  // a target no step can meet: prompts get kMinPromptCost per step
+  for (int i = 0; i < 4; ++i) add(prompt(4, i), 100000);
+  for (int i = 0; i < 20; ++i) step();  // four requests decode
+  for (int i = 0; i < 8; ++i) add(prompt(200, 100 + i), 1);
+  std::vector<int64_t> sizes;
+  for (int i = 0; i <= OnlinePolicy::kBacklogSteps; ++i) {
+    ASSERT_TRUE(step());
+    sizes.push_back(runner_->plans.back().n_tokens());
+  }
+  for (int i = 0; i < OnlinePolicy::kBacklogSteps; ++i)
+    EXPECT_LE(sizes[static_cast<size_t>(i)], 4 + OnlinePolicy::kMinPromptCost + 1)
+        << "a queue only a few steps old is not a backlog (step " << i << ")";
+  EXPECT_GE(sizes.back(), OnlinePolicy::kDefaultStepTokens - 64) << "then a full step";
+}
+
 // A forward that fails ends its requests with the error; the scheduler goes on with the rest.
 TEST_F(SchedulerTest, AFailedForwardFailsOnlyItsRequests) {
   make(64, online(8, true, 1));

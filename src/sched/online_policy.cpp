@@ -48,9 +48,11 @@ void OnlinePolicy::plan_step(Scheduler& s, std::deque<Forward>& forwards) {
     // Decodes first, whatever they cost; prompt chunks get what the step budget leaves.
     double budget = 0;
     plan_decodes(s, pieces, budget);
-    budget += step_budget(-budget);
+    budget +=
+        backlog_steps_ >= kBacklogSteps ? static_cast<double>(step_limit()) : step_budget(-budget);
     plan_prefills(s, pieces, budget);
     admit(s, pieces, budget);
+    backlog_steps_ = s.waiting().empty() ? 0 : backlog_steps_ + 1;
   } else {
     // Prompts first, whole, in a step of their own; decodes only when no prompt is ready.
     double budget = static_cast<double>(std::max(step_limit(), n_ctx_));

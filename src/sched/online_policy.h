@@ -15,13 +15,19 @@
 // The budget itself (ServingOptions::max_step_tokens = 0, the default) is latency-aware: while
 // requests decode, a step may cost what the measured step times (StepCostModel) say fits in the
 // inter-token latency target (itl_target_ms, by default 3.5x a decode-only step); while nothing
-// decodes there is no latency to protect and a step takes up to 512 units. A fixed
-// max_step_tokens overrides both.
+// decodes there is no latency to protect and a step takes up to 512 units. Nor while requests
+// are left waiting after a step's admissions: small mixed steps run prompts at well under the
+// rate of 512-token ones (bench/RESULTS.md), so under overload the latency target would cost a
+// quarter of the capacity and the queue would grow without bound; once requests have been left
+// waiting kBacklogSteps steps in a row, steps take 512 units until the queue is admitted. A fixed
+// max_step_tokens overrides all three.
+//
 // KV blocks are taken as tokens are written. When a decode finds no free block, the newest
 // running request is preempted: its blocks are released (full ones stay in the prefix cache)
 // and it goes back to the front of the queue, to be recomputed. The oldest request therefore
 // always progresses, and since the KV budget holds at least one full context, a request that
 // fits the context never fails for lack of KV.
+//
 // With chunked_prefill off, a step is either prompts only (whole prompts, over as many forwards
 // of max_step_tokens as they need) or decodes only: the classic scheduler whose decode stalls
 // chunking removes.
@@ -59,6 +65,9 @@ class OnlinePolicy : public SchedulingPolicy {
   // budget before any step time was measured.
   static constexpr double kMinPromptCost = 16;
   static constexpr double kUncalibratedBudget = 64;
+  // Steps in a row that left requests waiting before the budget stops protecting the decodes'
+  // latency: a burst of a few arrivals is admitted within a step or two and is not a backlog.
+  static constexpr int kBacklogSteps = 4;
   // Cost of computing n tokens after `cached` positions, in units of one token's layer matmuls
   // (chunked mode; otherwise just n).
   double token_cost(int64_t cached, int64_t n) const;
@@ -85,6 +94,8 @@ class OnlinePolicy : public SchedulingPolicy {
   int64_t n_ctx_;
   ServingOptions options_;
   StepCostModel cost_model_;
+  // Consecutive steps after whose admissions requests were still waiting.
+  int backlog_steps_ = 0;
 };
 
 }  // namespace packinfer
