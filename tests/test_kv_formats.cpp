@@ -539,7 +539,9 @@ TEST(KvFormatIsolation, DiskBlocksOfAnotherFormatAreNeverUsed) {
     o.kv_disk_dir = dir;
     Engine engine(o);
     const GenerationResult r = engine.generate(greedy(prompt, 4));
-    if (std::string(type) == "q8_0") EXPECT_EQ(r.cached_tokens, 0) << "f16 blocks were offered";
+    if (std::string(type) == "q8_0") {
+      EXPECT_EQ(r.cached_tokens, 0) << "f16 blocks were offered";
+    }
   }
   // The third run (f16 again) finds the first run's blocks.
   EngineOptions o;

@@ -142,7 +142,7 @@ class SchedulerTest : public ::testing::Test {
     GenerationRequest g;
     g.sampling = SamplingParams::greedy();
     g.sampling.ignore_eos = true;
-    PreparedRequest p{prompt, max_new};
+    PreparedRequest p{prompt, max_new, {}};
     const uint64_t id = next_id_++;
     auto r = make_request(id, *tok_, g, std::move(p), kVocab);
     Outcome* o = &outcomes_[id];
@@ -362,7 +362,7 @@ TEST_F(SchedulerTest, ACallbackReturningFalseCancelsAtTheNextStep) {
   GenerationRequest g;
   g.sampling = SamplingParams::greedy();
   g.sampling.ignore_eos = true;
-  auto r = make_request(7, *tok_, g, PreparedRequest{prompt(4, 3), 100}, kVocab);
+  auto r = make_request(7, *tok_, g, PreparedRequest{prompt(4, 3), 100, {}}, kVocab);
   int tokens = 0;
   ServingResult result;
   r->callbacks.on_token = [&](const TokenEvent&) { return ++tokens < 3; };
@@ -425,8 +425,12 @@ TEST_F(SchedulerTest, OfflinePackedPaddedAndSingleGiveTheSameOutputs) {
         pads += s.n_padding;
         prefill |= !s.decode;
       }
-      if (prefill && mode == PrefillMode::Packed) EXPECT_LE(p.n_tokens(), 16);
-      if (mode == PrefillMode::Single) EXPECT_EQ(p.sequences.size(), 1u);
+      if (prefill && mode == PrefillMode::Packed) {
+        EXPECT_LE(p.n_tokens(), 16);
+      }
+      if (mode == PrefillMode::Single) {
+        EXPECT_EQ(p.sequences.size(), 1u);
+      }
     }
     EXPECT_EQ(pads > 0, mode == PrefillMode::Padded) << prefill_mode_name(mode);
     for (int i = 0; i < 5; ++i) {
@@ -461,7 +465,7 @@ TEST_F(SchedulerTest, PromptLogitsCoverEveryPosition) {
   const std::vector<int32_t> p = prompt(11, 6);
   GenerationRequest g;
   g.sampling = SamplingParams::greedy();
-  auto r = make_request(1, *tok_, g, PreparedRequest{p, 0}, kVocab);
+  auto r = make_request(1, *tok_, g, PreparedRequest{p, 0, {}}, kVocab);
   std::vector<int64_t> positions;
   r->on_prompt_logits = [&](int64_t pos, std::span<const float> logits) {
     positions.push_back(pos);
@@ -626,6 +630,9 @@ TEST_F(StepBudgetTest, AQueueThatPersistsGetsFullSteps) {
     EXPECT_LE(sizes[static_cast<size_t>(i)], 4 + OnlinePolicy::kMinPromptCost + 1)
         << "a queue only a few steps old is not a backlog (step " << i << ")";
   EXPECT_GE(sizes.back(), OnlinePolicy::kDefaultStepTokens - 64) << "then a full step";
+  // End every request here: the fixture's outcomes must outlive their callbacks.
+  for (uint64_t id = 1; id <= 12; ++id) scheduler_->cancel(id);
+  step();
 }
 
 // A forward that fails ends its requests with the error; the scheduler goes on with the rest.

@@ -145,8 +145,8 @@ TEST(ServerRequests, UnimplementedParametersAreRefusedByName) {
     EXPECT_EQ(p.error->param, field);
     EXPECT_EQ(p.error->code, "unsupported_parameter") << field;
   }
-  for (const std::string& off : {R"("best_of": 1)", R"("tools": [])", R"("tool_choice": "none")",
-                                 R"("response_format": {"type": "text"})", R"("suffix": null)"}) {
+  for (const std::string off : {R"("best_of": 1)", R"("tools": [])", R"("tool_choice": "none")",
+                                R"("response_format": {"type": "text"})", R"("suffix": null)"}) {
     Parsed p = parse(R"({"prompt": "a", )" + off + "}");
     EXPECT_FALSE(p.error) << off << ": " << p.error->message;
     EXPECT_TRUE(p.ignored.empty()) << off;

@@ -61,10 +61,6 @@ Alts same_length(std::string_view a, std::string_view b) {
   return out;
 }
 
-bool less_or_equal(std::string_view a, std::string_view b) {  // canonical magnitudes
-  return a.size() != b.size() ? a.size() < b.size() : a <= b;
-}
-
 // Canonical texts of the integers in [lo, hi] (hi empty: unbounded, up to `cap` digits).
 std::string uint_range(const std::string& lo, const std::string& hi) {
   const size_t cap = std::max(static_cast<size_t>(kMaxIntegerDigits), lo.size());

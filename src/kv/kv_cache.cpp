@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <iterator>
 #include <string>
 
 #include "kv/block_hash.h"
@@ -182,7 +183,7 @@ uint64_t KvCache::tier_fingerprint(uint64_t model_fingerprint) const {
   const uint64_t parts[3] = {model_fingerprint, index_.root(), static_cast<uint64_t>(block_size_)};
   return hash_block(parts[0] ^ parts[1],
                     std::span<const int32_t>(reinterpret_cast<const int32_t*>(parts),
-                                             sizeof parts / sizeof(int32_t)));
+                                             2 * std::size(parts)));  // two words each
 }
 
 void KvCache::enable_disk_tier(DiskTierOptions options) {
