@@ -185,11 +185,13 @@ class SchedulerTest : public ::testing::Test {
 
   ModelConfig config_ = small_config();
   std::unique_ptr<Tokenizer> tok_ = tiny_tokenizer();
+  // Declared before the scheduler so it outlives it: a scheduler destroyed with requests still
+  // running cancels them, and their callbacks write here.
+  std::map<uint64_t, Outcome> outcomes_;
   std::unique_ptr<KvCache> kv_;
   std::unique_ptr<FakeRunner> runner_;
   std::unique_ptr<Scheduler> scheduler_;
   StepOutput out_;
-  std::map<uint64_t, Outcome> outcomes_;
   uint64_t next_id_ = 1;
 };
 
@@ -630,9 +632,6 @@ TEST_F(StepBudgetTest, AQueueThatPersistsGetsFullSteps) {
     EXPECT_LE(sizes[static_cast<size_t>(i)], 4 + OnlinePolicy::kMinPromptCost + 1)
         << "a queue only a few steps old is not a backlog (step " << i << ")";
   EXPECT_GE(sizes.back(), OnlinePolicy::kDefaultStepTokens - 64) << "then a full step";
-  // End every request here: the fixture's outcomes must outlive their callbacks.
-  for (uint64_t id = 1; id <= 12; ++id) scheduler_->cancel(id);
-  step();
 }
 
 // A forward that fails ends its requests with the error; the scheduler goes on with the rest.
