@@ -289,6 +289,37 @@ TEST_P(AttentionLevel, ConcurrentItemsMatchSequential) {
   EXPECT_EQ(seq_out, par_out);
 }
 
+// shape.batch_invariant: a query's output has the same bits whether its item holds it alone (a
+// decode), a few queries or a whole prefill chunk, for head sizes that take each kernel's paths.
+TEST_P(AttentionLevel, BatchInvariantQueriesDoNotDependOnTheirItem) {
+  for (int hd : {8, 64, 128}) {
+    Problem pb = make(6, 2, hd, 16, {{40, 60, 0, 60, {}}});
+    pb.shape.batch_invariant = true;
+    std::mt19937 rng(91 + hd);
+    build_pool(pb, rng);
+    const Seq& sq = pb.seqs[0];
+    const int64_t row = 6 * hd;
+    std::vector<float> q(sq.n_new * row);
+    for (float& x : q) x = std::uniform_real_distribution<float>(-1, 1)(rng);
+    const KvLayerView kv = f32_layer_view(pb.k.data(), pb.v.data(), pb.block_stride);
+    auto run = [&](int64_t step) {
+      std::vector<float> out(q.size());
+      for (int h = 0; h < 2; ++h) {
+        for (int64_t b = 0; b < sq.n_new; b += step) {
+          attention_with(kt(), pb.shape, kv,
+                         {q.data(), row, out.data(), row, b, std::min(sq.n_new, b + step), sq.pos0,
+                          h, sq.table.data()});
+        }
+      }
+      return out;
+    };
+    const std::vector<float> whole = run(sq.n_new);
+    for (int64_t step : {1, 2, 5, 16}) {
+      EXPECT_EQ(run(step), whole) << "head_dim " << hd << ", items of " << step << " queries";
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Levels, AttentionLevel, testing::ValuesIn(test::all_levels()),
                          test::level_param_name);
 

@@ -189,8 +189,10 @@ TEST(KernelTables, HigherLevelsInheritWhatTheyDoNotOverride) {
   EXPECT_NE(avx2.gemv_f32, nullptr);
   EXPECT_NE(avx2.gemm.micro, scalar.gemm.micro);
   EXPECT_NE(avx512.gemm.micro, avx2.gemm.micro);  // avx512 has its own GEMM tile
-  EXPECT_NE(avx512.attention, avx2.attention);    // ... and its own attention
-  EXPECT_EQ(avx512.gemv_f32, avx2.gemv_f32);      // ... and inherits the rest
+  EXPECT_NE(avx512.attention, avx2.attention);    // ... its own attention
+  EXPECT_NE(avx512.gemv_f32, avx2.gemv_f32);      // ... and dot-product tiles
+  EXPECT_EQ(kernels_for(Isa::Amx).gemv_f16, avx512.gemv_f16);
+  EXPECT_EQ(avx512.swiglu, avx2.swiglu);  // ... and inherits the rest
   EXPECT_EQ(avx512.rms_norm, avx2.rms_norm);
   EXPECT_EQ(kernels_for(Isa::Amx).gemm.micro, avx512.gemm.micro);
   // F32 rows are dequantized by a memcpy at every level.

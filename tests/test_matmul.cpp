@@ -203,6 +203,42 @@ TEST_P(MatmulTest, MatchesReferenceOverShapes) {
   EXPECT_GT(checked, 0);
 }
 
+// MatmulOrder::BatchInvariant: every row of y has the same bits whether its row of x is
+// multiplied alone, in a decode batch or inside a prefill of hundreds of rows, with 1 or 2
+// threads, for every type and K (including K that is not a multiple of the SIMD width).
+TEST_P(MatmulTest, BatchInvariantRowsDoNotDependOnTheBatch) {
+  const GgmlType t = type();
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> uni(-1.f, 1.f);
+  int checked = 0;
+  for (int64_t K : {37, 256, 576}) {
+    const int64_t N = 100, M = 300;
+    Weights wt;
+    if (!make_weights(t, N, K, rng, wt)) continue;
+    std::vector<float> x(static_cast<size_t>(M * K));
+    for (float& v : x) v = uni(rng);
+    std::vector<float> all(static_cast<size_t>(M * N));
+    matmul_with(kernels_for(level()), wt.w, x.data(), K, M, all.data(), N, pool_of(2),
+                MatmulActivations::F32, MatmulOrder::BatchInvariant);
+    // Sub-batches of every size class (single row, decode tile, one past it, small and large
+    // prefill chunks) at several offsets.
+    for (int64_t rows : {1, 2, 7, 8, 9, 33, 129, 257}) {
+      for (int64_t m0 : {int64_t{0}, int64_t{5}, M - rows}) {
+        for (int threads : {1, 2}) {
+          std::vector<float> part(static_cast<size_t>(rows * N));
+          matmul_with(kernels_for(level()), wt.w, x.data() + m0 * K, K, rows, part.data(), N,
+                      pool_of(threads), MatmulActivations::F32, MatmulOrder::BatchInvariant);
+          ASSERT_EQ(std::memcmp(part.data(), all.data() + m0 * N, part.size() * sizeof(float)), 0)
+              << "K=" << K << " rows " << m0 << ".." << m0 + rows << " of " << M << " "
+              << where(level(), threads);
+          ++checked;
+        }
+      }
+    }
+  }
+  EXPECT_GT(checked, 0);
+}
+
 // matmul_ex: strided x rows, y written into a column slice of a wider matrix; the columns around
 // the slice must stay untouched.
 TEST_P(MatmulTest, LeadingDimensionsAndColumnSlices) {

@@ -36,9 +36,14 @@ struct EngineOptions {
   // (they are quantized per block, and 32 positions amortise the per-channel scales).
   int32_t kv_block_size = 0;
   int64_t max_batch_tokens = 512;  // tokens per forward pass (longer prompts run in chunks)
-  int64_t kv_mem_bytes = 0;        // KV cache budget; 0 = room for 4 full contexts. Memory is
-                                   // reserved virtually and committed only as blocks are used.
-  int64_t kv_blocks = 0;           // KV cache budget as a block count (wins over kv_mem_bytes)
+  // Batch-invariant kernels: every token's logits are the same bits whatever else shares its
+  // forward pass (chunk size, other requests, prefix-cache hits, recompute after preemption), so
+  // seeded sampling is reproducible under any load. Costs prefill speed (README, "Batch
+  // invariance"); off by default, as in vLLM and llama.cpp.
+  bool batch_invariant = false;
+  int64_t kv_mem_bytes = 0;  // KV cache budget; 0 = room for 4 full contexts. Memory is
+                             // reserved virtually and committed only as blocks are used.
+  int64_t kv_blocks = 0;     // KV cache budget as a block count (wins over kv_mem_bytes)
   // KV cache format (kv_type for keys and values, or each apart; empty = kv_type): f32, f16,
   // bf16, q8_0, q4_0, kivi4, kivi2. Anything but f32 is lossy (`packinfer kld` measures it);
   // f16 is the default, as in llama.cpp. kv_rotate stores Hadamard-rotated keys and values,

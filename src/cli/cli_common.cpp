@@ -33,6 +33,9 @@ void add_model_options(CLI::App& app, ModelOptions& o) {
                  "positions per KV block (default 16, 32 with KIVI keys); prefixes are shared in "
                  "whole blocks, so a smaller size lets shorter shared prompt prefixes be reused")
       ->check(CLI::Range(1, 1024));
+  app.add_flag("--batch-invariant", o.batch_invariant,
+               "batch-invariant kernels: a token's logits do not depend on what shares its forward "
+               "pass, so seeded sampling is reproducible under any load (slower prefill)");
   app.add_option("--kv-type", o.kv_type,
                  "KV cache format: f32, f16 (default), bf16, q8_0, q4_0, kivi4, kivi2");
   app.add_option("--kv-type-k", o.kv_type_k, "format of the keys (default: --kv-type)");
@@ -105,6 +108,7 @@ EngineOptions engine_options(const ModelOptions& o) {
   e.kv_type_k = o.kv_type_k;
   e.kv_type_v = o.kv_type_v;
   e.kv_rotate = o.kv_rotate;
+  e.batch_invariant = o.batch_invariant;
   if (!o.kv_disk_size.empty() && o.kv_disk.empty()) {
     throw InvalidArgument("--kv-disk-size needs --kv-disk DIR");
   }

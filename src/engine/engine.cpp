@@ -75,6 +75,7 @@ Engine::Engine(const EngineOptions& options) : impl_(std::make_unique<EngineCore
   m.pool = std::make_unique<ThreadPool>(threads);
   m.transformer = std::make_unique<Transformer>(c, m.model->weights(), *m.pool);
   m.transformer->set_mlp_chunk(options.max_batch_tokens);
+  m.transformer->set_batch_invariant(options.batch_invariant);
   // KV budget: --kv-mem bytes, else room for 4 full contexts. The memory is only reserved
   // (demand paged), so an unused budget costs no RSS.
   check_kv_format(format, c.head_dim, block_size);

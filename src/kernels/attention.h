@@ -20,6 +20,9 @@ struct AttentionShape {
   int32_t head_dim = 0;
   int32_t block_size = 0;  // positions per KV block
   float scale = 0.0f;      // usually 1/sqrt(head_dim)
+  // Score every query the same way whatever the tile's row count (kernels otherwise pick direct
+  // dot products for few rows and a transposed-key path for many, which round differently).
+  bool batch_invariant = false;
 
   // Floats from the start of a block to the first key (or value) of `kv_head` in it.
   int64_t kv_head_offset(int32_t kv_head) const {

@@ -34,7 +34,8 @@ MatmulActivations default_matmul_activations() {
 }
 
 void matmul_with(const KernelTable& kt, const WeightMatrix& w, const float* x, int64_t ldx,
-                 int64_t M, float* y, int64_t ldy, ThreadPool& pool, MatmulActivations act) {
+                 int64_t M, float* y, int64_t ldy, ThreadPool& pool, MatmulActivations act,
+                 MatmulOrder order) {
   const TypeKernels* tk = kernels_or_throw(kt, w.type);
   if (M < 0 || ldx < w.cols || ldy < w.rows) throw Error("matmul: bad shape or leading dimension");
   if (M == 0 || w.rows == 0) return;
@@ -53,20 +54,23 @@ void matmul_with(const KernelTable& kt, const WeightMatrix& w, const float* x, i
     gemm::gemv_int8(tk, w, x, ldx, M, y, ldy, pool);
   } else if (int8) {
     gemm::gemm_int8(kt.gemm_i8, tk, w, x, ldx, M, y, ldy, pool);
-  } else if (M <= gemm::gemv_max_m(kt, w.type)) {
-    gemm::gemv(kt, tk, w, x, ldx, M, y, ldy, pool);
+  } else if (order == MatmulOrder::BatchInvariant) {
+    gemm::row_dots(kt, tk, w, x, ldx, M, y, ldy, pool, /*fused_single_row=*/false);
+  } else if (M <= gemm::row_dots_max_m(kt, w.type)) {
+    gemm::row_dots(kt, tk, w, x, ldx, M, y, ldy, pool, /*fused_single_row=*/true);
   } else {
     gemm::gemm_blocked(kt.gemm, tk, w, x, ldx, M, y, ldy, pool);
   }
 }
 
 void matmul_ex(const WeightMatrix& w, const float* x, int64_t ldx, int64_t M, float* y, int64_t ldy,
-               ThreadPool& pool) {
-  matmul_with(active_kernels(), w, x, ldx, M, y, ldy, pool);
+               ThreadPool& pool, MatmulOrder order) {
+  matmul_with(active_kernels(), w, x, ldx, M, y, ldy, pool, MatmulActivations::Default, order);
 }
 
-void matmul(const WeightMatrix& w, const float* x, int64_t M, float* y, ThreadPool& pool) {
-  matmul_ex(w, x, w.cols, M, y, w.rows, pool);
+void matmul(const WeightMatrix& w, const float* x, int64_t M, float* y, ThreadPool& pool,
+            MatmulOrder order) {
+  matmul_ex(w, x, w.cols, M, y, w.rows, pool, order);
 }
 
 void matmul_reference(const WeightMatrix& w, const float* x, int64_t M, float* y) {

@@ -18,13 +18,15 @@ namespace packinfer::gemm {
 void gemm_blocked(const GemmKernel& kern, const TypeKernels* tk, const WeightMatrix& w,
                   const float* x, int64_t ldx, int64_t M, float* y, int64_t ldy, ThreadPool& pool);
 
-// Small-M path: every weight row is streamed from memory once for all M rows of x, which the
-// kernels take in groups of up to kGemvTileM vectors.
-constexpr int64_t kGemvTileM = 8;
-// Largest M for which matmul uses the GEMV rather than the blocked GEMM.
-int64_t gemv_max_m(const KernelTable& kt, GgmlType t);
-void gemv(const KernelTable& kt, const TypeKernels* tk, const WeightMatrix& w, const float* x,
-          int64_t ldx, int64_t M, float* y, int64_t ldy, ThreadPool& pool);
+// Dot-product path (row_dots.cpp): each output is one dot product, computed the same way for
+// any M by the level's tiles (kt.gemv_f32 / gemv_f16, after dequantizing other types) or, on a
+// level without tiles, the type's dot. fused_single_row lets M = 1 with a quantized type use the
+// type's fused dot instead (faster decode, different bits from M > 1).
+void row_dots(const KernelTable& kt, const TypeKernels* tk, const WeightMatrix& w, const float* x,
+              int64_t ldx, int64_t M, float* y, int64_t ldy, ThreadPool& pool,
+              bool fused_single_row);
+// Largest M for which the fastest order uses row_dots rather than the blocked GEMM.
+int64_t row_dots_max_m(const KernelTable& kt, GgmlType t);
 
 // Integer path of the small-M product (tk->dot_act != nullptr): each of the M rows of x is
 // quantized once (tk->quantize_act), then every weight row is dotted with all of them while it is

@@ -102,9 +102,9 @@ void Transformer::attention_layer(int32_t layer, const TokenBatch& batch, KvCach
   grow(attn_, n * qd);
 
   rms_norm(x_.data(), w.attn_norm.data(), h_.data(), n, d, config_.rms_eps);
-  matmul(w.wq, h_.data(), n, q_.data(), pool_);
-  matmul(w.wk, h_.data(), n, k_.data(), pool_);
-  matmul(w.wv, h_.data(), n, v_.data(), pool_);
+  linear(w.wq, h_.data(), n, q_.data());
+  linear(w.wk, h_.data(), n, k_.data());
+  linear(w.wv, h_.data(), n, v_.data());
   add_bias_rows(q_.data(), w.bq, n, qd);
   add_bias_rows(k_.data(), w.bk, n, kvd);
   add_bias_rows(v_.data(), w.bv, n, kvd);
@@ -132,6 +132,7 @@ void Transformer::attention_layer(int32_t layer, const TokenBatch& batch, KvCach
   shape.head_dim = config_.head_dim;
   shape.block_size = kv.block_size();
   shape.scale = 1.0f / std::sqrt(static_cast<float>(config_.head_dim));
+  shape.batch_invariant = batch_invariant_;
   const KvLayerView view = kv.layer_view(layer);
   std::vector<AttentionItem> items;
   for (const BatchSequence& s : batch.sequences) {
@@ -160,7 +161,7 @@ void Transformer::attention_layer(int32_t layer, const TokenBatch& batch, KvCach
   if (rotated) {
     hadamard_rows(attn_.data(), n * config_.n_head, config_.head_dim, config_.head_dim);
   }
-  matmul(w.wo, attn_.data(), n, h_.data(), pool_);
+  linear(w.wo, attn_.data(), n, h_.data());
   add_inplace(x_.data(), h_.data(), n * d);
 }
 
@@ -176,10 +177,10 @@ void Transformer::mlp_layer(int32_t layer, int64_t n) {
   for (int64_t t0 = 0; t0 < n; t0 += chunk) {
     const int64_t m = std::min(chunk, n - t0);
     float* h = h_.data() + t0 * d;
-    matmul(w.w_gate, h, m, gate_.data(), pool_);
-    matmul(w.w_up, h, m, up_.data(), pool_);
+    linear(w.w_gate, h, m, gate_.data());
+    linear(w.w_up, h, m, up_.data());
     swiglu(gate_.data(), up_.data(), gate_.data(), m * ff);
-    matmul(w.w_down, gate_.data(), m, h, pool_);
+    linear(w.w_down, gate_.data(), m, h);
   }
   add_inplace(x_.data(), h_.data(), n * d);
 }
@@ -195,7 +196,7 @@ void Transformer::lm_head(const TokenBatch& batch, std::vector<float>& logits) {
     rms_norm(x_.data() + batch.logit_rows[static_cast<size_t>(r)] * d, weights_.output_norm.data(),
              h_.data() + r * d, 1, d, config_.rms_eps);
   }
-  matmul(weights_.output, h_.data(), rows, logits.data(), pool_);
+  linear(weights_.output, h_.data(), rows, logits.data());
 }
 
 }  // namespace packinfer

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "batch/token_batch.h"
+#include "kernels/matmul.h"
 #include "kv/kv_cache.h"
 #include "model/model_config.h"
 #include "model/model_weights.h"
@@ -30,6 +31,9 @@ class Transformer {
 
   const ModelConfig& config() const { return config_; }
   void set_mlp_chunk(int64_t tokens) { mlp_chunk_ = tokens; }
+  // Batch-invariant kernels (EngineOptions::batch_invariant): a token's results do not depend on
+  // what else is in the batch.
+  void set_batch_invariant(bool on) { batch_invariant_ = on; }
   // Bytes of activation scratch held now (its high-water mark: buffers only grow).
   int64_t scratch_bytes() const;
   // The same, buffer by buffer: {name, bytes}, for memory reports.
@@ -41,11 +45,16 @@ class Transformer {
   void attention_layer(int32_t layer, const TokenBatch& batch, KvCache& kv);
   void mlp_layer(int32_t layer, int64_t n_tokens);
   void lm_head(const TokenBatch& batch, std::vector<float>& logits);
+  void linear(const WeightMatrix& w, const float* x, int64_t M, float* y) {
+    matmul(w, x, M, y, pool_,
+           batch_invariant_ ? MatmulOrder::BatchInvariant : MatmulOrder::Fastest);
+  }
 
   const ModelConfig& config_;
   const ModelWeights& weights_;
   ThreadPool& pool_;
   int64_t mlp_chunk_ = 512;
+  bool batch_invariant_ = false;
   // Scratch reused across calls (grown on demand, never shrunk).
   std::vector<float> x_, h_, q_, k_, v_, attn_, gate_, up_;
 };

@@ -10,7 +10,8 @@
 //
 // Scores: tiles of many rows (prefill) transpose each key chunk once and accumulate 4 rows x 16
 // keys with broadcast FMAs; tiles of few rows (decode: the g heads of one query) use direct dot
-// products with horizontal sums instead, since the transpose would not be amortised. The
+// products with horizontal sums instead, since the transpose would not be amortised (unless
+// shape.batch_invariant: the two round differently, so then every tile transposes). The
 // micro-kernels are in attention_kernels_avx2.h; head_dim 64 and 128 are compiled with a
 // constant head_dim so their loops unroll fully.
 #include <immintrin.h>
@@ -161,7 +162,7 @@ void run_tile(const AttentionShape& shape, const KvLayerView& kv, const Attentio
     for (int j = nk; j < kChunk; ++j) kp[j] = kp[0];  // read but masked out
 
     int r = 0;
-    if (rows >= kTransposeMinRows) {
+    if (rows >= kTransposeMinRows || shape.batch_invariant) {
       // Many rows: transpose the chunk's keys once, then kScoreRows rows at a time without
       // reductions.
       transpose_keys<NV>(kp, nk > 8 ? 2 : 1, nv, t.kt);

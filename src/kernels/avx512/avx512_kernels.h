@@ -13,6 +13,12 @@ void gemm_micro_14x32_avx512(int64_t kc, const float* a, int64_t lda, const floa
                              int64_t ldc, bool accumulate);
 void gemm_pack_b32_avx512(const float* const* rows, int64_t kc, float* dst);
 
+// Dot-product tiles of every f32-activation matmul (kernel_table.h, GemvF32Fn / GemvF16Fn).
+void gemv_f32_avx512(const float* w, int64_t ldw, int64_t n_rows, const float* x, int64_t ldx,
+                     int64_t M, int64_t K, float* y, int64_t ldy);
+void gemv_f16_avx512(const uint16_t* w, int64_t ldw, int64_t n_rows, const float* x, int64_t ldx,
+                     int64_t M, int64_t K, float* y, int64_t ldy);
+
 // Attention (prefill tiles and decode) for head_dim % 8 == 0 and head_dim <=
 // kAttentionMaxHeadDimAvx512; heads that are not a multiple of 16 run attention_avx2.
 constexpr int32_t kAttentionMaxHeadDimAvx512 = 256;
