@@ -42,11 +42,10 @@ struct Products {
   int64_t ldx;
   float* y;
   int64_t ldy;
+  bool fused_single_row;
 
   // y rows [m0, m1) x columns [n0, n1). dq_rows: rows dequantized at a time for the types that
   // have no native tile.
-  bool fused_single_row;
-
   void run(int64_t n0, int64_t n1, int64_t m0, int64_t m1, int64_t dq_rows) const {
     const int64_t K = w.cols;
     auto groups = [&](auto&& call) {
@@ -87,9 +86,10 @@ struct Products {
 }  // namespace
 
 int64_t row_dots_max_m(const KernelTable& kt, GgmlType t) {
-  // Measured on Zen 5 at the avx512 level (bench/RESULTS.md, "Dot-product tiles"): with a native
-  // tile (F32, F16) the tiles beat the GEMM up to M ~ 160 (the GEMM packs every weight panel
-  // once per call, which only large M amortises); at the avx2 level, on Zen 3/4, up to M ~ 32.
+  // Measured on Zen 5 at the avx512 level (bench/RESULTS.md, "Batch invariance and the
+  // dot-product tiles"): with a native tile (F32, F16) the tiles beat the GEMM up to M ~ 160 (the
+  // GEMM packs every weight panel once per call, which only large M amortises). The avx2 level
+  // keeps the 32 measured on Zen 3/4 before these tiles existed.
   // Types that are dequantized first favour the GEMM from M ~ 12.
   if ((t == GgmlType::F32 && kt.gemv_f32 != nullptr) ||
       (t == GgmlType::F16 && kt.gemv_f16 != nullptr))
