@@ -21,6 +21,7 @@
 #include "sched/online_policy.h"
 #include "sched/request_factory.h"
 #include "sched/scheduler.h"
+#include "sched/step_cost_model.h"
 #include "support/gguf_writer.h"
 #include "tokenizer/tokenizer.h"
 
@@ -600,20 +601,61 @@ TEST_F(StepBudgetTest, AFixedMaxStepTokensOverridesTheMeasuredBudget) {
   EXPECT_GE(most, 22) << "the budget counts cost: decodes after a few tokens cost a bit more";
 }
 
-// While nothing decodes there is no latency to protect: a lone prompt runs in 512-unit steps,
+// While nothing decodes there is no latency to protect: a lone prompt runs in 512-token steps,
 // and the budget never lets decodes starve a prompt entirely.
 TEST_F(StepBudgetTest, PromptsAloneTakeFullStepsAndAlwaysProgress) {
   make_auto(1);  // a target no step can meet
   const uint64_t id = add(prompt(2000, 3), 1);
   ASSERT_TRUE(step());
-  EXPECT_NEAR(policy_->token_cost(0, runner_->plans[0].n_tokens()),
-              static_cast<double>(OnlinePolicy::kDefaultStepTokens), 8.0);
+  EXPECT_EQ(runner_->plans[0].n_tokens(), OnlinePolicy::kDefaultStepTokens);
   run_all();
   EXPECT_TRUE(outcomes_[id].done);
   std::vector<double> costs;
   long_prompt_during_decodes(&costs);
   ASSERT_FALSE(costs.empty());
   for (double c : costs) EXPECT_GE(c, OnlinePolicy::kMinPromptCost - 8.0);
+}
+
+// A prompt alone is cut like an unchunked one: 512 tokens per step however long its context,
+// not 512 units of attention-weighted cost (which would give late chunks of ~200 tokens).
+TEST_F(StepBudgetTest, PromptsAloneTakeTokenSizedStepsAtLongContext) {
+  make_auto(0);
+  const uint64_t id = add(prompt(3000, 5), 1);
+  run_all();
+  EXPECT_TRUE(outcomes_[id].done);
+  ASSERT_EQ(runner_->plans.size(), 6u) << "3000 tokens in steps of 512";
+  for (size_t i = 0; i + 1 < runner_->plans.size(); ++i)
+    EXPECT_EQ(runner_->plans[i].n_tokens(), OnlinePolicy::kDefaultStepTokens) << "step " << i;
+  EXPECT_GT(policy_->token_cost(2560, 512), 600.0)
+      << "the last full step costs more than 512 units";
+}
+
+// A lone slow step (a stall of the machine) teaches the cost model nothing; a slowdown that
+// persists is learned; a slow first decode step is forgotten within a few steps.
+TEST(StepCostModelTest, SpikesAreSkippedAndPersistentChangesLearned) {
+  StepCostModel m;
+  for (int i = 0; i < 20; ++i) m.observe(8, false, 0.012);
+  for (int i = 0; i < 20; ++i) m.observe(40, true, 0.012 + 40 * 0.001);
+  const double unit = m.seconds_per_unit(), step = m.decode_step_seconds();
+  m.observe(40, true, 0.150);  // a 52 ms step stalled to 150 ms
+  m.observe(8, false, 0.110);
+  EXPECT_DOUBLE_EQ(m.seconds_per_unit(), unit);
+  EXPECT_DOUBLE_EQ(m.decode_step_seconds(), step);
+  for (int i = 0; i < 20; ++i) m.observe(40, true, 0.012 + 40 * 0.004);
+  EXPECT_NEAR(m.seconds_per_unit(), 0.004, 0.0005) << "4x slower for good: learned";
+
+  StepCostModel mixed_sizes;  // one decode streams the weights; eight compute
+  for (int i = 0; i < 10; ++i) mixed_sizes.observe(1, false, 0.008);
+  for (int i = 0; i < 10; ++i) mixed_sizes.observe(8, false, 0.012);
+  EXPECT_NEAR(mixed_sizes.decode_step_seconds(8), 0.012, 1e-9);
+  EXPECT_NEAR(mixed_sizes.decode_step_seconds(1), 0.008, 1e-9);
+  EXPECT_NEAR(mixed_sizes.decode_step_seconds(), 0.012, 1e-9) << "the latest batch size";
+  EXPECT_NEAR(mixed_sizes.decode_step_seconds(100), 0.012, 1e-9) << "the nearest measured";
+
+  StepCostModel cold;
+  cold.observe(8, false, 0.110);  // the first step after start-up: page faults
+  for (int i = 0; i < 6; ++i) cold.observe(8, false, 0.012);
+  EXPECT_LT(cold.decode_step_seconds(), 0.015);
 }
 
 // Requests left waiting step after step mean the machine is not keeping up: small latency-bound

@@ -26,7 +26,7 @@ double OnlinePolicy::step_budget(double decode_cost) const {
   double target = options_.itl_target_ms / 1000.0;
   if (target <= 0) {
     if (!cost_model_.has_decode_steps()) return std::max(least, decode_cost + kUncalibratedBudget);
-    target = kAutoItlFactor * cost_model_.decode_step_seconds();
+    target = kAutoItlFactor * cost_model_.decode_step_seconds(decode_cost);
   }
   if (!cost_model_.calibrated()) return std::max(least, decode_cost + kUncalibratedBudget);
   return std::max(least, std::min(most, cost_model_.cost_within(target)));
@@ -48,10 +48,16 @@ void OnlinePolicy::plan_step(Scheduler& s, std::deque<Forward>& forwards) {
     // Decodes first, whatever they cost; prompt chunks get what the step budget leaves.
     double budget = 0;
     plan_decodes(s, pieces, budget);
+    // With nothing decoding and the automatic budget, a step is sized like an unchunked one:
+    // 512 tokens, however long their context. Counting attention cost here would cut a long
+    // prompt's late chunks to ~200 tokens that run below the matmuls' rate at 512 rows, with no
+    // decode to protect (bench/RESULTS.md, "Prompt-only steps count tokens").
+    plain_tokens_ = pieces.empty() && options_.max_step_tokens == 0;
     budget +=
         backlog_steps_ >= kBacklogSteps ? static_cast<double>(step_limit()) : step_budget(-budget);
     plan_prefills(s, pieces, budget);
     admit(s, pieces, budget);
+    plain_tokens_ = false;
     backlog_steps_ = s.waiting().empty() ? 0 : backlog_steps_ + 1;
   } else {
     // Prompts first, whole, in a step of their own; decodes only when no prompt is ready.
@@ -67,7 +73,7 @@ void OnlinePolicy::plan_step(Scheduler& s, std::deque<Forward>& forwards) {
 }
 
 double OnlinePolicy::token_cost(int64_t cached, int64_t n) const {
-  if (!options_.chunked_prefill) return static_cast<double>(n);
+  if (!options_.chunked_prefill || plain_tokens_) return static_cast<double>(n);
   // Our attention kernel runs at about 2/3 of the GEMM's FLOP rate, hence the 1.5.
   return static_cast<double>(n) +
          1.5 * attention_flops(config_, static_cast<double>(cached), static_cast<double>(n)) /

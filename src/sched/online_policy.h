@@ -14,8 +14,9 @@
 // takes about the same time — what keeps the decodes' inter-token latency flat.
 // The budget itself (ServingOptions::max_step_tokens = 0, the default) is latency-aware: while
 // requests decode, a step may cost what the measured step times (StepCostModel) say fits in the
-// inter-token latency target (itl_target_ms, by default 3.5x a decode-only step); while nothing
-// decodes there is no latency to protect and a step takes up to 512 units. Nor while requests
+// inter-token latency target (itl_target_ms, by default 3.5x a decode-only step of as many
+// decodes); while nothing decodes there is no latency to protect and a step takes up to 512
+// tokens, as an unchunked step would, whatever their attention costs. Nor while requests
 // are left waiting after a step's admissions: small mixed steps run prompts at well under the
 // rate of 512-token ones (bench/RESULTS.md), so under overload the latency target would cost a
 // quarter of the capacity and the queue would grow without bound; once requests have been left
@@ -69,7 +70,7 @@ class OnlinePolicy : public SchedulingPolicy {
   // latency: a burst of a few arrivals is admitted within a step or two and is not a backlog.
   static constexpr int kBacklogSteps = 4;
   // Cost of computing n tokens after `cached` positions, in units of one token's layer matmuls
-  // (chunked mode; otherwise just n).
+  // (chunked mode; otherwise, and while planning a prompt-only step, just n).
   double token_cost(int64_t cached, int64_t n) const;
 
  private:
@@ -96,6 +97,9 @@ class OnlinePolicy : public SchedulingPolicy {
   StepCostModel cost_model_;
   // Consecutive steps after whose admissions requests were still waiting.
   int backlog_steps_ = 0;
+  // Set while planning a step without decodes under the automatic budget: token_cost then
+  // counts plain tokens, so the step holds 512 of them as an unchunked step would.
+  bool plain_tokens_ = false;
 };
 
 }  // namespace packinfer

@@ -27,9 +27,12 @@ class StepCostModel {
 
   double fixed_seconds() const { return fixed_; }
   double seconds_per_unit() const { return per_unit_; }
-  // The wall time of a decode-only step lately (the decodes' inter-token latency when no prompt
-  // is being prefilled).
-  double decode_step_seconds() const { return decode_step_; }
+  // The wall time of a decode-only step of decodes costing `decode_cost` (the decodes'
+  // inter-token latency when no prompt is being prefilled), from recent steps of about that
+  // many decodes: one decode streams the weights, eight on 2 cores already compute-bound, so
+  // one average over all decode steps would mix 8 ms and 12 ms steps. Without a cost: the
+  // latest decode-only step's batch size.
+  double decode_step_seconds(double decode_cost = 0) const;
 
   double predict(double cost) const { return fixed_ + per_unit_ * cost; }
   // The largest cost whose predicted time is at most `seconds` (0 when even an empty step
@@ -45,7 +48,27 @@ class StepCostModel {
   // their time): they do not train it.
   static constexpr double kMinPromptCost = 8;
 
-  double fixed_ = 0, per_unit_ = 0, decode_step_ = 0;
+  // A sample above kSpikeFactor times the estimate is a spike and is skipped, unless the last
+  // kSpikeStreak samples were spikes too. On the 2-core VMs of bench/RESULTS.md the guest
+  // kernel's DAMON thread (kdamond) samples memory every 0.5 s and the step it lands in takes
+  // 60-120 ms longer: learning that would shrink the next steps' chunks for no reason.
+  static constexpr double kSpikeFactor = 1.8;
+  static constexpr int kSpikeStreak = 3;
+
+  // Decode-only steps in buckets of their cost (about their decode count): 1, 2-3, 4-7, ...
+  static constexpr int kDecodeBuckets = 10;
+  static constexpr int kWarmupSteps = 4;
+  struct DecodeBucket {
+    double seconds = 0;
+    int64_t samples = 0;
+    int spikes = 0;
+  };
+  static int bucket_of(double decode_cost);
+
+  double fixed_ = 0, per_unit_ = 0;
+  DecodeBucket decode_[kDecodeBuckets];
+  int latest_decode_bucket_ = 0;
+  int prompt_spikes_ = 0;
   int64_t prompt_steps_ = 0, decode_steps_ = 0;
 };
 
