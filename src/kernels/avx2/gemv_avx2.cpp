@@ -5,6 +5,7 @@
 
 #include "kernels/avx2/avx2_kernels.h"
 #include "kernels/fp16.h"
+#include "kernels/gemv_rows.h"
 
 namespace packinfer {
 namespace {
@@ -61,46 +62,37 @@ void tile(const W* w, int64_t ldw, const float* x, int64_t ldx, int64_t K, float
   }
 }
 
-// Runs R weight rows at a time against the M = MB1 + MB2 vectors, as two tiles of MB1 and MB2
-// vectors: the second tile re-reads the R rows from L1, not memory. R and the split keep
-// R * MB accumulators (at least 8: two FMA pipes x 4-cycle latency) plus R weight vectors within
-// the 16 ymm registers, and x comes straight from L1 as the FMA memory operand.
-template <int R, int MB1, int MB2, class W>
-void rows_split(const W* w, int64_t ldw, int64_t n_rows, const float* x, int64_t ldx, int64_t K,
-                float* y, int64_t ldy) {
-  auto run = [&]<int RR>(int64_t r) {
-    const W* pf = r + RR + R <= n_rows ? w + (r + RR) * ldw : nullptr;
-    tile<RR, MB1>(w + r * ldw, ldw, x, ldx, K, y + r, ldy, pf);
-    if constexpr (MB2 > 0) {
-      tile<RR, MB2>(w + r * ldw, ldw, x + MB1 * ldx, ldx, K, y + r + MB1 * ldy, ldy,
-                    static_cast<const W*>(nullptr));
-    }
-  };
-  int64_t r = 0;
-  for (; r + R <= n_rows; r += R) run.template operator()<R>(r);
-  for (; r < n_rows; ++r) run.template operator()<1>(r);
-}
+// The level's tile for gemv_rows.h. R and the split keep R * MB accumulators (at least 8: two
+// FMA pipes x 4-cycle latency) plus R weight vectors within the 16 ymm registers, and x comes
+// straight from L1 as the FMA memory operand.
+struct Tiles {
+  template <int R, int MB, class W>
+  static void run(const W* w, int64_t ldw, const float* x, int64_t ldx, int64_t K, float* y,
+                  int64_t ldy, const W* pf) {
+    tile<R, MB>(w, ldw, x, ldx, K, y, ldy, pf);
+  }
+};
 
 template <class W>
 void gemv_any(const W* w, int64_t ldw, int64_t n_rows, const float* x, int64_t ldx, int64_t M,
               int64_t K, float* y, int64_t ldy) {
   switch (M) {
     case 1:
-      return rows_split<8, 1, 0>(w, ldw, n_rows, x, ldx, K, y, ldy);
+      return rows_split<Tiles, 8, 1, 0>(w, ldw, n_rows, x, ldx, K, y, ldy);
     case 2:
-      return rows_split<4, 2, 0>(w, ldw, n_rows, x, ldx, K, y, ldy);
+      return rows_split<Tiles, 4, 2, 0>(w, ldw, n_rows, x, ldx, K, y, ldy);
     case 3:
-      return rows_split<3, 3, 0>(w, ldw, n_rows, x, ldx, K, y, ldy);
+      return rows_split<Tiles, 3, 3, 0>(w, ldw, n_rows, x, ldx, K, y, ldy);
     case 4:
-      return rows_split<3, 4, 0>(w, ldw, n_rows, x, ldx, K, y, ldy);
+      return rows_split<Tiles, 3, 4, 0>(w, ldw, n_rows, x, ldx, K, y, ldy);
     case 5:
-      return rows_split<3, 3, 2>(w, ldw, n_rows, x, ldx, K, y, ldy);
+      return rows_split<Tiles, 3, 3, 2>(w, ldw, n_rows, x, ldx, K, y, ldy);
     case 6:
-      return rows_split<3, 3, 3>(w, ldw, n_rows, x, ldx, K, y, ldy);
+      return rows_split<Tiles, 3, 3, 3>(w, ldw, n_rows, x, ldx, K, y, ldy);
     case 7:
-      return rows_split<3, 4, 3>(w, ldw, n_rows, x, ldx, K, y, ldy);
+      return rows_split<Tiles, 3, 4, 3>(w, ldw, n_rows, x, ldx, K, y, ldy);
     default:
-      return rows_split<3, 4, 4>(w, ldw, n_rows, x, ldx, K, y, ldy);
+      return rows_split<Tiles, 3, 4, 4>(w, ldw, n_rows, x, ldx, K, y, ldy);
   }
 }
 

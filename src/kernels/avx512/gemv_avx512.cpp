@@ -12,6 +12,7 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
 #include "kernels/avx512/avx512_kernels.h"
+#include "kernels/gemv_rows.h"
 
 namespace packinfer {
 namespace {
@@ -70,45 +71,36 @@ void tile(const W* w, int64_t ldw, const float* x, int64_t ldx, int64_t K, float
     for (int m = 0; m < MB; ++m) y[m * ldy + r] = hsum16(acc[r][m]);
 }
 
-// R weight rows at a time against M = MB1 + MB2 vectors, as two tiles: the second re-reads the R
-// rows from L1, not memory. R * MB accumulators plus R weight vectors and one x vector stay within
-// the 32 zmm registers (6 x 4 = 24 + 6 + 1).
-template <int R, int MB1, int MB2, class W>
-void rows_split(const W* w, int64_t ldw, int64_t n_rows, const float* x, int64_t ldx, int64_t K,
-                float* y, int64_t ldy) {
-  auto run = [&]<int RR>(int64_t r) {
-    const W* pf = r + RR + R <= n_rows ? w + (r + RR) * ldw : nullptr;
-    tile<RR, MB1>(w + r * ldw, ldw, x, ldx, K, y + r, ldy, pf);
-    if constexpr (MB2 > 0) {
-      tile<RR, MB2>(w + r * ldw, ldw, x + MB1 * ldx, ldx, K, y + r + MB1 * ldy, ldy,
-                    static_cast<const W*>(nullptr));
-    }
-  };
-  int64_t r = 0;
-  for (; r + R <= n_rows; r += R) run.template operator()<R>(r);
-  for (; r < n_rows; ++r) run.template operator()<1>(r);
-}
+// The level's tile for gemv_rows.h. R * MB accumulators plus R weight vectors and one x vector
+// stay within the 32 zmm registers (6 x 4 = 24 + 6 + 1).
+struct Tiles {
+  template <int R, int MB, class W>
+  static void run(const W* w, int64_t ldw, const float* x, int64_t ldx, int64_t K, float* y,
+                  int64_t ldy, const W* pf) {
+    tile<R, MB>(w, ldw, x, ldx, K, y, ldy, pf);
+  }
+};
 
 template <class W>
 void gemv_any(const W* w, int64_t ldw, int64_t n_rows, const float* x, int64_t ldx, int64_t M,
               int64_t K, float* y, int64_t ldy) {
   switch (M) {
     case 1:
-      return rows_split<8, 1, 0>(w, ldw, n_rows, x, ldx, K, y, ldy);
+      return rows_split<Tiles, 8, 1, 0>(w, ldw, n_rows, x, ldx, K, y, ldy);
     case 2:
-      return rows_split<8, 2, 0>(w, ldw, n_rows, x, ldx, K, y, ldy);
+      return rows_split<Tiles, 8, 2, 0>(w, ldw, n_rows, x, ldx, K, y, ldy);
     case 3:
-      return rows_split<6, 3, 0>(w, ldw, n_rows, x, ldx, K, y, ldy);
+      return rows_split<Tiles, 6, 3, 0>(w, ldw, n_rows, x, ldx, K, y, ldy);
     case 4:
-      return rows_split<6, 4, 0>(w, ldw, n_rows, x, ldx, K, y, ldy);
+      return rows_split<Tiles, 6, 4, 0>(w, ldw, n_rows, x, ldx, K, y, ldy);
     case 5:
-      return rows_split<6, 3, 2>(w, ldw, n_rows, x, ldx, K, y, ldy);
+      return rows_split<Tiles, 6, 3, 2>(w, ldw, n_rows, x, ldx, K, y, ldy);
     case 6:
-      return rows_split<6, 3, 3>(w, ldw, n_rows, x, ldx, K, y, ldy);
+      return rows_split<Tiles, 6, 3, 3>(w, ldw, n_rows, x, ldx, K, y, ldy);
     case 7:
-      return rows_split<6, 4, 3>(w, ldw, n_rows, x, ldx, K, y, ldy);
+      return rows_split<Tiles, 6, 4, 3>(w, ldw, n_rows, x, ldx, K, y, ldy);
     default:
-      return rows_split<6, 4, 4>(w, ldw, n_rows, x, ldx, K, y, ldy);
+      return rows_split<Tiles, 6, 4, 4>(w, ldw, n_rows, x, ldx, K, y, ldy);
   }
 }
 
