@@ -51,19 +51,18 @@ void OnlinePolicy::plan_step(Scheduler& s, std::deque<Forward>& forwards) {
     // With nothing decoding and the automatic budget, a step is sized like an unchunked one:
     // 512 tokens, however long their context. Counting attention cost here would cut a long
     // prompt's late chunks to ~200 tokens that run below the matmuls' rate at 512 rows, with no
-    // decode to protect (bench/RESULTS.md, "Prompt-only steps count tokens").
-    plain_tokens_ = pieces.empty() && options_.max_step_tokens == 0;
+    // decode to protect (bench/RESULTS.md, "Issue #11: where a mixed step's time goes").
+    const bool plain_tokens = pieces.empty() && options_.max_step_tokens == 0;
     budget +=
         backlog_steps_ >= kBacklogSteps ? static_cast<double>(step_limit()) : step_budget(-budget);
-    plan_prefills(s, pieces, budget);
-    admit(s, pieces, budget);
-    plain_tokens_ = false;
+    plan_prefills(s, pieces, budget, plain_tokens);
+    admit(s, pieces, budget, plain_tokens);
     backlog_steps_ = s.waiting().empty() ? 0 : backlog_steps_ + 1;
   } else {
     // Prompts first, whole, in a step of their own; decodes only when no prompt is ready.
     double budget = static_cast<double>(std::max(step_limit(), n_ctx_));
-    plan_prefills(s, pieces, budget);
-    admit(s, pieces, budget);
+    plan_prefills(s, pieces, budget, /*plain_tokens=*/true);
+    admit(s, pieces, budget, /*plain_tokens=*/true);
     if (pieces.empty()) {
       budget = static_cast<double>(step_limit());
       plan_decodes(s, pieces, budget);
@@ -73,20 +72,24 @@ void OnlinePolicy::plan_step(Scheduler& s, std::deque<Forward>& forwards) {
 }
 
 double OnlinePolicy::token_cost(int64_t cached, int64_t n) const {
-  if (!options_.chunked_prefill || plain_tokens_) return static_cast<double>(n);
+  if (!options_.chunked_prefill) return static_cast<double>(n);
   // Our attention kernel runs at about 2/3 of the GEMM's FLOP rate, hence the 1.5.
   return static_cast<double>(n) +
          1.5 * attention_flops(config_, static_cast<double>(cached), static_cast<double>(n)) /
              layer_flops_per_token(config_);
 }
 
-int64_t OnlinePolicy::tokens_within(int64_t cached, int64_t wanted, double budget,
-                                    bool first) const {
-  if (token_cost(cached, wanted) <= budget) return wanted;
+double OnlinePolicy::charge(int64_t cached, int64_t n, bool plain_tokens) const {
+  return plain_tokens ? static_cast<double>(n) : token_cost(cached, n);
+}
+
+int64_t OnlinePolicy::tokens_within(int64_t cached, int64_t wanted, double budget, bool first,
+                                    bool plain_tokens) const {
+  if (charge(cached, wanted, plain_tokens) <= budget) return wanted;
   int64_t lo = 0, hi = wanted;  // cost(lo) <= budget < cost(hi)
   while (hi - lo > 1) {
     const int64_t mid = lo + (hi - lo) / 2;
-    (token_cost(cached, mid) <= budget ? lo : hi) = mid;
+    (charge(cached, mid, plain_tokens) <= budget ? lo : hi) = mid;
   }
   return first ? std::max<int64_t>(lo, 1) : lo;
 }
@@ -108,23 +111,25 @@ int64_t OnlinePolicy::prefill_room(const Scheduler& s, const Request& r) const {
   return blocks * s.kv().block_size() - r.kv.n_tokens;
 }
 
-void OnlinePolicy::plan_prefills(Scheduler& s, std::vector<Piece>& pieces, double& budget) {
+void OnlinePolicy::plan_prefills(Scheduler& s, std::vector<Piece>& pieces, double& budget,
+                                 bool plain_tokens) {
   for (auto& rp : s.running()) {
     Request& r = *rp;
     if (budget <= 0) break;
     if (r.done || !r.prefilling()) continue;
     const int64_t cached = r.kv.n_tokens;
     int64_t n = std::min(r.remaining_prefill(), prefill_room(s, r));
-    n = tokens_within(cached, n, budget, pieces.empty());
+    n = tokens_within(cached, n, budget, pieces.empty(), plain_tokens);
     if (!options_.chunked_prefill && n < r.remaining_prefill()) continue;
     if (n <= 0) continue;  // waits for decodes to free memory
     s.kv().reserve(r.kv, cached + n);
     pieces.push_back({&r, n, 0, false});
-    budget -= token_cost(cached, n);
+    budget -= charge(cached, n, plain_tokens);
   }
 }
 
-void OnlinePolicy::admit(Scheduler& s, std::vector<Piece>& pieces, double& budget) {
+void OnlinePolicy::admit(Scheduler& s, std::vector<Piece>& pieces, double& budget,
+                         bool plain_tokens) {
   const int32_t bs = s.kv().block_size();
   auto& waiting = s.waiting();
   for (auto it = waiting.begin();
@@ -151,14 +156,14 @@ void OnlinePolicy::admit(Scheduler& s, std::vector<Piece>& pieces, double& budge
     const int64_t need =
         KvCache::blocks_for(r.computed_target + 1, bs) - static_cast<int64_t>(r.kv.blocks.size());
     const int64_t remaining = r.computed_target - hit;
-    const int64_t n = tokens_within(hit, remaining, budget, pieces.empty());
+    const int64_t n = tokens_within(hit, remaining, budget, pieces.empty(), plain_tokens);
     const bool fits_budget = n > 0 && (options_.chunked_prefill || n == remaining);
     if (need > s.kv().pool().n_available() || !fits_budget) {
       s.kv().release(r.kv);
       break;  // first come, first served: nobody overtakes for memory
     }
     s.kv().reserve(r.kv, hit + n);
-    budget -= token_cost(hit, n);
+    budget -= charge(hit, n, plain_tokens);
     pieces.push_back({&r, n, 0, false});
     it = s.start(it);
   }

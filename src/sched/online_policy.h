@@ -70,16 +70,21 @@ class OnlinePolicy : public SchedulingPolicy {
   // latency: a burst of a few arrivals is admitted within a step or two and is not a backlog.
   static constexpr int kBacklogSteps = 4;
   // Cost of computing n tokens after `cached` positions, in units of one token's layer matmuls
-  // (chunked mode; otherwise, and while planning a prompt-only step, just n).
+  // (chunked mode; otherwise just n).
   double token_cost(int64_t cached, int64_t n) const;
 
  private:
   void plan_decodes(Scheduler& s, std::vector<Piece>& pieces, double& budget);
-  void plan_prefills(Scheduler& s, std::vector<Piece>& pieces, double& budget);
-  void admit(Scheduler& s, std::vector<Piece>& pieces, double& budget);
+  // Prompt chunks and admissions charge the budget token_cost, or plain tokens with
+  // `plain_tokens` (a step without decodes under the automatic budget: 512 tokens, as an
+  // unchunked step).
+  void plan_prefills(Scheduler& s, std::vector<Piece>& pieces, double& budget, bool plain_tokens);
+  void admit(Scheduler& s, std::vector<Piece>& pieces, double& budget, bool plain_tokens);
+  double charge(int64_t cached, int64_t n, bool plain_tokens) const;
   // How many of `wanted` prompt tokens after `cached` fit in `budget` (at least 1 when `first`,
   // so a step always progresses).
-  int64_t tokens_within(int64_t cached, int64_t wanted, double budget, bool first) const;
+  int64_t tokens_within(int64_t cached, int64_t wanted, double budget, bool first,
+                        bool plain_tokens) const;
   int64_t prefill_room(const Scheduler& s, const Request& r) const;
   // Makes r's KV hold n positions, preempting newer requests (newest first) that are not in
   // this step's batch; returns false if r itself had to be preempted.
@@ -97,9 +102,6 @@ class OnlinePolicy : public SchedulingPolicy {
   StepCostModel cost_model_;
   // Consecutive steps after whose admissions requests were still waiting.
   int backlog_steps_ = 0;
-  // Set while planning a step without decodes under the automatic budget: token_cost then
-  // counts plain tokens, so the step holds 512 of them as an unchunked step would.
-  bool plain_tokens_ = false;
 };
 
 }  // namespace packinfer

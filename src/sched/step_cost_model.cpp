@@ -33,7 +33,8 @@ int StepCostModel::bucket_of(double decode_cost) {
 void StepCostModel::observe(double cost, bool has_prompt, double seconds) {
   if (!(seconds > 0) || !(cost > 0)) return;
   if (!has_prompt) {
-    DecodeBucket& d = decode_[static_cast<size_t>(bucket_of(cost))];
+    const int bucket = bucket_of(cost);
+    DecodeBucket& d = decode_[static_cast<size_t>(bucket)];
     if (d.samples >= kWarmupSteps &&
         spike(seconds, d.seconds, d.spikes, kSpikeStreak, kSpikeFactor))
       return;
@@ -43,7 +44,7 @@ void StepCostModel::observe(double cost, bool has_prompt, double seconds) {
                 : d.samples < kWarmupSteps ? std::min(d.seconds, seconds)
                                            : ewma(d.seconds, seconds, kDecodeWeight, false);
     d.samples++;
-    latest_decode_bucket_ = bucket_of(cost);
+    latest_decode_bucket_ = bucket;
     // What is left of the step once its units are paid. Before any prompt step per_unit is
     // unknown and the whole step counts as fixed (an overestimate: chunks start smaller).
     const double fixed = std::max(0.0, seconds - per_unit_ * cost);
