@@ -110,6 +110,20 @@ BENCHMARK(BM_Gemv)
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
 
+// How the rate grows with the rows of one call, at the best level: a chunked-prefill step of a
+// few decodes plus a small prompt chunk runs at the left end of this curve, a full step at the
+// right.
+BENCHMARK(BM_Gemm)
+    ->Name("BM_GemmRows")
+    ->ArgNames({"type", "shape", "threads", "M", "isa"})
+    ->ArgsProduct({{1},
+                   {2, 3},
+                   {2},
+                   {8, 16, 24, 32, 48, 64, 96, 128, 192, 256, 512},
+                   {simd_levels(false).back()}})
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+
 #ifdef PACKINFER_HAVE_OPENBLAS
 // Args: shape index, threads. y = x · Wᵀ with W row-major [N, K], as matmul computes it.
 void BM_OpenBlasSgemm(benchmark::State& state) {
