@@ -171,6 +171,10 @@ TEST_P(MatmulTest, MatchesReferenceOverShapes) {
       Weights wt;
       if (!make_weights(t, N, K, rng, wt)) continue;
       for (int64_t M : {1, 2, 3, 5, 8, 9, 15, 16, 17, 32, 33, 64, 100, 513}) {
+        // The blocked GEMM's M and N tiling, K blocks and edges are all reached at N <= 192;
+        // M = 513 at N = 576 was over half of this test's time, which runs for every level and
+        // type, under ASan too.
+        if (M > 128 && N > 192) continue;
         std::vector<float> x(static_cast<size_t>(M * K));
         for (float& v : x) v = uni(rng);
         std::vector<float> ref(static_cast<size_t>(M * N));
