@@ -5,6 +5,11 @@
 // kernels_for(Isa::Avx512Vnni) and above.
 #include <immintrin.h>
 
+// GCC 12's AVX-512 extracts and conversions start from _mm512_undefined_*(), which
+// -Wmaybe-uninitialized (and, inlined here, -Wuninitialized) reports as used uninitialized (a
+// false positive).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
 #include <cstring>
 
 #include "kernels/avx512_vnni/avx512_vnni_kernels.h"

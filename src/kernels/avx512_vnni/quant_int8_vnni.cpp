@@ -3,6 +3,12 @@
 // kernels_for(Isa::Avx512Vnni) and above.
 #include <immintrin.h>
 
+// GCC 12's AVX-512 extracts and conversions start from _mm512_undefined_*(), which
+// -Wmaybe-uninitialized (and, inlined here, -Wuninitialized) reports as used uninitialized (a
+// false positive).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+
 #include "kernels/avx2/quant_avx2_common.h"
 #include "kernels/avx512_vnni/avx512_vnni_kernels.h"
 #include "kernels/quant_blocks.h"
