@@ -280,6 +280,44 @@ TEST_P(MatmulTest, LeadingDimensionsAndColumnSlices) {
   }
 }
 
+// matmul_many: several products of one x (q, k, v of different widths) give the same bits as
+// one matmul_with per product, in both orders, with int8 and f32 activations, from decode rows
+// to the GEMM's sizes, writing into strided outputs.
+TEST_P(MatmulTest, ManyProductsEqualOneAtATime) {
+  const GgmlType t = type();
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> uni(-1.f, 1.f);
+  const int64_t K = 256;
+  const int64_t widths[] = {96, 32, 33};
+  Weights wt[3];
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(make_weights(t, widths[i], K, rng, wt[i]));
+  const KernelTable& kt = kernels_for(level());
+  for (int64_t M : {1, 3, 8, 9, 40, 200}) {
+    std::vector<float> x(static_cast<size_t>(M * K));
+    for (float& v : x) v = uni(rng);
+    for (auto act : {MatmulActivations::F32, MatmulActivations::Int8}) {
+      for (auto order : {MatmulOrder::Fastest, MatmulOrder::BatchInvariant}) {
+        std::vector<std::vector<float>> many(3), alone(3);
+        std::vector<MatmulTarget> targets;
+        for (int i = 0; i < 3; ++i) {
+          const int64_t ldy = widths[i] + 3;
+          many[i].assign(static_cast<size_t>(M * ldy), -7.f);
+          alone[i].assign(static_cast<size_t>(M * ldy), -7.f);
+          targets.push_back({&wt[i].w, many[i].data(), ldy});
+          matmul_with(kt, wt[i].w, x.data(), K, M, alone[i].data(), ldy, pool_of(2), act, order);
+        }
+        matmul_many_with(kt, targets, x.data(), K, M, pool_of(2), act, order);
+        for (int i = 0; i < 3; ++i) {
+          ASSERT_EQ(std::memcmp(many[i].data(), alone[i].data(), many[i].size() * sizeof(float)), 0)
+              << "product " << i << " M=" << M << " " << where(level(), 2)
+              << (act == MatmulActivations::Int8 ? " int8" : " f32")
+              << (order == MatmulOrder::BatchInvariant ? " batch-invariant" : "");
+        }
+      }
+    }
+  }
+}
+
 // F32 has no block structure, so rows of any length are valid: K tails that are not a multiple of
 // the SIMD width (or of the GEMM's K block) must be handled too.
 class MatmulLevel : public test::LevelTest {};

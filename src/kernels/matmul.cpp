@@ -63,6 +63,39 @@ void matmul_with(const KernelTable& kt, const WeightMatrix& w, const float* x, i
   }
 }
 
+void matmul_many_with(const KernelTable& kt, std::span<const MatmulTarget> targets, const float* x,
+                      int64_t ldx, int64_t M, ThreadPool& pool, MatmulActivations act,
+                      MatmulOrder order) {
+  if (act == MatmulActivations::Default) act = default_matmul_activations();
+  // One pass only where matmul_with would run every product on row_dots: the same tiles in the
+  // same order per output, so the same bits. Otherwise one call per product.
+  bool one_pass = M > 0 && targets.size() > 1;
+  std::vector<gemm::RowDotsTarget> rd;
+  for (const MatmulTarget& t : targets) {
+    if (!one_pass) break;
+    const WeightMatrix& w = *t.w;
+    const TypeKernels* tk = kernels_or_throw(kt, w.type);
+    const bool int8 = act == MatmulActivations::Int8 && tk->dot_act != nullptr &&
+                      kt.gemm_i8 != nullptr && tk->pack_i8 != nullptr;
+    one_pass = !int8 && w.rows > 0 && w.cols > 0 && w.cols == targets[0].w->cols && ldx >= w.cols &&
+               t.ldy >= w.rows &&
+               (order == MatmulOrder::BatchInvariant || M <= gemm::row_dots_max_m(kt, w.type));
+    rd.push_back({tk, &w, t.y, t.ldy});
+  }
+  if (!one_pass) {
+    for (const MatmulTarget& t : targets)
+      matmul_with(kt, *t.w, x, ldx, M, t.y, t.ldy, pool, act, order);
+    return;
+  }
+  gemm::row_dots_many(kt, rd, x, ldx, M, pool,
+                      /*fused_single_row=*/order != MatmulOrder::BatchInvariant);
+}
+
+void matmul_many(std::span<const MatmulTarget> targets, const float* x, int64_t ldx, int64_t M,
+                 ThreadPool& pool, MatmulOrder order) {
+  matmul_many_with(active_kernels(), targets, x, ldx, M, pool, MatmulActivations::Default, order);
+}
+
 void matmul_ex(const WeightMatrix& w, const float* x, int64_t ldx, int64_t M, float* y, int64_t ldy,
                ThreadPool& pool, MatmulOrder order) {
   matmul_with(active_kernels(), w, x, ldx, M, y, ldy, pool, MatmulActivations::Default, order);

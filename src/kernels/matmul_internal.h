@@ -7,6 +7,7 @@
 // instantiated with AVX flags and then shared with the baseline build through the linker; and
 // they are reached only through a kernel table once the level is known to run.
 #include <cstdint>
+#include <span>
 
 #include "kernels/kernel_table.h"
 #include "kernels/matmul.h"
@@ -25,6 +26,16 @@ void gemm_blocked(const GemmKernel& kern, const TypeKernels* tk, const WeightMat
 void row_dots(const KernelTable& kt, const TypeKernels* tk, const WeightMatrix& w, const float* x,
               int64_t ldx, int64_t M, float* y, int64_t ldy, ThreadPool& pool,
               bool fused_single_row);
+// row_dots over several products of the same x in one parallel pass (matmul_many): each
+// product is cut into the same pieces as alone, and the threads take pieces of any of them.
+struct RowDotsTarget {
+  const TypeKernels* tk;
+  const WeightMatrix* w;
+  float* y;
+  int64_t ldy;
+};
+void row_dots_many(const KernelTable& kt, std::span<const RowDotsTarget> targets, const float* x,
+                   int64_t ldx, int64_t M, ThreadPool& pool, bool fused_single_row);
 // Largest M for which the fastest order uses row_dots rather than the blocked GEMM.
 int64_t row_dots_max_m(const KernelTable& kt, GgmlType t);
 

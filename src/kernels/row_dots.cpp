@@ -8,6 +8,7 @@
 // continues exactly as it would alone, and seeded sampling is reproducible across batch shapes.
 // (The blocked GEMM broadcasts x and sums each output along k, which no decode kernel matches.)
 #include <algorithm>
+#include <vector>
 
 #include "kernels/matmul_internal.h"
 #include "kernels/scratch.h"
@@ -19,6 +20,8 @@ namespace {
 // at K = 576) that the dynamic hand-out is noise, yet small enough that 2 threads balance on
 // N = 192.
 constexpr int64_t kRowGrain = 32;
+// Decode pieces per thread at most (as ThreadPool::parallel_for chunks a range of rows).
+constexpr int64_t kPiecesPerThread = 8;
 // Vectors of x per tile call (the tiles' register blocking goes up to 8).
 constexpr int64_t kTileM = 8;
 // Decode with a type that is dequantized first: rows dequantized together (8 x K floats in L1).
@@ -83,6 +86,39 @@ struct Products {
   }
 };
 
+// A piece of one product: y rows [m0, m1) x columns [n0, n1).
+struct Piece {
+  int32_t target;
+  int64_t n0, n1, m0, m1, dq_rows;
+};
+
+// Cuts one product into pieces for the threads to take.
+void cut(const WeightMatrix& w, int64_t M, int threads, int32_t target, std::vector<Piece>& out) {
+  if (M <= kTileM) {
+    // Decode: pieces of the weight rows (as many as parallel_for would cut the rows into); each
+    // row is read from memory once for all M vectors.
+    const int64_t rows = std::max(kRowGrain, w.rows / (kPiecesPerThread * threads));
+    for (int64_t n = 0; n < w.rows; n += rows)
+      out.push_back({target, n, std::min(w.rows, n + rows), 0, M, kDequantRows});
+    return;
+  }
+  // Prefill: blocks of weight rows sized for L2 (a multiple of 24 rows, the tiles' row counts),
+  // split along M too when there are too few blocks to share between the threads.
+  const int64_t K = w.cols;
+  const int64_t fit = kBlockBytes / (K * static_cast<int64_t>(sizeof(float)));
+  const int64_t block_n = std::clamp<int64_t>(fit / 24 * 24, 24, 192);
+  const int64_t n_blocks = ceil_div(w.rows, block_n);
+  const int64_t want = kItemsPerThread * static_cast<int64_t>(threads);
+  const int64_t m_blocks = std::clamp<int64_t>(ceil_div(want, n_blocks), 1, ceil_div(M, kTileM));
+  const int64_t block_m = ceil_div(ceil_div(M, m_blocks), kTileM) * kTileM;
+  for (int64_t m0 = 0; m0 < M; m0 += block_m) {
+    for (int64_t n0 = 0; n0 < w.rows; n0 += block_n) {
+      out.push_back(
+          {target, n0, std::min(w.rows, n0 + block_n), m0, std::min(M, m0 + block_m), block_n});
+    }
+  }
+}
+
 }  // namespace
 
 int64_t row_dots_max_m(const KernelTable& kt, GgmlType t) {
@@ -100,28 +136,27 @@ int64_t row_dots_max_m(const KernelTable& kt, GgmlType t) {
 void row_dots(const KernelTable& kt, const TypeKernels* tk, const WeightMatrix& w, const float* x,
               int64_t ldx, int64_t M, float* y, int64_t ldy, ThreadPool& pool,
               bool fused_single_row) {
-  const Products p{kt, tk, w, x, ldx, y, ldy, fused_single_row};
-  if (M <= kTileM) {
-    // Decode: threads take pieces of the weight rows; each row is read from memory once for all
-    // M vectors.
-    pool.parallel_for(w.rows, kRowGrain,
-                      [&](int64_t n0, int64_t n1) { p.run(n0, n1, 0, M, kDequantRows); });
-    return;
+  const RowDotsTarget one{tk, &w, y, ldy};
+  row_dots_many(kt, std::span<const RowDotsTarget>(&one, 1), x, ldx, M, pool, fused_single_row);
+}
+
+void row_dots_many(const KernelTable& kt, std::span<const RowDotsTarget> targets, const float* x,
+                   int64_t ldx, int64_t M, ThreadPool& pool, bool fused_single_row) {
+  // Reused across calls (a step makes hundreds); only the calling thread plans.
+  thread_local std::vector<Piece> pieces;
+  pieces.clear();
+  for (size_t t = 0; t < targets.size(); ++t) {
+    cut(*targets[t].w, M, pool.size(), static_cast<int32_t>(t), pieces);
   }
-  // Prefill: blocks of weight rows sized for L2 (a multiple of 24 rows, the tiles' row counts),
-  // split along M too when there are too few blocks to share between the threads.
-  const int64_t K = w.cols;
-  const int64_t fit = kBlockBytes / (K * static_cast<int64_t>(sizeof(float)));
-  const int64_t block_n = std::clamp<int64_t>(fit / 24 * 24, 24, 192);
-  const int64_t n_blocks = ceil_div(w.rows, block_n);
-  const int64_t want = kItemsPerThread * static_cast<int64_t>(pool.size());
-  const int64_t m_blocks = std::clamp<int64_t>(ceil_div(want, n_blocks), 1, ceil_div(M, kTileM));
-  const int64_t block_m = ceil_div(ceil_div(M, m_blocks), kTileM) * kTileM;
-  const int64_t items = n_blocks * ceil_div(M, block_m);
-  pool.parallel_for(items, 1, [&](int64_t i0, int64_t i1) {
+  // The workers must read this thread's plan: inside the lambda the name `pieces` would be
+  // each worker's own (empty) thread_local vector.
+  const Piece* plan = pieces.data();
+  pool.parallel_for(static_cast<int64_t>(pieces.size()), 1, [&](int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; ++i) {
-      const int64_t n0 = i % n_blocks * block_n, m0 = i / n_blocks * block_m;
-      p.run(n0, std::min(w.rows, n0 + block_n), m0, std::min(M, m0 + block_m), block_n);
+      const Piece& pc = plan[i];
+      const RowDotsTarget& t = targets[static_cast<size_t>(pc.target)];
+      const Products p{kt, t.tk, *t.w, x, ldx, t.y, t.ldy, fused_single_row};
+      p.run(pc.n0, pc.n1, pc.m0, pc.m1, pc.dq_rows);
     }
   });
 }

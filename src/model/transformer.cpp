@@ -102,9 +102,9 @@ void Transformer::attention_layer(int32_t layer, const TokenBatch& batch, KvCach
   grow(attn_, n * qd);
 
   rms_norm(x_.data(), w.attn_norm.data(), h_.data(), n, d, config_.rms_eps);
-  linear(w.wq, h_.data(), n, q_.data());
-  linear(w.wk, h_.data(), n, k_.data());
-  linear(w.wv, h_.data(), n, v_.data());
+  const MatmulTarget qkv[] = {
+      {&w.wq, q_.data(), qd}, {&w.wk, k_.data(), kvd}, {&w.wv, v_.data(), kvd}};
+  linear_many(qkv, h_.data(), n);
   add_bias_rows(q_.data(), w.bq, n, qd);
   add_bias_rows(k_.data(), w.bk, n, kvd);
   add_bias_rows(v_.data(), w.bv, n, kvd);
@@ -177,8 +177,8 @@ void Transformer::mlp_layer(int32_t layer, int64_t n) {
   for (int64_t t0 = 0; t0 < n; t0 += chunk) {
     const int64_t m = std::min(chunk, n - t0);
     float* h = h_.data() + t0 * d;
-    linear(w.w_gate, h, m, gate_.data());
-    linear(w.w_up, h, m, up_.data());
+    const MatmulTarget gate_up[] = {{&w.w_gate, gate_.data(), ff}, {&w.w_up, up_.data(), ff}};
+    linear_many(gate_up, h, m);
     swiglu(gate_.data(), up_.data(), gate_.data(), m * ff);
     linear(w.w_down, gate_.data(), m, h);
   }

@@ -5,6 +5,7 @@
 // MLP runs over mini-sequences of at most `mlp_chunk` tokens (MOM), and the LM head runs only on
 // the tokens whose logits are wanted, again in chunks.
 #include <cstdint>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -46,8 +47,14 @@ class Transformer {
   void mlp_layer(int32_t layer, int64_t n_tokens);
   void lm_head(const TokenBatch& batch, std::vector<float>& logits);
   void linear(const WeightMatrix& w, const float* x, int64_t M, float* y) {
-    matmul(w, x, M, y, pool_,
-           batch_invariant_ ? MatmulOrder::BatchInvariant : MatmulOrder::Fastest);
+    matmul(w, x, M, y, pool_, order());
+  }
+  // Several projections of the same x (q, k, v; gate, up) in one parallel pass where it can.
+  void linear_many(std::span<const MatmulTarget> targets, const float* x, int64_t M) {
+    matmul_many(targets, x, targets.front().w->cols, M, pool_, order());
+  }
+  MatmulOrder order() const {
+    return batch_invariant_ ? MatmulOrder::BatchInvariant : MatmulOrder::Fastest;
   }
 
   const ModelConfig& config_;
