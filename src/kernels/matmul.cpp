@@ -26,6 +26,19 @@ MatmulActivations parse_activations(const char* env) {
   throw Error("PACKINFER_MATMUL_ACT=\"" + v + "\" is not one of: f32, int8");
 }
 
+// int8 activations only where this level has both the int8 dots (decode) and the int8 GEMM
+// (prefill) for the type: a row's result must not depend on how many rows share the product,
+// or a prompt prefilled in chunks, packed with others or alone would get different logits.
+bool int8_path(const KernelTable& kt, const TypeKernels* tk, MatmulActivations act) {
+  return act == MatmulActivations::Int8 && tk->dot_act != nullptr && kt.gemm_i8 != nullptr &&
+         tk->pack_i8 != nullptr;
+}
+
+// Whether a product with f32 activations runs on the dot-product tiles (else the blocked GEMM).
+bool row_dots_path(const KernelTable& kt, GgmlType t, int64_t M, MatmulOrder order) {
+  return order == MatmulOrder::BatchInvariant || M <= gemm::row_dots_max_m(kt, t);
+}
+
 }  // namespace
 
 MatmulActivations default_matmul_activations() {
@@ -45,19 +58,15 @@ void matmul_with(const KernelTable& kt, const WeightMatrix& w, const float* x, i
     return;
   }
   if (act == MatmulActivations::Default) act = default_matmul_activations();
-  // int8 activations only where this level has both the int8 dots (decode) and the int8 GEMM
-  // (prefill) for the type: a row's result must not depend on how many rows share the product,
-  // or a prompt prefilled in chunks, packed with others or alone would get different logits.
-  const bool int8 = act == MatmulActivations::Int8 && tk->dot_act != nullptr &&
-                    kt.gemm_i8 != nullptr && tk->pack_i8 != nullptr;
+  const bool int8 = int8_path(kt, tk, act);
   if (int8 && M <= gemm::kGemvInt8MaxM) {
     gemm::gemv_int8(tk, w, x, ldx, M, y, ldy, pool);
   } else if (int8) {
     gemm::gemm_int8(kt.gemm_i8, tk, w, x, ldx, M, y, ldy, pool);
-  } else if (order == MatmulOrder::BatchInvariant) {
-    gemm::row_dots(kt, tk, w, x, ldx, M, y, ldy, pool, /*fused_single_row=*/false);
-  } else if (M <= gemm::row_dots_max_m(kt, w.type)) {
-    gemm::row_dots(kt, tk, w, x, ldx, M, y, ldy, pool, /*fused_single_row=*/true);
+  } else if (row_dots_path(kt, w.type, M, order)) {
+    // The batch-invariant order keeps M = 1 on the tiles too, for the same bits as M > 1.
+    gemm::row_dots(kt, tk, w, x, ldx, M, y, ldy, pool,
+                   /*fused_single_row=*/order != MatmulOrder::BatchInvariant);
   } else {
     gemm::gemm_blocked(kt.gemm, tk, w, x, ldx, M, y, ldy, pool);
   }
@@ -75,11 +84,8 @@ void matmul_many_with(const KernelTable& kt, std::span<const MatmulTarget> targe
     if (!one_pass) break;
     const WeightMatrix& w = *t.w;
     const TypeKernels* tk = kernels_or_throw(kt, w.type);
-    const bool int8 = act == MatmulActivations::Int8 && tk->dot_act != nullptr &&
-                      kt.gemm_i8 != nullptr && tk->pack_i8 != nullptr;
-    one_pass = !int8 && w.rows > 0 && w.cols > 0 && w.cols == targets[0].w->cols && ldx >= w.cols &&
-               t.ldy >= w.rows &&
-               (order == MatmulOrder::BatchInvariant || M <= gemm::row_dots_max_m(kt, w.type));
+    one_pass = !int8_path(kt, tk, act) && row_dots_path(kt, w.type, M, order) && w.rows > 0 &&
+               w.cols > 0 && w.cols == targets[0].w->cols && ldx >= w.cols && t.ldy >= w.rows;
     rd.push_back({tk, &w, t.y, t.ldy});
   }
   if (!one_pass) {
