@@ -15,6 +15,9 @@ namespace {
 // Queries per attention work item: small enough that the items of a short sequence still spread
 // over both cores, large enough that each K/V block read is reused by many queries.
 constexpr int64_t kAttentionQueryTile = 32;
+// Fewest queries per item when a short sequence is cut into one item per thread (8-query items
+// were measured slower: each item reads the whole K/V for fewer rows).
+constexpr int64_t kMinQueriesToSplit = 12;
 
 void grow(std::vector<float>& v, int64_t n) {
   if (static_cast<int64_t>(v.size()) < n) v.resize(static_cast<size_t>(n));
@@ -136,7 +139,14 @@ void Transformer::attention_layer(int32_t layer, const TokenBatch& batch, KvCach
   const KvLayerView view = kv.layer_view(layer);
   std::vector<AttentionItem> items;
   for (const BatchSequence& s : batch.sequences) {
-    for (int64_t q0 = 0; q0 < s.n_tokens; q0 += kAttentionQueryTile) {
+    // Evenly sized tiles, and a short chunk (a prompt chunk beside decodes) cut into one tile per
+    // thread when each keeps kMinQueriesToSplit queries: with few KV heads (3 on SmolLM2) a
+    // 27-token chunk would be 3 items on 2 threads, and one thread would run two of them.
+    const int64_t n_tiles =
+        std::max((s.n_tokens + kAttentionQueryTile - 1) / kAttentionQueryTile,
+                 std::min<int64_t>(pool_.size(), s.n_tokens / kMinQueriesToSplit));
+    const int64_t tile = (s.n_tokens + n_tiles - 1) / n_tiles;
+    for (int64_t q0 = 0; q0 < s.n_tokens; q0 += tile) {
       for (int32_t h = 0; h < config_.n_head_kv; ++h) {
         AttentionItem it;
         it.q = q_.data() + s.begin * qd;
@@ -144,7 +154,7 @@ void Transformer::attention_layer(int32_t layer, const TokenBatch& batch, KvCach
         it.out = attn_.data() + s.begin * qd;
         it.out_stride = qd;
         it.q_begin = q0;
-        it.q_end = std::min(s.n_tokens, q0 + kAttentionQueryTile);
+        it.q_end = std::min(s.n_tokens, q0 + tile);
         it.pos0 = s.pos0;
         it.kv_head = h;
         it.block_table = s.blocks.data();

@@ -315,7 +315,11 @@ void run_item(const AttentionShape& shape, const KvLayerView& kv, const Attentio
   const int max_rows = tile_rows(shape.head_dim);
   for (int h0 = 0; h0 < g; h0 += max_rows) {
     const int hg = std::min(g - h0, max_rows);
-    const int64_t qt = std::clamp(max_rows / hg, 1, kMaxQueries);
+    // As many tiles as the tile size needs, evenly sized (27 queries: 14 + 13, not 16 + 11).
+    const int64_t max_q = std::clamp(max_rows / hg, 1, kMaxQueries);
+    const int64_t n_q = item.q_end - item.q_begin;
+    const int64_t n_t = (n_q + max_q - 1) / max_q;
+    const int64_t qt = std::max<int64_t>(1, (n_q + n_t - 1) / n_t);
     for (int64_t i0 = item.q_begin; i0 < item.q_end; i0 += qt) {
       run_tile<NV>(shape, kv, item, i0, std::min(item.q_end, i0 + qt), h0, hg, t);
     }
