@@ -181,9 +181,12 @@ void KvCache::register_blocks(SequenceKv& seq, std::span<const int32_t> tokens) 
 uint64_t KvCache::tier_fingerprint(uint64_t model_fingerprint) const {
   // The caller's fingerprint names the model; the cache adds how it stores blocks.
   const uint64_t parts[3] = {model_fingerprint, index_.root(), static_cast<uint64_t>(block_size_)};
-  return hash_block(parts[0] ^ parts[1],
-                    std::span<const int32_t>(reinterpret_cast<const int32_t*>(parts),
-                                             2 * std::size(parts)));  // two words each
+  // Hashed as 32-bit words, copied rather than read through an int32_t pointer: that read broke
+  // strict aliasing, and once hash_block was inlined here (a unity build) the compiler hashed
+  // stack garbage, a different fingerprint per engine.
+  int32_t words[2 * std::size(parts)];
+  std::memcpy(words, parts, sizeof parts);
+  return hash_block(parts[0] ^ parts[1], words);
 }
 
 void KvCache::enable_disk_tier(DiskTierOptions options) {
