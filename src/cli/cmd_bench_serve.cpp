@@ -28,7 +28,7 @@ struct RateSpec {
   double capacity_fraction = 0;  // > 0: rate = fraction x measured capacity
 };
 
-struct Opts {
+struct ServeBenchOpts {
   ServeBenchOptions bench;  // rate, scenario and server flags are filled in from the strings
   std::string compare, server_args, scenario, svg;
   std::string rate = "inf";
@@ -67,7 +67,7 @@ RateSpec parse_rate(std::string s) {
   return r;
 }
 
-void run(const Opts& o, int& exit_code) {
+void run(const ServeBenchOpts& o, int& exit_code) {
   ServeBenchOptions b = o.bench;
   if (b.url.empty() == b.model.empty()) {
     throw InvalidArgument("give either --url of a running server or -m MODEL to start one");
@@ -105,7 +105,7 @@ void run(const Opts& o, int& exit_code) {
 }  // namespace
 
 void add_bench_serve_command(CLI::App& bench, int& exit_code) {
-  auto o = std::make_shared<Opts>();
+  auto o = std::make_shared<ServeBenchOpts>();
   CLI::App* sub = bench.add_subcommand(
       "serve", "load-test an OpenAI-compatible server: TTFT, TPOT, ITL, throughput, goodput");
   WorkloadOptions& w = o->bench.workload;

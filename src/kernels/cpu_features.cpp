@@ -1,6 +1,7 @@
 #include "kernels/cpu_features.h"
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <utility>
 #if defined(__x86_64__) || defined(__i386__)
@@ -106,6 +107,12 @@ std::string cpu_feature_names(const CpuFeatures& f) {
     s += name;
   }
   return s.empty() ? "(none of the above)" : s;
+}
+
+std::string xcr0_hex(uint64_t xcr0) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(xcr0));
+  return buf;
 }
 
 std::string xcr0_state_names(uint64_t xcr0) {

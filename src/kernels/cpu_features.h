@@ -45,5 +45,7 @@ const CpuFeatures& cpu_features();
 std::string cpu_feature_names(const CpuFeatures& f);
 // "sse avx opmask zmm_hi256 hi16_zmm ..." (the XCR0 state components set), for reports.
 std::string xcr0_state_names(uint64_t xcr0);
+// XCR0 as "0x...", for reports and errors.
+std::string xcr0_hex(uint64_t xcr0);
 
 }  // namespace packinfer

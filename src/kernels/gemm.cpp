@@ -28,8 +28,6 @@ constexpr int64_t kTargetNC = 768;
 constexpr int64_t kTargetTileN = 64;
 constexpr int64_t kTilesPerThread = 8;
 
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
-
 // The blocking of one micro-kernel: every block is a whole number of register tiles.
 struct Blocking {
   int64_t mr, nr, kc_target, mc, nc, tile_n;

@@ -18,8 +18,6 @@ constexpr int64_t kMChunk = 256;
 
 thread_local Scratch t_act, t_panel;
 
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
-
 }  // namespace
 
 void gemm_int8(GemmI8MicroFn micro, const TypeKernels* tk, const WeightMatrix& w, const float* x,

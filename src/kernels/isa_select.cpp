@@ -5,16 +5,11 @@
 #include <optional>
 #include <utility>
 
+#include "kernels/cpu_features.h"
 #include "packinfer/error.h"
 
 namespace packinfer {
 namespace {
-
-std::string hex(uint64_t v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
 
 // Names of the features in `want` whose flag is false.
 std::string lacking(std::initializer_list<std::pair<bool, const char*>> want) {
@@ -38,15 +33,16 @@ std::string os_refusal(Isa isa, const CpuFeatures& f) {
       return "";
     case Isa::Avx2:
       if (!f.osxsave) return "the OS does not enable XSAVE (CPUID OSXSAVE is 0)";
-      if ((f.xcr0 & avx) != avx) return "the OS does not save AVX state (XCR0 " + hex(f.xcr0) + ")";
+      if ((f.xcr0 & avx) != avx)
+        return "the OS does not save AVX state (XCR0 " + xcr0_hex(f.xcr0) + ")";
       return "";
     case Isa::Avx512:
       if ((f.xcr0 & zmm) != zmm)
-        return "the OS does not save opmask/ZMM state (XCR0 " + hex(f.xcr0) + ")";
+        return "the OS does not save opmask/ZMM state (XCR0 " + xcr0_hex(f.xcr0) + ")";
       return "";
     case Isa::Amx:
       if ((f.xcr0 & tiles) != tiles)
-        return "the OS does not save AMX tile state (XCR0 " + hex(f.xcr0) + ")";
+        return "the OS does not save AMX tile state (XCR0 " + xcr0_hex(f.xcr0) + ")";
       if (f.amx_permission == AmxPermission::Granted) return "";
       if (f.amx_permission == AmxPermission::Refused) return "Linux refused AMX: " + f.amx_refusal;
       return "AMX tile data permission was not requested";

@@ -14,6 +14,8 @@
 
 namespace packinfer::gemm {
 
+inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
 // Blocked GEMM over any weight type: weight panels are dequantized with tk->dequant once per
 // (panel, K block), packed by kern.pack_b and reused for every row of x.
 void gemm_blocked(const GemmKernel& kern, const TypeKernels* tk, const WeightMatrix& w,

@@ -33,9 +33,7 @@ constexpr int64_t kBlockBytes = 160 * 1024;
 // does not hold up the call.
 constexpr int64_t kItemsPerThread = 6;
 
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
-
-thread_local Scratch t_rows, t_act;
+thread_local Scratch t_dequant_rows, t_int8_act;
 
 struct Products {
   const KernelTable& kt;
@@ -68,7 +66,7 @@ struct Products {
       });
     } else if (kt.gemv_f32 != nullptr && !(fused_single_row && m1 - m0 == 1)) {
       // Dequantize a few rows once, then the f32 tile runs every vector over them from cache.
-      float* buf = t_rows.floats(static_cast<size_t>(dq_rows * K));
+      float* buf = t_dequant_rows.floats(static_cast<size_t>(dq_rows * K));
       for (int64_t n = n0; n < n1; n += dq_rows) {
         const int64_t rows = std::min(dq_rows, n1 - n);
         for (int64_t r = 0; r < rows; ++r) tk->dequant(w.row(n + r), buf + r * K, K);
@@ -167,7 +165,7 @@ void gemv_int8(const TypeKernels* tk, const WeightMatrix& w, const float* x, int
   const int64_t act_bytes = tk->act_bytes(K);
   // The calling thread quantizes; the pool's threads only read the buffer.
   auto* act =
-      reinterpret_cast<uint8_t*>(t_act.floats(static_cast<size_t>((M * act_bytes + 3) / 4)));
+      reinterpret_cast<uint8_t*>(t_int8_act.floats(static_cast<size_t>((M * act_bytes + 3) / 4)));
   for (int64_t m = 0; m < M; ++m) tk->quantize_act(x + m * ldx, act + m * act_bytes, K);
   pool.parallel_for(w.rows, kRowGrain, [&](int64_t n0, int64_t n1) {
     for (int64_t n = n0; n < n1; ++n) {

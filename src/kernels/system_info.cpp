@@ -25,12 +25,6 @@ std::string trim(const std::string& s) {
   return b == std::string::npos ? "" : s.substr(b, e - b + 1);
 }
 
-std::string hex(uint64_t v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
-
 std::string amx_permission_text(const CpuFeatures& f) {
   switch (f.amx_permission) {
     case AmxPermission::Granted:
@@ -87,7 +81,7 @@ std::string system_report() {
   r += "cpu:         " + cpu_model_name() + " (" + kArch + "), " +
        std::to_string(std::thread::hardware_concurrency()) + " hardware threads\n";
   r += "features:    " + cpu_feature_names(f) + "\n";
-  r += "os state:    XCR0 " + hex(f.xcr0) + " (" + xcr0_state_names(f.xcr0) + ")\n";
+  r += "os state:    XCR0 " + xcr0_hex(f.xcr0) + " (" + xcr0_state_names(f.xcr0) + ")\n";
   r += "amx:         " + amx_permission_text(f) + "\n";
   r += "levels:      " + levels + "\n";
   r += "detected:    " + std::string(isa_name(c.detected)) + "\n";

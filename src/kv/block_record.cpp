@@ -2,6 +2,8 @@
 
 #include <xxhash.h>
 
+#include <cinttypes>
+#include <cstdio>
 #include <cstring>
 
 namespace packinfer {
@@ -21,6 +23,12 @@ BlockRecordHeader block_record_header(const BlockRecordKind& kind, uint64_t key,
   h.block_size = static_cast<uint32_t>(kind.block_size);
   h.payload_bytes = payload_bytes;
   return h;
+}
+
+std::string block_key_hex(uint64_t key) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016" PRIx64, key);
+  return buf;
 }
 
 void seal_block_record(BlockRecordHeader& h, std::span<const uint8_t> tokens,

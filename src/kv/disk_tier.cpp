@@ -14,6 +14,7 @@
 
 #include "kv/block_record.h"
 #include "packinfer/error.h"
+#include "util/seconds_since.h"
 
 namespace fs = std::filesystem;
 
@@ -22,13 +23,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-constexpr uint32_t kMagic = 0x42564B50;  // "PKVB": a block file (block_record.h)
-
-std::string hex(uint64_t v) {
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016" PRIx64, v);
-  return buf;
-}
+constexpr uint32_t kFileMagic = 0x42564B50;  // "PKVB": a block file (block_record.h)
 
 bool write_all(int fd, const void* data, size_t n) {
   const auto* p = static_cast<const uint8_t*>(data);
@@ -52,17 +47,13 @@ bool read_all(int fd, void* data, size_t n) {
   return true;
 }
 
-double since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
-
 }  // namespace
 
 DiskTier::DiskTier(const DiskTierOptions& options, int32_t block_size, int64_t payload_bytes)
     : options_(options), block_size_(block_size), payload_bytes_(payload_bytes) {
   if (options.dir.empty()) throw InvalidArgument("the KV disk tier needs a directory");
   if (options.max_bytes <= 0) throw InvalidArgument("the KV disk tier needs a positive size");
-  dir_ = (fs::path(options.dir) / hex(options.fingerprint)).string();
+  dir_ = (fs::path(options.dir) / block_key_hex(options.fingerprint)).string();
   std::error_code ec;
   fs::create_directories(dir_, ec);
   // Writability is checked by writing, not by permission bits (read-only mounts, ACLs, root).
@@ -87,7 +78,9 @@ DiskTier::~DiskTier() {
   writer_.join();
 }
 
-std::string DiskTier::path_of(uint64_t key) const { return dir_ + "/" + hex(key) + ".kvb"; }
+std::string DiskTier::path_of(uint64_t key) const {
+  return dir_ + "/" + block_key_hex(key) + ".kvb";
+}
 
 void DiskTier::scan() {
   // Oldest first, so the LRU order after a restart follows the files' ages.
@@ -149,7 +142,7 @@ void DiskTier::writer_loop() {
     lock.unlock();
     const auto t0 = Clock::now();
     const bool ok = write_file(p);
-    const double seconds = since(t0);
+    const double seconds = seconds_since(t0);
     lock.lock();
     writing_ = false;
     queued_keys_.erase(p.key);
@@ -172,7 +165,7 @@ void DiskTier::writer_loop() {
   idle_.notify_all();
 }
 
-BlockRecordKind DiskTier::kind() const { return {kMagic, options_.fingerprint, block_size_}; }
+BlockRecordKind DiskTier::kind() const { return {kFileMagic, options_.fingerprint, block_size_}; }
 
 bool DiskTier::write_file(const Pending& p) {
   const std::span<const uint8_t> tokens = block_record_token_bytes(p.tokens);
@@ -245,7 +238,7 @@ bool DiskTier::load(uint64_t key, uint64_t parent, std::span<const int32_t> toke
   stats_.blocks_read++;
   stats_.bytes_read +=
       static_cast<int64_t>(sizeof(BlockRecordHeader) + stored.size() * 4 + payload.size());
-  stats_.read_seconds += since(t0);
+  stats_.read_seconds += seconds_since(t0);
   return true;
 }
 

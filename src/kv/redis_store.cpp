@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cinttypes>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -12,23 +11,14 @@
 
 #include "kv/block_record.h"
 #include "packinfer/error.h"
+#include "util/seconds_since.h"
 
 namespace packinfer {
 namespace {
 
-constexpr uint32_t kMagic = 0x52564B50;  // "PKVR": a store value (block_record.h)
+constexpr uint32_t kValueMagic = 0x52564B50;  // "PKVR": a store value (block_record.h)
 // What a queued marker operation counts against max_queued_bytes (its key and command).
 constexpr int64_t kMarkerOpBytes = 64;
-
-std::string hex(uint64_t v) {
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016" PRIx64, v);
-  return buf;
-}
-
-double since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
 
 timeval to_timeval(double seconds) {
   seconds = std::max(seconds, 0.001);
@@ -102,8 +92,8 @@ RedisKvStore::RedisKvStore(const KvStoreOptions& options, int32_t block_size, in
       address_(parse_kv_store_url(options.url)),
       block_size_(block_size),
       payload_bytes_(payload_bytes),
-      prefix_("pkv:" + hex(options.fingerprint) + ":"),
-      marker_prefix_("pkc:" + hex(options.fingerprint) + ":") {
+      prefix_("pkv:" + block_key_hex(options.fingerprint) + ":"),
+      marker_prefix_("pkc:" + block_key_hex(options.fingerprint) + ":") {
   char host[256] = {};
   ::gethostname(host, sizeof host - 1);
   owner_ = std::string(host) + ":" + std::to_string(::getpid());
@@ -125,8 +115,10 @@ RedisKvStore::~RedisKvStore() {
   if (writer_conn_.ctx != nullptr) redisFree(writer_conn_.ctx);
 }
 
-std::string RedisKvStore::redis_key(uint64_t key) const { return prefix_ + hex(key); }
-std::string RedisKvStore::marker_key(uint64_t key) const { return marker_prefix_ + hex(key); }
+std::string RedisKvStore::redis_key(uint64_t key) const { return prefix_ + block_key_hex(key); }
+std::string RedisKvStore::marker_key(uint64_t key) const {
+  return marker_prefix_ + block_key_hex(key);
+}
 
 void RedisKvStore::set_up(bool up, const std::string& why) {
   const bool was = up_.exchange(up);
@@ -217,7 +209,9 @@ std::string RedisKvStore::encode(uint64_t key, uint64_t parent, std::span<const 
   return v;
 }
 
-BlockRecordKind RedisKvStore::kind() const { return {kMagic, options_.fingerprint, block_size_}; }
+BlockRecordKind RedisKvStore::kind() const {
+  return {kValueMagic, options_.fingerprint, block_size_};
+}
 
 bool RedisKvStore::store(uint64_t key, uint64_t parent, std::span<const int32_t> tokens,
                          std::span<const uint8_t> payload) {
@@ -333,7 +327,7 @@ void RedisKvStore::writer_loop() {
       if (error.empty()) break;
       drop(writer_conn_, error, /*down=*/attempt > 0);
     }
-    const double seconds = since(t0);
+    const double seconds = seconds_since(t0);
     lock.lock();
     writing_ = false;
     queued_bytes_ -= static_cast<int64_t>(batch_bytes);
@@ -493,7 +487,7 @@ size_t RedisKvStore::fetch(std::span<const uint64_t> keys, size_t first, uint64_
   stats_.rejected += static_cast<int64_t>(rejected);
   stats_.blocks_read += static_cast<int64_t>(accepted);
   stats_.bytes_read += bytes;
-  stats_.read_seconds += since(t0);
+  stats_.read_seconds += seconds_since(t0);
   return accepted;
 }
 
@@ -507,7 +501,7 @@ size_t RedisKvStore::fetch_once(std::span<const uint64_t> keys, size_t first, ui
   auto get_reply = [&](redisReply*& r) {
     r = nullptr;
     if (!error.empty()) return false;
-    const double left = limit - since(t0);
+    const double left = limit - seconds_since(t0);
     if (left <= 0) {
       timed_out = true;
       error = "lookup time limit";

@@ -12,8 +12,6 @@ namespace packinfer {
 
 namespace {
 
-constexpr float kInf = std::numeric_limits<float>::infinity();
-
 // log(sum(exp(logits))) computed stably, plus what is needed for the +inf case.
 struct LogNorm {
   float max = -kInf;

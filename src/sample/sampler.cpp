@@ -13,8 +13,6 @@ namespace packinfer {
 
 namespace {
 
-constexpr float kInf = std::numeric_limits<float>::infinity();
-
 bool penalties_enabled(const SamplingParams& p) {
   return p.repetition_window != 0 && (p.repetition_penalty != 1.0f || p.presence_penalty != 0.0f ||
                                       p.frequency_penalty != 0.0f);

@@ -3,6 +3,7 @@
 // (as in llama.cpp's default chain): penalties -> logit_bias -> greedy shortcut when temperature ==
 // 0 -> top-k -> top-p -> min-p -> temperature -> draw with the sequence's own seeded RNG.
 #include <cstdint>
+#include <limits>
 #include <random>
 #include <span>
 #include <string>
@@ -13,6 +14,9 @@
 #include "packinfer/sampling_params.h"
 
 namespace packinfer {
+
+// +infinity: logits compare against -kInf (masked, or NaN read as masked) and kInf.
+inline constexpr float kInf = std::numeric_limits<float>::infinity();
 
 class Sampler {
  public:

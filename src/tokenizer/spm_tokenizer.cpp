@@ -28,20 +28,20 @@ std::string replace_all(std::string_view s, std::string_view from, std::string_v
 }
 
 // A run of bytes in the text; merged-away symbols keep n == 0.
-struct Symbol {
+struct SpmSymbol {
   int prev, next;
   size_t pos, n;
 };
 
-struct Bigram {
+struct SpmBigram {
   int left, right;
   float score;
   size_t size;
 };
 
 // Highest score first; among equal scores the leftmost pair.
-struct BigramOrder {
-  bool operator()(const Bigram& a, const Bigram& b) const {
+struct SpmBigramOrder {
+  bool operator()(const SpmBigram& a, const SpmBigram& b) const {
     return a.score < b.score || (a.score == b.score && a.left > b.left);
   }
 };
@@ -96,7 +96,7 @@ std::vector<int32_t> SpmTokenizer::encode(std::string_view text, bool add_specia
 
 void SpmTokenizer::encode_fragment(std::string_view text, std::vector<int32_t>& out) const {
   // One symbol per UTF-8 character (judged by the lead byte only; invalid bytes stand alone).
-  std::vector<Symbol> syms;
+  std::vector<SpmSymbol> syms;
   for (size_t off = 0; off < text.size();) {
     const size_t n =
         std::min(utf8::sequence_length(static_cast<uint8_t>(text[off])), text.size() - off);
@@ -104,7 +104,7 @@ void SpmTokenizer::encode_fragment(std::string_view text, std::vector<int32_t>& 
     syms.push_back({idx - 1, off + n == text.size() ? -1 : idx + 1, off, n});
     off += n;
   }
-  std::priority_queue<Bigram, std::vector<Bigram>, BigramOrder> queue;
+  std::priority_queue<SpmBigram, std::vector<SpmBigram>, SpmBigramOrder> queue;
   // Which two symbols each merged text came from, to split pieces that are not tokens.
   std::map<std::string, std::pair<int, int>, std::less<>> rev_merge;
   auto try_add = [&](int left, int right) {
@@ -117,10 +117,10 @@ void SpmTokenizer::encode_fragment(std::string_view text, std::vector<int32_t>& 
   };
   for (int i = 1; i < static_cast<int>(syms.size()); ++i) try_add(i - 1, i);
   while (!queue.empty()) {
-    const Bigram bg = queue.top();
+    const SpmBigram bg = queue.top();
     queue.pop();
-    Symbol& l = syms[bg.left];
-    Symbol& r = syms[bg.right];
+    SpmSymbol& l = syms[bg.left];
+    SpmSymbol& r = syms[bg.right];
     // Stale entry: one side has been merged into something else since.
     if (l.n == 0 || r.n == 0 || l.n + r.n != bg.size) continue;
     l.n += r.n;
@@ -131,7 +131,7 @@ void SpmTokenizer::encode_fragment(std::string_view text, std::vector<int32_t>& 
     try_add(bg.left, l.next);
   }
   // Emit each symbol as a token, or split it back along its merges, or as bytes.
-  auto resegment = [&](auto&& self, const Symbol& s) -> void {
+  auto resegment = [&](auto&& self, const SpmSymbol& s) -> void {
     const std::string_view piece = text.substr(s.pos, s.n);
     if (int32_t id = find_token(piece); id >= 0) {
       out.push_back(id);
