@@ -8,9 +8,12 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdio>
+#include <fstream>
 #include <future>
 #include <memory>
 #include <mutex>
+#include <sstream>
 
 #include "packinfer/engine.h"
 #include "packinfer/serving.h"
@@ -288,6 +291,66 @@ TEST(Serving, InvalidRequestsAreRefusedAtSubmit) {
   ServingResult ok = wait(*submit(serving, greedy("Once upon a time", 4)));
   EXPECT_TRUE(ok.error.empty());
   EXPECT_EQ(ok.generation.output_ids.size(), 4u);
+}
+
+// --step-log: a header, then one line per step whose columns add up to what the requests held:
+// every prompt token computed once (no prefix cache), and one decode row per generated token
+// after each request's first (which its last prompt step samples).
+TEST(Serving, StepLogAccountsForEveryToken) {
+  const std::string path = build_dir() + "/serving_step_log.tsv";
+  std::remove(path.c_str());
+  Engine engine(stories_options());
+  ServingOptions options;
+  options.prefix_cache = false;
+  options.step_log = path;
+  int64_t prompt_tokens = 0, decode_rows = 0;
+  {
+    ServingEngine serving(engine, options);
+    std::vector<std::shared_ptr<Outcome>> outs;
+    for (const char* p : kPrompts) outs.push_back(submit(serving, greedy(p, 12)));
+    for (auto& o : outs) {
+      ServingResult r = wait(*o);
+      ASSERT_TRUE(r.error.empty()) << r.error;
+      prompt_tokens += static_cast<int64_t>(r.generation.prompt_ids.size());
+      decode_rows += static_cast<int64_t>(r.generation.output_ids.size()) - 1;
+    }
+  }
+  std::ifstream in(path);
+  std::string line;
+  ASSERT_TRUE(std::getline(in, line));
+  EXPECT_EQ(line.rfind("# step\tdecode_rows\tprompt_tokens", 0), 0u) << line;
+  int64_t steps = 0, logged_prompt = 0, logged_decode = 0;
+  while (std::getline(in, line)) {
+    std::istringstream cols(line);
+    int64_t step = 0, decodes = 0, tokens = 0, sequences = 0, pos0 = 0;
+    double schedule_ms = -1, forward_ms = -1, update_ms = -1;
+    ASSERT_TRUE(cols >> step >> decodes >> tokens >> sequences >> pos0 >> schedule_ms >>
+                forward_ms >> update_ms)
+        << line;
+    EXPECT_EQ(step, ++steps);
+    EXPECT_GT(decodes + tokens, 0) << line;
+    EXPECT_EQ(sequences > 0, tokens > 0) << line;
+    EXPECT_GE(schedule_ms, 0);
+    EXPECT_GT(forward_ms, 0);
+    EXPECT_GE(update_ms, 0);
+    logged_prompt += tokens;
+    logged_decode += decodes;
+  }
+  EXPECT_EQ(logged_prompt, prompt_tokens);
+  EXPECT_EQ(logged_decode, decode_rows);
+}
+
+TEST(Serving, StepLogThatCannotBeOpenedIsNamed) {
+  Engine engine(stories_options());
+  ServingOptions options;
+  options.step_log = "/nonexistent-dir/steps.tsv";
+  try {
+    ServingEngine serving(engine, options);
+    FAIL() << "an unwritable step log must be refused";
+  } catch (const InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("/nonexistent-dir/steps.tsv"), std::string::npos)
+        << e.what();
+  }
 }
 
 }  // namespace

@@ -26,6 +26,11 @@ struct ServingOptions {
   // false: a prompt runs whole in a prefill-only step (decodes wait for it), the classic
   // vLLM scheduler; kept for comparison.
   bool chunked_prefill = true;
+  // Non-empty: one tab-separated line per step is appended to this file (a header first): what
+  // the step held (decode rows, prompt tokens, the position its last prompt chunk starts at) and
+  // where its time went (planning, the forward, taking the results back). For tuning the step
+  // budget; the file is flushed after every line.
+  std::string step_log;
 };
 
 struct ServingRequest {

@@ -119,6 +119,9 @@ void add_serve_command(CLI::App& app, int& exit_code) {
                   "prefill: compute prompts' KV into --kv-store and answer after one token; "
                   "decode or both (default): serve completions (behind `packinfer router`)")
       ->check(CLI::IsMember({"prefill", "decode", "both"}));
+  sub->add_option("--step-log", o->serving.step_log,
+                  "append one tab-separated line per scheduler step to this file: decode rows, "
+                  "prompt tokens, planning/forward/update milliseconds");
   sub->add_flag("--no-chunked-prefill", o->no_chunked_prefill,
                 "run each prompt whole in a prefill-only step (decodes wait)");
   sub->callback([o, &exit_code] { exit_code = run_serve(*o); });

@@ -15,8 +15,11 @@
 #include "sched/request_factory.h"
 #include "sched/scheduler.h"
 #include "sched/sequence.h"
+#include "sched/step_log.h"
 
 namespace packinfer {
+
+using Clock = std::chrono::steady_clock;
 
 struct ServingEngine::Impl {
   EngineCore& engine;
@@ -29,7 +32,8 @@ struct ServingEngine::Impl {
   std::vector<uint64_t> cancels;
   uint64_t next_id = 1;
   bool stopping = false;
-  ServingStats published;  // the scheduler's stats after the last step
+  ServingStats published;             // the scheduler's stats after the last step
+  std::unique_ptr<StepLog> step_log;  // ServingOptions::step_log, when set
   std::thread thread;
 
   static SchedulerOptions scheduler_options(const ServingOptions& o) {
@@ -42,13 +46,16 @@ struct ServingEngine::Impl {
       : engine(e),
         options(o),
         scheduler(*e.kv, std::make_unique<OnlinePolicy>(e.model->config(), e.options.n_ctx, o),
-                  scheduler_options(o)) {}
+                  scheduler_options(o)),
+        step_log(o.step_log.empty() ? nullptr : std::make_unique<StepLog>(o.step_log)) {}
 
   // One step: the next forward the scheduler plans, run and taken back. False when there was
   // nothing to run (requests wait, e.g. for blocks another server computes).
   bool step() {
+    const auto t0 = Clock::now();
     StepPlan plan = scheduler.schedule();
     if (plan.empty()) return false;
+    const auto t1 = Clock::now();
     try {
       engine.runner->run(plan, engine.output);
     } catch (const std::exception& e) {
@@ -56,7 +63,9 @@ struct ServingEngine::Impl {
       scheduler.fail(plan, std::string("internal error: ") + e.what());
       return true;
     }
+    const auto t2 = Clock::now();
     scheduler.update(plan, engine.output);
+    if (step_log) step_log->write(plan, t0, t1, t2, Clock::now());
     return true;
   }
 
