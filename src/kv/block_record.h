@@ -41,11 +41,11 @@ inline std::span<const uint8_t> block_record_token_bytes(std::span<const int32_t
 BlockRecordHeader block_record_header(const BlockRecordKind& kind, uint64_t key, uint64_t parent,
                                       uint64_t payload_bytes);
 
-// Fills the checksums of `h` from the record's tokens and payload.
 // A 64-bit key or fingerprint as 16 hex digits: how block files, their directory and store keys
 // name it.
 std::string block_key_hex(uint64_t key);
 
+// Fills the checksums of `h` from the record's tokens and payload.
 void seal_block_record(BlockRecordHeader& h, std::span<const uint8_t> tokens,
                        std::span<const uint8_t> payload);
 
