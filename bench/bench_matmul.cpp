@@ -9,7 +9,9 @@
 
 #include "bench_levels.h"
 #include "kernels/fp16.h"
+#include "kernels/kernel_table.h"
 #include "kernels/matmul.h"
+#include "kernels/weight_panels.h"
 #include "util/thread_pool.h"
 
 #ifdef PACKINFER_HAVE_OPENBLAS
@@ -40,32 +42,45 @@ std::vector<float> random_floats(int64_t n, uint32_t seed) {
   return v;
 }
 
-// Weights of type F32 or F16 holding random values.
+// Weights of type F32 or F16 holding random values; F16 optionally repacked into panels as the
+// model loader does on a level with the panel GEMM.
 struct Weights {
   std::vector<float> f32;
   std::vector<uint16_t> f16;
+  F16Panels panels;
   WeightMatrix w;
-  Weights(GgmlType t, int64_t N, int64_t K) : f32(random_floats(N * K, 1)) {
+  Weights(GgmlType t, int64_t N, int64_t K, bool with_panels = false)
+      : f32(random_floats(N * K, 1)) {
     if (t == GgmlType::F16) {
       f16.resize(f32.size());
       for (size_t i = 0; i < f32.size(); ++i) f16[i] = fp32_to_fp16(f32[i]);
       w = WeightMatrix{t, f16.data(), N, K, K * 2};
+      if (with_panels) {
+        panels = pack_f16_panels(w);
+        w.panels = panels.data.get();
+      }
     } else {
       w = WeightMatrix{t, f32.data(), N, K, K * 4};
     }
   }
 };
 
-// Args: type (0 = F32, 1 = F16), shape index, threads, M, level (index of Isa).
+// Args: type (0 = F32, 1 = F16 rows as in the file, 2 = F16 repacked into panels), shape index,
+// threads, M, level (index of Isa).
 void BM_Matmul(benchmark::State& state, bool decode) {
   const GgmlType t = state.range(0) == 0 ? GgmlType::F32 : GgmlType::F16;
+  const bool with_panels = state.range(0) == 2;
   const Shape s = decode ? kDecodeShapes[state.range(1)] : kPrefillShapes[state.range(1)];
   const int threads = static_cast<int>(state.range(2));
   const int64_t M = state.range(3);
   const Isa isa = kAllIsas[state.range(4)];
   if (!bench::level_runs(state, isa)) return;
   const KernelTable& kt = kernels_for(isa);
-  Weights wt(t, s.N, s.K);
+  if (with_panels && kt.gemm_panel_f16 == nullptr) {
+    state.SkipWithError((std::string(isa_name(isa)) + " has no panel GEMM tile").c_str());
+    return;
+  }
+  Weights wt(t, s.N, s.K, with_panels);
   const std::vector<float> x = random_floats(M * s.K, 2);
   std::vector<float> y(static_cast<size_t>(M * s.N));
   ThreadPool& pool = pool_of(threads);
@@ -79,8 +94,11 @@ void BM_Matmul(benchmark::State& state, bool decode) {
   state.counters["weight_GB/s"] =
       benchmark::Counter(static_cast<double>(s.N * wt.w.row_bytes) * 1e-9,
                          benchmark::Counter::kIsIterationInvariantRate);
-  state.SetLabel(std::string(t == GgmlType::F32 ? "F32" : "F16") + " K=" + std::to_string(s.K) +
-                 " N=" + std::to_string(s.N) + " " + std::string(isa_name(isa)));
+  state.SetLabel(std::string(t == GgmlType::F32 ? "F32"
+                             : with_panels      ? "F16 panels"
+                                                : "F16") +
+                 " K=" + std::to_string(s.K) + " N=" + std::to_string(s.N) + " " +
+                 std::string(isa_name(isa)));
 }
 
 void BM_Gemm(benchmark::State& state) { BM_Matmul(state, false); }
@@ -116,7 +134,7 @@ BENCHMARK(BM_Gemv)
 BENCHMARK(BM_Gemm)
     ->Name("BM_GemmRows")
     ->ArgNames({"type", "shape", "threads", "M", "isa"})
-    ->ArgsProduct({{1},
+    ->ArgsProduct({{1, 2},
                    {2, 3},
                    {2},
                    {8, 16, 24, 32, 48, 64, 96, 128, 192, 256, 512},

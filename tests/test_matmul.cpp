@@ -19,6 +19,7 @@
 #include "kernels/matmul.h"
 #include "kernels/scalar/scalar_kernels.h"
 #include "kernels/type_kernels.h"
+#include "kernels/weight_panels.h"
 #include "support/isa_levels.h"
 
 namespace packinfer {
@@ -26,6 +27,7 @@ namespace {
 
 struct Weights {
   std::vector<uint8_t> bytes;
+  F16Panels panels;  // when the weights are also repacked, as a model loader does
   WeightMatrix w;
 };
 
@@ -141,13 +143,31 @@ std::vector<double> act_rounding_bound(const WeightMatrix& w, const std::vector<
   return bound;
 }
 
-using LevelType = std::tuple<Isa, GgmlType>;
+// Level, weight type, and whether F16 weights are repacked into panels (weight_panels.h) as the
+// model loader does on a level with the panel GEMM: every test below then runs that path.
+using LevelType = std::tuple<Isa, GgmlType, bool>;
 
 class MatmulTest : public ::testing::TestWithParam<LevelType> {
  protected:
-  void SetUp() override { PACKINFER_REQUIRE_LEVEL(level()); }
+  void SetUp() override {
+    PACKINFER_REQUIRE_LEVEL(level());
+    if (panels() && kernels_for(level()).gemm_panel_f16 == nullptr) {
+      GTEST_SKIP() << isa_name(level())
+                   << " has no panel GEMM tile: models keep F16 rows there (tested as F16)";
+    }
+  }
   Isa level() const { return std::get<0>(GetParam()); }
   GgmlType type() const { return std::get<1>(GetParam()); }
+  bool panels() const { return std::get<2>(GetParam()); }
+  // make_weights, then the panels when the parameter asks for them.
+  bool make(int64_t N, int64_t K, std::mt19937& rng, Weights& out) const {
+    if (!make_weights(type(), N, K, rng, out)) return false;
+    if (panels()) {
+      out.panels = pack_f16_panels(out.w);
+      out.w.panels = out.panels.data.get();
+    }
+    return true;
+  }
   void run(const WeightMatrix& w, const float* x, int64_t ldx, int64_t M, float* y, int64_t ldy,
            int threads, MatmulActivations act = MatmulActivations::Default) const {
     matmul_with(kernels_for(level()), w, x, ldx, M, y, ldy, pool_of(threads), act);
@@ -162,15 +182,14 @@ std::string where(Isa isa, int threads) {
 constexpr double kRelTol = 1e-5;
 
 TEST_P(MatmulTest, MatchesReferenceOverShapes) {
-  const GgmlType t = type();
   std::mt19937 rng(42);
   std::uniform_real_distribution<float> uni(-1.f, 1.f);
   int checked = 0;
   for (int64_t K : {32, 64, 96, 256, 576}) {
     for (int64_t N : {1, 7, 16, 33, 192, 576}) {
       Weights wt;
-      if (!make_weights(t, N, K, rng, wt)) continue;
-      for (int64_t M : {1, 2, 3, 5, 8, 9, 15, 16, 17, 32, 33, 64, 100, 513}) {
+      if (!make(N, K, rng, wt)) continue;
+      for (int64_t M : {1, 2, 3, 5, 6, 7, 8, 9, 14, 15, 16, 17, 29, 32, 33, 64, 100, 513}) {
         // The blocked GEMM's M and N tiling, K blocks and edges are all reached at N <= 192;
         // M = 513 at N = 576 was over half of this test's time, which runs for every level and
         // type, under ASan too.
@@ -211,14 +230,16 @@ TEST_P(MatmulTest, MatchesReferenceOverShapes) {
 // multiplied alone, in a decode batch or inside a prefill of hundreds of rows, with 1 or 2
 // threads, for every type and K (including K that is not a multiple of the SIMD width).
 TEST_P(MatmulTest, BatchInvariantRowsDoNotDependOnTheBatch) {
-  const GgmlType t = type();
   std::mt19937 rng(11);
   std::uniform_real_distribution<float> uni(-1.f, 1.f);
   int checked = 0;
-  for (int64_t K : {37, 256, 576}) {
+  // Panels: K = 4100 is cut into two K blocks (panel_kc), added in a fixed order.
+  const std::vector<int64_t> ks =
+      panels() ? std::vector<int64_t>{37, 576, 4100} : std::vector<int64_t>{37, 256, 576};
+  for (int64_t K : ks) {
     const int64_t N = 100, M = 300;
     Weights wt;
-    if (!make_weights(t, N, K, rng, wt)) continue;
+    if (!make(N, K, rng, wt)) continue;
     std::vector<float> x(static_cast<size_t>(M * K));
     for (float& v : x) v = uni(rng);
     std::vector<float> all(static_cast<size_t>(M * N));
@@ -246,12 +267,11 @@ TEST_P(MatmulTest, BatchInvariantRowsDoNotDependOnTheBatch) {
 // matmul_ex: strided x rows, y written into a column slice of a wider matrix; the columns around
 // the slice must stay untouched.
 TEST_P(MatmulTest, LeadingDimensionsAndColumnSlices) {
-  const GgmlType t = type();
   std::mt19937 rng(7);
   std::uniform_real_distribution<float> uni(-1.f, 1.f);
   const int64_t K = 256, N = 40, pad_x = 9, col0 = 5, ldy = N + 13;
   Weights wt;
-  ASSERT_TRUE(make_weights(t, N, K, rng, wt));
+  ASSERT_TRUE(make(N, K, rng, wt));
   for (int64_t M : {1, 4, 8, 9, 37, 53}) {
     std::vector<float> x(static_cast<size_t>(M * K));
     for (float& v : x) v = uni(rng);
@@ -284,13 +304,12 @@ TEST_P(MatmulTest, LeadingDimensionsAndColumnSlices) {
 // one matmul_with per product, in both orders, with int8 and f32 activations, from decode rows
 // to the GEMM's sizes, writing into strided outputs.
 TEST_P(MatmulTest, ManyProductsEqualOneAtATime) {
-  const GgmlType t = type();
   std::mt19937 rng(5);
   std::uniform_real_distribution<float> uni(-1.f, 1.f);
   const int64_t K = 256;
   const int64_t widths[] = {96, 32, 33};
   Weights wt[3];
-  for (int i = 0; i < 3; ++i) ASSERT_TRUE(make_weights(t, widths[i], K, rng, wt[i]));
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(make(widths[i], K, rng, wt[i]));
   const KernelTable& kt = kernels_for(level());
   for (int64_t M : {1, 3, 8, 9, 40, 200}) {
     std::vector<float> x(static_cast<size_t>(M * K));
@@ -411,6 +430,63 @@ TEST_P(GemmI8Level, TileMatchesScalar) {
   EXPECT_GT(checked, 0);
 }
 
+// The panel GEMM tile of each level against the scalar reference: every row count, one panel
+// (cols 1..32) and two (33..64, up to kPanelPairMaxRows rows), K blocks of any length, with and
+// without accumulating into y; y outside the tile stays untouched.
+class PanelTile : public test::LevelTest {};
+
+TEST_P(PanelTile, MatchesScalar) {
+  if (kt().gemm_panel_f16 == nullptr) {
+    GTEST_SKIP() << isa_name(level())
+                 << " has no panel GEMM tile: F16 products there run the dot-product tiles and "
+                    "the GEMM (tested in MatmulTest)";
+  }
+  std::mt19937 rng(31);
+  std::uniform_real_distribution<float> uni(-1.f, 1.f);
+  int checked = 0;
+  for (int64_t kc : {1, 7, 64, 193}) {
+    const int64_t stride = kc * 32 + 32;  // the second panel, a little further than adjacent
+    std::vector<uint16_t> panel(static_cast<size_t>(2 * stride));
+    for (uint16_t& h : panel) h = fp32_to_fp16(uni(rng));
+    const int64_t ldx = kc + 5, ldy = 64 + 3;
+    std::vector<float> x(static_cast<size_t>(kPanelMaxRows * ldx));
+    for (float& v : x) v = uni(rng);
+    for (int cols : {1, 17, 32, 33, 50, 64}) {
+      const int max_rows = cols > 32 ? kPanelPairMaxRows : kPanelMaxRows;
+      for (int rows = 1; rows <= max_rows; ++rows) {
+        for (bool acc : {false, true}) {
+          std::vector<float> want(static_cast<size_t>(kPanelMaxRows * ldy));
+          for (float& v : want) v = uni(rng);
+          std::vector<float> got(want);
+          gemm_panel_f16_scalar(panel.data(), stride, kc, x.data(), ldx, rows, want.data(), ldy,
+                                cols, acc);
+          kt().gemm_panel_f16(panel.data(), stride, kc, x.data(), ldx, rows, got.data(), ldy, cols,
+                              acc);
+          for (int i = 0; i < kPanelMaxRows; ++i) {
+            for (int j = 0; j < ldy; ++j) {
+              const size_t at = static_cast<size_t>(i * ldy + j);
+              if (i >= rows || j >= cols) {
+                ASSERT_EQ(got[at], want[at])
+                    << "wrote outside the tile at [" << i << "," << j << "]";
+                continue;
+              }
+              double mag = acc ? std::fabs(want[at]) : 0.0;
+              const uint16_t* w = panel.data() + (j / 32) * stride + j % 32;
+              for (int64_t k = 0; k < kc; ++k)
+                mag += std::fabs(x[i * ldx + k] * fp16_to_fp32(w[k * 32]));
+              ASSERT_NEAR(got[at], want[at], 1e-5 * mag + 1e-30)
+                  << "kc=" << kc << " rows=" << rows << " cols=" << cols << " acc=" << acc << " ["
+                  << i << "," << j << "]";
+            }
+          }
+          ++checked;
+        }
+      }
+    }
+  }
+  EXPECT_GT(checked, 0);
+}
+
 TEST(Matmul, RejectsBadLeadingDimensions) {
   std::vector<float> w(4 * 32, 0.f), x(32, 0.f), y(4, 0.f);
   const WeightMatrix wm{GgmlType::F32, w.data(), 4, 32, 32 * 4};
@@ -433,13 +509,23 @@ TEST(Matmul, DefaultIsActiveLevel) {
   }
 }
 
+std::string level_type_name(const ::testing::TestParamInfo<LevelType>& info) {
+  return std::string(isa_name(std::get<0>(info.param))) + "_" +
+         ggml_type_name(static_cast<uint32_t>(std::get<1>(info.param))) +
+         (std::get<2>(info.param) ? "_panels" : "");
+}
 INSTANTIATE_TEST_SUITE_P(Levels, MatmulTest,
                          ::testing::Combine(::testing::ValuesIn(test::all_levels()),
-                                            ::testing::ValuesIn(testable_types())),
-                         [](const ::testing::TestParamInfo<LevelType>& info) {
-                           return std::string(isa_name(std::get<0>(info.param))) + "_" +
-                                  ggml_type_name(static_cast<uint32_t>(std::get<1>(info.param)));
-                         });
+                                            ::testing::ValuesIn(testable_types()),
+                                            ::testing::Values(false)),
+                         level_type_name);
+INSTANTIATE_TEST_SUITE_P(Panels, MatmulTest,
+                         ::testing::Combine(::testing::ValuesIn(test::all_levels()),
+                                            ::testing::Values(GgmlType::F16),
+                                            ::testing::Values(true)),
+                         level_type_name);
+INSTANTIATE_TEST_SUITE_P(Levels, PanelTile, ::testing::ValuesIn(test::all_levels()),
+                         test::level_param_name);
 INSTANTIATE_TEST_SUITE_P(Levels, MatmulLevel, ::testing::ValuesIn(test::all_levels()),
                          test::level_param_name);
 INSTANTIATE_TEST_SUITE_P(Levels, GemmI8Level, ::testing::ValuesIn(test::all_levels()),

@@ -48,11 +48,11 @@ struct Value {
   std::variant<uint64_t, int64_t, double, bool, std::string, Array> data;
 
   // Numeric accessors accept any integer type (range-checked) or float as documented.
-  std::optional<int64_t> as_int() const;      // any integer type that fits int64
-  std::optional<double> as_float() const;    // FLOAT32/64 and integers
-  std::optional<bool> as_bool() const;        // BOOL
-  const std::string* as_string() const;       // STRING
-  const Array* as_array() const;              // ARRAY
+  std::optional<int64_t> as_int() const;   // any integer type that fits int64
+  std::optional<double> as_float() const;  // FLOAT32/64 and integers
+  std::optional<bool> as_bool() const;     // BOOL
+  const std::string* as_string() const;    // STRING
+  const Array* as_array() const;           // ARRAY
 };
 
 struct KeyValue {
@@ -83,6 +83,9 @@ class File {
   uint64_t alignment() const { return alignment_; }
   const std::string& name() const { return name_; }
   std::span<const uint8_t> bytes() const { return bytes_; }
+  // Lets the OS drop the pages of a tensor's bytes that were copied elsewhere (a file opened with
+  // open(); bytes given to parse() belong to the caller and are left alone).
+  void release_pages(const uint8_t* p, uint64_t n) const { map_.release_pages(p, n); }
 
   const std::vector<KeyValue>& metadata() const { return kv_; }
   const Value* find(std::string_view key) const;

@@ -56,6 +56,16 @@ using GemvF32Fn = void (*)(const float* w, int64_t ldw, int64_t n_rows, const fl
 using GemvF16Fn = void (*)(const uint16_t* w, int64_t ldw, int64_t n_rows, const float* x,
                            int64_t ldx, int64_t M, int64_t K, float* y, int64_t ldy);
 
+// Panel GEMM tile (weight_panels.h): y[i*ldy + j] (+)= sum over k < kc of x[i*ldx + k] *
+// W(j, k) for i < rows, j < cols, each sum taken along k in order; with accumulate the block's
+// sum is added to y afterwards. y outside is untouched. W(j, k) is panel[k*32 + j] for j < 32
+// and, when cols > 32 (two panels at once, rows <= kPanelPairMaxRows), panel[stride + k*32 + j -
+// 32] for 32 <= j < 64. Otherwise rows <= kPanelMaxRows and cols <= 32.
+using PanelF16Fn = void (*)(const uint16_t* panel, int64_t stride, int64_t kc, const float* x,
+                            int64_t ldx, int rows, float* y, int64_t ldy, int cols,
+                            bool accumulate);
+inline constexpr int kPanelMaxRows = 14;
+inline constexpr int kPanelPairMaxRows = 6;
 using AttentionFn = void (*)(const AttentionShape&, const KvLayerView&, const AttentionItem&);
 using RmsNormFn = void (*)(const float* x, const float* w, float* y, int64_t n_rows, int64_t n,
                            float eps);
@@ -80,6 +90,9 @@ struct KernelTable {
   // Int8 GEMM tile, nullptr when the level has none worth using (then prefill with quantized
   // weights runs the f32 GEMM on dequantized panels).
   GemmI8MicroFn gemm_i8 = nullptr;
+  // Panel GEMM tile for F16 weights repacked at load, nullptr when the level has none (then the
+  // model keeps only the GGUF rows and F16 products take the paths above).
+  PanelF16Fn gemm_panel_f16 = nullptr;
 
   // Per weight type, indexed by ggml type id; an entry with dequant == nullptr is unsupported.
   TypeKernels types[kTypeSlots];

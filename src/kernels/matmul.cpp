@@ -34,6 +34,12 @@ bool int8_path(const KernelTable& kt, const TypeKernels* tk, MatmulActivations a
          tk->pack_i8 != nullptr;
 }
 
+// Whether a product runs on the panel GEMM: F16 weights repacked at load, on a level with the
+// tile. It is batch-invariant and the fastest path at every M, so both orders take it.
+bool panel_path(const KernelTable& kt, const WeightMatrix& w) {
+  return w.panels != nullptr && w.type == GgmlType::F16 && kt.gemm_panel_f16 != nullptr;
+}
+
 // Whether a product with f32 activations runs on the dot-product tiles (else the blocked GEMM).
 bool row_dots_path(const KernelTable& kt, GgmlType t, int64_t M, MatmulOrder order) {
   return order == MatmulOrder::BatchInvariant || M <= gemm::row_dots_max_m(kt, t);
@@ -59,7 +65,10 @@ void matmul_with(const KernelTable& kt, const WeightMatrix& w, const float* x, i
   }
   if (act == MatmulActivations::Default) act = default_matmul_activations();
   const bool int8 = int8_path(kt, tk, act);
-  if (int8 && M <= gemm::kGemvInt8MaxM) {
+  if (panel_path(kt, w)) {
+    const gemm::PanelTarget one{&w, y, ldy};
+    gemm::panel_gemm(kt, std::span<const gemm::PanelTarget>(&one, 1), x, ldx, M, pool);
+  } else if (int8 && M <= gemm::kGemvInt8MaxM) {
     gemm::gemv_int8(tk, w, x, ldx, M, y, ldy, pool);
   } else if (int8) {
     gemm::gemm_int8(kt.gemm_i8, tk, w, x, ldx, M, y, ldy, pool);
@@ -76,8 +85,22 @@ void matmul_many_with(const KernelTable& kt, std::span<const MatmulTarget> targe
                       int64_t ldx, int64_t M, ThreadPool& pool, MatmulActivations act,
                       MatmulOrder order) {
   if (act == MatmulActivations::Default) act = default_matmul_activations();
-  // One pass only where matmul_with would run every product on row_dots: the same tiles in the
-  // same order per output, so the same bits. Otherwise one call per product.
+  // One pass only where matmul_with would run every product on the panel GEMM, or every product
+  // on row_dots: the same tiles in the same order per output, so the same bits. Otherwise one
+  // call per product.
+  bool panels = M > 0 && targets.size() > 1;
+  std::vector<gemm::PanelTarget> pt;
+  for (const MatmulTarget& t : targets) {
+    if (!panels) break;
+    const WeightMatrix& w = *t.w;
+    kernels_or_throw(kt, w.type);
+    panels = panel_path(kt, w) && w.rows > 0 && w.cols > 0 && ldx >= w.cols && t.ldy >= w.rows;
+    pt.push_back({&w, t.y, t.ldy});
+  }
+  if (panels) {
+    gemm::panel_gemm(kt, pt, x, ldx, M, pool);
+    return;
+  }
   bool one_pass = M > 0 && targets.size() > 1;
   std::vector<gemm::RowDotsTarget> rd;
   for (const MatmulTarget& t : targets) {

@@ -10,6 +10,10 @@
 // many rows share the product. MatmulOrder::BatchInvariant runs every product on the dot-product
 // tiles instead (about 8% slower prefill with F16 weights, 25% with quantized ones on Zen 5):
 // then a row of x gets the same bits alone, in a decode batch or in a 512-token prefill.
+//
+// F16 weights repacked into panels at load (weight_panels.h) take the panel GEMM instead, on a
+// level that has its tile (avx512 and up): one kernel for every M, batch-invariant by
+// construction, and faster than both paths above at every M from 2 (bench/RESULTS.md).
 #include <cstdint>
 #include <span>
 
@@ -39,6 +43,9 @@ struct WeightMatrix {
   int64_t rows = 0;       // N: output features
   int64_t cols = 0;       // K: input features
   int64_t row_bytes = 0;  // bytes per row in the stored type
+  // F16 only: the same weights repacked into k-major panels (weight_panels.h), or null. The rows
+  // at `data` stay valid (embedding lookups and levels without the panel tile read them).
+  const uint16_t* panels = nullptr;
   const void* row(int64_t r) const { return static_cast<const uint8_t*>(data) + r * row_bytes; }
 };
 

@@ -41,6 +41,16 @@ void row_dots_many(const KernelTable& kt, std::span<const RowDotsTarget> targets
 // Largest M for which the fastest order uses row_dots rather than the blocked GEMM.
 int64_t row_dots_max_m(const KernelTable& kt, GgmlType t);
 
+// Panel GEMM (panel_gemm.cpp): F16 weights with w->panels != nullptr on a level with
+// kt.gemm_panel_f16, every M, several products of the same x in one parallel pass.
+struct PanelTarget {
+  const WeightMatrix* w;
+  float* y;
+  int64_t ldy;
+};
+void panel_gemm(const KernelTable& kt, std::span<const PanelTarget> targets, const float* x,
+                int64_t ldx, int64_t M, ThreadPool& pool);
+
 // Integer path of the small-M product (tk->dot_act != nullptr): each of the M rows of x is
 // quantized once (tk->quantize_act), then every weight row is dotted with all of them while it is
 // in L1.

@@ -10,6 +10,10 @@ void add_avx512_kernels(KernelTable& t) {
   // Rapids.
   t.gemm = GemmKernel{14, 32, 288, gemm_micro_14x32_avx512, gemm_pack_b32_avx512};
 
+  static_assert(kPanelMaxRowsAvx512 == kPanelMaxRows &&
+                kPanelPairMaxRowsAvx512 == kPanelPairMaxRows);
+  t.gemm_panel_f16 = gemm_panel_f16_avx512;
+
   t.gemv_f32 = gemv_f32_avx512;
   t.gemv_f16 = gemv_f16_avx512;
 

@@ -1,5 +1,6 @@
 #include "model/model_weights.h"
 
+#include "kernels/kernel_table.h"
 #include "kernels/type_kernels.h"
 #include "packinfer/error.h"
 
@@ -54,6 +55,32 @@ std::vector<float> vector_f32(const gguf::File& f, const std::string& name, int6
   return out;
 }
 
+// Repacks the F16 matrices into panels when the active level can use them, all into one block
+// of memory, and lets the OS drop the file pages as they are copied (the panels are what
+// products read from now on).
+void add_panels(const gguf::File& f, const std::vector<WeightMatrix*>& matrices,
+                ModelWeights& out) {
+  if (active_kernels().gemm_panel_f16 == nullptr) return;
+  std::vector<WeightMatrix*> todo;
+  int64_t bytes = 0;
+  for (WeightMatrix* w : matrices) {
+    if (w->type != GgmlType::F16 || w->rows == 0 || w->cols == 0) continue;
+    todo.push_back(w);
+    bytes += f16_panel_bytes(*w);
+  }
+  if (todo.empty()) return;
+  out.panel_memory = allocate_panel_memory(bytes);
+  out.panel_bytes = bytes;
+  uint16_t* at = out.panel_memory.get();
+  for (WeightMatrix* w : todo) {
+    pack_f16_panels_into(*w, at, [&f](const void* p, size_t n) {
+      f.release_pages(static_cast<const uint8_t*>(p), n);
+    });
+    w->panels = at;
+    at += f16_panel_bytes(*w) / static_cast<int64_t>(sizeof(uint16_t));
+  }
+}
+
 }  // namespace
 
 ModelWeights ModelWeights::from_gguf(const gguf::File& f, const ModelConfig& c) {
@@ -85,6 +112,15 @@ ModelWeights ModelWeights::from_gguf(const gguf::File& f, const ModelConfig& c) 
     l.w_up = matrix(f, p + "ffn_up.weight", c.n_ff, c.n_embd);
     l.w_down = matrix(f, p + "ffn_down.weight", c.n_embd, c.n_ff);
   }
+  std::vector<WeightMatrix*> matrices;
+  for (LayerWeights& l : w.layers) {
+    for (WeightMatrix* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down})
+      matrices.push_back(m);
+  }
+  // With tied embeddings the output matrix is the embedding table, whose rows the embedding
+  // lookups keep reading (a few pages fault back in).
+  matrices.push_back(&w.output);
+  add_panels(f, matrices, w);
   return w;
 }
 

@@ -20,6 +20,10 @@ class MappedFile {
 
   std::span<const uint8_t> bytes() const { return {data_, size_}; }
   const std::string& path() const { return path_; }
+  // Drops the resident pages wholly inside [p, p + n), a range of this map, from the process
+  // (madvise DONTNEED). The map is private and never written, so a later read faults the file's
+  // bytes back in: for ranges copied elsewhere and now rarely read. No-op outside the map.
+  void release_pages(const void* p, size_t n) const;
 
  private:
   std::string path_;

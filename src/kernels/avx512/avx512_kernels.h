@@ -13,6 +13,12 @@ void gemm_micro_14x32_avx512(int64_t kc, const float* a, int64_t lda, const floa
                              int64_t ldc, bool accumulate);
 void gemm_pack_b32_avx512(const float* const* rows, int64_t kc, float* dst);
 
+// Panel GEMM tile over F16 panels (kernel_table.h, PanelF16Fn).
+constexpr int kPanelMaxRowsAvx512 = 14;
+constexpr int kPanelPairMaxRowsAvx512 = 6;
+void gemm_panel_f16_avx512(const uint16_t* panel, int64_t stride, int64_t kc, const float* x,
+                           int64_t ldx, int rows, float* y, int64_t ldy, int cols, bool accumulate);
+
 // Dot-product tiles of every f32-activation matmul (kernel_table.h, GemvF32Fn / GemvF16Fn).
 void gemv_f32_avx512(const float* w, int64_t ldw, int64_t n_rows, const float* x, int64_t ldx,
                      int64_t M, int64_t K, float* y, int64_t ldy);

@@ -1,0 +1,95 @@
+// AVX-512 tile of the panel GEMM (kernel_table.h, PanelF16Fn; layout in weight_panels.h). Per k:
+// one 64-byte line of a panel becomes two f32 vectors (32 weight rows), and each of up to 14 x
+// rows is broadcast into two FMAs: 28 accumulators, 2 weight vectors, the broadcasts folded into
+// the FMAs. No horizontal sums and no packing, so the FMA pipes stay busy at any M; measured at
+// ~100% of one Zen 5 core's FMA peak from M = 8 (bench/RESULTS.md). Up to 6 rows run two panels
+// at once: decode then has 4 FMA chains and two lines in flight per k instead of 2 and one.
+#include <immintrin.h>
+
+#include <utility>
+
+// GCC 12's AVX-512 conversions start from _mm512_undefined_*(), which -Wmaybe-uninitialized
+// reports as used uninitialized (a false positive).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+#include "kernels/avx512/avx512_kernels.h"
+
+namespace packinfer {
+namespace {
+
+constexpr int kWidth = 32;
+// Lines ahead that a few-row tile prefetches: with one or two rows of x a tile is a stream from
+// memory (decode), and the hardware prefetcher alone leaves it ~10% short.
+constexpr int64_t kPrefetchLines = 16;
+
+// NP panels (1 or 2, the second `stride` elements after the first) against MR rows of x.
+template <int MR, int NP>
+void tile(const uint16_t* panel, int64_t stride, int64_t kc, const float* x, int64_t ldx, float* y,
+          int64_t ldy, bool accumulate) {
+  constexpr int V = 2 * NP;  // weight vectors per k
+  __m512 acc[MR][V];
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i)
+    for (int v = 0; v < V; ++v) acc[i][v] = _mm512_setzero_ps();
+  for (int64_t k = 0; k < kc; ++k) {
+    __m512 b[V];
+#pragma GCC unroll 4
+    for (int p = 0; p < NP; ++p) {
+      const uint16_t* at = panel + p * stride + k * kWidth;
+      _mm_prefetch(reinterpret_cast<const char*>(at + kPrefetchLines * kWidth), _MM_HINT_T0);
+      const auto* line = reinterpret_cast<const __m256i*>(at);
+      b[2 * p] = _mm512_cvtph_ps(_mm256_load_si256(line));
+      b[2 * p + 1] = _mm512_cvtph_ps(_mm256_load_si256(line + 1));
+    }
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+      const __m512 a = _mm512_set1_ps(x[i * ldx + k]);
+#pragma GCC unroll 4
+      for (int v = 0; v < V; ++v) acc[i][v] = _mm512_fmadd_ps(a, b[v], acc[i][v]);
+    }
+  }
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i) {
+#pragma GCC unroll 4
+    for (int v = 0; v < V; ++v) {
+      float* c = y + i * ldy + 16 * v;
+      if (accumulate) acc[i][v] = _mm512_add_ps(_mm512_loadu_ps(c), acc[i][v]);
+      _mm512_storeu_ps(c, acc[i][v]);
+    }
+  }
+}
+
+using TileFn = void (*)(const uint16_t*, int64_t, int64_t, const float*, int64_t, float*, int64_t,
+                        bool);
+
+template <int NP, int... I>
+constexpr TileFn pick(int rows, std::integer_sequence<int, I...>) {
+  constexpr TileFn fns[] = {tile<I + 1, NP>...};
+  return fns[rows - 1];
+}
+
+}  // namespace
+
+void gemm_panel_f16_avx512(const uint16_t* panel, int64_t stride, int64_t kc, const float* x,
+                           int64_t ldx, int rows, float* y, int64_t ldy, int cols,
+                           bool accumulate) {
+  const bool pair = cols > kWidth;
+  const TileFn fn = pair ? pick<2>(rows, std::make_integer_sequence<int, kPanelPairMaxRowsAvx512>{})
+                         : pick<1>(rows, std::make_integer_sequence<int, kPanelMaxRowsAvx512>{});
+  const int full = pair ? 2 * kWidth : kWidth;
+  if (cols == full) {
+    fn(panel, stride, kc, x, ldx, y, ldy, accumulate);
+    return;
+  }
+  // The last panel of a matrix whose N is not a multiple of 32: the whole tile aside, then only
+  // the columns that exist.
+  alignas(64) float edge[kPanelMaxRowsAvx512 * kWidth];
+  fn(panel, stride, kc, x, ldx, edge, full, false);
+  for (int i = 0; i < rows; ++i) {
+    for (int j = 0; j < cols; ++j) {
+      y[i * ldy + j] = accumulate ? y[i * ldy + j] + edge[i * full + j] : edge[i * full + j];
+    }
+  }
+}
+
+}  // namespace packinfer

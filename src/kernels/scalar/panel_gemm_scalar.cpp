@@ -1,0 +1,23 @@
+// Scalar reference of the panel GEMM tile (kernel_table.h, PanelF16Fn): what the SIMD tiles are
+// tested against. No level's table takes it (the levels without a SIMD tile keep their own F16
+// paths, which are faster than this loop); tests call it directly.
+#include "kernels/fp16.h"
+#include "kernels/scalar/scalar_kernels.h"
+
+namespace packinfer {
+
+void gemm_panel_f16_scalar(const uint16_t* panel, int64_t stride, int64_t kc, const float* x,
+                           int64_t ldx, int rows, float* y, int64_t ldy, int cols,
+                           bool accumulate) {
+  constexpr int kWidth = 32;
+  for (int i = 0; i < rows; ++i) {
+    for (int j = 0; j < cols; ++j) {
+      const uint16_t* w = panel + (j / kWidth) * stride + j % kWidth;
+      float acc = 0.f;
+      for (int64_t k = 0; k < kc; ++k) acc += x[i * ldx + k] * fp16_to_fp32(w[k * kWidth]);
+      y[i * ldy + j] = accumulate ? y[i * ldy + j] + acc : acc;
+    }
+  }
+}
+
+}  // namespace packinfer
