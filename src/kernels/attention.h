@@ -40,6 +40,10 @@ struct KvRowSource {
   void (*decode)(const void* ctx, int32_t block, int32_t kv_head, int32_t slot0, int32_t n,
                  float* dst) = nullptr;
   const void* ctx = nullptr;
+  // Other formats, optional: starts loading what decode(ctx, block, kv_head, ...) will read. A
+  // short chunk reads each position's K and V once per step, from memory, in blocks scattered
+  // over the pool; without a hint every block starts with a miss.
+  void (*prefetch)(const void* ctx, int32_t block, int32_t kv_head) = nullptr;
 
   bool in_place() const { return f32 != nullptr; }
 };

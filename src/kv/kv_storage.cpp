@@ -1,6 +1,7 @@
 #include "kv/kv_storage.h"
 
 #include <sys/mman.h>
+#include <xmmintrin.h>
 
 #include <algorithm>
 #include <cstring>
@@ -172,6 +173,25 @@ void KvStorage::decode_values(const void* ctx, int32_t block, int32_t kv_head, i
                         s.head_dim_, s.block_size_);
 }
 
+namespace {
+void prefetch_bytes(const uint8_t* p, int64_t n) {
+  for (int64_t off = 0; off < n; off += 64)
+    _mm_prefetch(reinterpret_cast<const char*>(p + off), _MM_HINT_T0);
+}
+}  // namespace
+
+void KvStorage::prefetch_keys(const void* ctx, int32_t block, int32_t kv_head) {
+  const auto& c = *static_cast<const ReadContext*>(ctx);
+  const KvStorage& s = *c.storage;
+  prefetch_bytes(s.key_block(c.layer, block) + kv_head * s.k_head_, s.k_head_);
+}
+
+void KvStorage::prefetch_values(const void* ctx, int32_t block, int32_t kv_head) {
+  const auto& c = *static_cast<const ReadContext*>(ctx);
+  const KvStorage& s = *c.storage;
+  prefetch_bytes(s.value_block(c.layer, block) + kv_head * s.v_head_, s.v_head_);
+}
+
 KvLayerView KvStorage::layer_view(int32_t layer) const {
   KvLayerView view;
   const void* ctx = &read_context_[static_cast<size_t>(layer)];
@@ -180,6 +200,7 @@ KvLayerView KvStorage::layer_view(int32_t layer) const {
     view.k.block_stride = shape_.kv_dim() * block_size_;
   } else {
     view.k.decode = decode_keys;
+    view.k.prefetch = prefetch_keys;
     view.k.ctx = ctx;
   }
   if (format_.v == KvType::F32) {
@@ -187,6 +208,7 @@ KvLayerView KvStorage::layer_view(int32_t layer) const {
     view.v.block_stride = shape_.kv_dim() * block_size_;
   } else {
     view.v.decode = decode_values;
+    view.v.prefetch = prefetch_values;
     view.v.ctx = ctx;
   }
   return view;

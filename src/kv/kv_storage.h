@@ -82,6 +82,8 @@ class KvStorage {
   void finish_layer(int32_t block, int32_t layer);
   static void decode_keys(const void* ctx, int32_t block, int32_t kv_head, int32_t slot0, int32_t n,
                           float* dst);
+  static void prefetch_keys(const void* ctx, int32_t block, int32_t kv_head);
+  static void prefetch_values(const void* ctx, int32_t block, int32_t kv_head);
   static void decode_values(const void* ctx, int32_t block, int32_t kv_head, int32_t slot0,
                             int32_t n, float* dst);
 

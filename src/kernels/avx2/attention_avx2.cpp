@@ -156,6 +156,7 @@ void run_tile(const AttentionShape& shape, const KvLayerView& kv, const Attentio
       }
     } else {
       nk_next = static_cast<int>(std::min<int64_t>(kChunk, kv_len - c0 - kChunk));
+      prefetch_ahead(kv, item, c0, kv_len, bs);
       chunk_rows(kv.k, item, c0, nk, bs, hd, head_off, t.kdec, kp);
       chunk_rows(kv.v, item, c0, nk, bs, hd, head_off, t.vdec, vp);
     }

@@ -52,6 +52,23 @@ inline void chunk_rows(const KvRowSource& src, const AttentionItem& item, int64_
   for (int j = 0; j < n; ++j) rows[j] = dec + static_cast<int64_t>(j) * hd;
 }
 
+// Blocks ahead of the chunk being decoded whose K and V are prefetched. Measured on Zen 5 with a
+// 16-token chunk at 3,000 positions: 2 blocks ahead cut the step by 7-9%; 4 and 8 did no better.
+constexpr int64_t kPrefetchBlocksAhead = 2;
+
+// Formats that are decoded (not f32 in place): hints the block kPrefetchBlocksAhead blocks after
+// chunk c0 to the cache, once per block. Every position's K and V are read once per tile; in a
+// short chunk that is once per step, from memory, in blocks scattered over the pool.
+inline void prefetch_ahead(const KvLayerView& kv, const AttentionItem& item, int64_t c0,
+                           int64_t kv_len, int bs) {
+  if (kv.k.prefetch == nullptr || kv.v.prefetch == nullptr) return;
+  const int64_t ahead = (c0 / bs + kPrefetchBlocksAhead) * bs;
+  if (ahead >= kv_len || c0 % bs >= kChunk) return;  // the first chunk of a block only
+  const int32_t block = item.block_table[ahead / bs];
+  kv.k.prefetch(kv.k.ctx, block, item.kv_head);
+  kv.v.prefetch(kv.v.ctx, block, item.kv_head);
+}
+
 // Runtime or compile-time count of 8-float vectors per head (NV == 0: use the runtime value).
 template <int NV>
 inline int vecs(int nv_rt) {

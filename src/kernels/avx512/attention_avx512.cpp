@@ -285,6 +285,7 @@ void run_tile(const AttentionShape& shape, const KvLayerView& kv, const Attentio
         }
       }
     } else {
+      attn_avx2::prefetch_ahead(kv, item, c0, kv_len, bs);
       attn_avx2::chunk_rows(kv.k, item, c0, nk, bs, hd, head_off, t.kdec, kp);
       attn_avx2::chunk_rows(kv.v, item, c0, nk, bs, hd, head_off, t.vdec, vp);
     }
