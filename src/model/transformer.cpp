@@ -15,9 +15,11 @@ namespace {
 // Queries per attention work item: small enough that the items of a short sequence still spread
 // over both cores, large enough that each K/V block read is reused by many queries.
 constexpr int64_t kAttentionQueryTile = 32;
-// Fewest queries per item when a short sequence is cut into one item per thread (8-query items
-// were measured slower: each item reads the whole K/V for fewer rows).
-constexpr int64_t kMinQueriesToSplit = 12;
+// Fewest queries per item when a short sequence is cut into one item per thread. Each item reads
+// the whole K/V for its rows; with K/V blocks prefetched ahead (attention kernels) 8-query items
+// made mixed steps of 16-20 tokens at 3,000 positions 2-8% faster than 12-query ones (without
+// the prefetch they had been slower), and 6 gained nothing more (bench/RESULTS.md).
+constexpr int64_t kMinQueriesToSplit = 8;
 
 void grow(std::vector<float>& v, int64_t n) {
   if (static_cast<int64_t>(v.size()) < n) v.resize(static_cast<size_t>(n));
