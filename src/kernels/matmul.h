@@ -8,12 +8,13 @@
 //
 // The two sum each output in a different order, so by default a row's last bits depend on how
 // many rows share the product. MatmulOrder::BatchInvariant runs every product on the dot-product
-// tiles instead (about 8% slower prefill with F16 weights, 25% with quantized ones on Zen 5):
+// tiles instead (about 8% slower prefill with F32 weights, 25% with quantized ones on Zen 5):
 // then a row of x gets the same bits alone, in a decode batch or in a 512-token prefill.
 //
 // F16 weights repacked into panels at load (weight_panels.h) take the panel GEMM instead, on a
 // level that has its tile (avx512 and up): one kernel for every M, batch-invariant by
-// construction, and faster than both paths above at every M from 2 (bench/RESULTS.md).
+// construction, as fast as the tiles in decode and 17-38% faster than either path at 16-64 rows
+// (bench/RESULTS.md).
 #include <cstdint>
 #include <span>
 
