@@ -47,7 +47,7 @@ std::vector<float> random_floats(int64_t n, uint32_t seed) {
 struct Weights {
   std::vector<float> f32;
   std::vector<uint16_t> f16;
-  F16Panels panels;
+  Panels panels;
   WeightMatrix w;
   Weights(GgmlType t, int64_t N, int64_t K, bool with_panels = false)
       : f32(random_floats(N * K, 1)) {
@@ -56,7 +56,7 @@ struct Weights {
       for (size_t i = 0; i < f32.size(); ++i) f16[i] = fp32_to_fp16(f32[i]);
       w = WeightMatrix{t, f16.data(), N, K, K * 2};
       if (with_panels) {
-        panels = pack_f16_panels(w);
+        panels = pack_panels(w);
         w.panels = panels.data.get();
       }
     } else {
@@ -135,11 +135,8 @@ BENCHMARK(BM_Gemv)
 BENCHMARK(BM_Gemm)
     ->Name("BM_GemmRows")
     ->ArgNames({"type", "shape", "threads", "M", "isa"})
-    ->ArgsProduct({{1, 2},
-                   {2, 3},
-                   {2},
-                   {8, 16, 24, 32, 48, 64, 96, 128, 192, 256, 512},
-                   simd_levels(false)})
+    ->ArgsProduct(
+        {{1, 2}, {2, 3}, {2}, {8, 16, 24, 32, 48, 64, 96, 128, 192, 256, 512}, simd_levels(false)})
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
 

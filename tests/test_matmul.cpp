@@ -27,7 +27,7 @@ namespace {
 
 struct Weights {
   std::vector<uint8_t> bytes;
-  F16Panels panels;  // when the weights are also repacked, as a model loader does
+  Panels panels;  // when the weights are also repacked, as a model loader does
   WeightMatrix w;
 };
 
@@ -151,9 +151,13 @@ class MatmulTest : public ::testing::TestWithParam<LevelType> {
  protected:
   void SetUp() override {
     PACKINFER_REQUIRE_LEVEL(level());
-    if (panels() && kernels_for(level()).gemm_panel_f16 == nullptr) {
-      GTEST_SKIP() << isa_name(level())
-                   << " has no panel GEMM tile: models keep F16 rows there (tested as F16)";
+    const KernelTable& kt = kernels_for(level());
+    const bool has_tile =
+        type() == GgmlType::F16 ? kt.gemm_panel_f16 != nullptr : kt.gemm_panel_q8_0 != nullptr;
+    if (panels() && !has_tile) {
+      GTEST_SKIP() << isa_name(level()) << " has no "
+                   << ggml_type_name(static_cast<uint32_t>(type()))
+                   << " panel GEMM tile: models keep the GGUF rows there (tested without panels)";
     }
   }
   Isa level() const { return std::get<0>(GetParam()); }
@@ -163,7 +167,7 @@ class MatmulTest : public ::testing::TestWithParam<LevelType> {
   bool make(int64_t N, int64_t K, std::mt19937& rng, Weights& out) const {
     if (!make_weights(type(), N, K, rng, out)) return false;
     if (panels()) {
-      out.panels = pack_f16_panels(out.w);
+      out.panels = pack_panels(out.w);
       out.w.panels = out.panels.data.get();
     }
     return true;
@@ -233,9 +237,9 @@ TEST_P(MatmulTest, BatchInvariantRowsDoNotDependOnTheBatch) {
   std::mt19937 rng(11);
   std::uniform_real_distribution<float> uni(-1.f, 1.f);
   int checked = 0;
-  // Panels: K = 4100 is cut into two K blocks (panel_kc), added in a fixed order.
+  // Panels: K = 4128 is cut into two K blocks (panel_kc), added in a fixed order.
   const std::vector<int64_t> ks =
-      panels() ? std::vector<int64_t>{37, 576, 4100} : std::vector<int64_t>{37, 256, 576};
+      panels() ? std::vector<int64_t>{37, 576, 4128} : std::vector<int64_t>{37, 256, 576};
   for (int64_t K : ks) {
     const int64_t N = 100, M = 300;
     Weights wt;
@@ -487,6 +491,59 @@ TEST_P(PanelTile, MatchesScalar) {
   EXPECT_GT(checked, 0);
 }
 
+// The Q8_0 panel tile against the scalar reference, on a panel packed from random Q8_0 rows
+// (every row count, 1..32 columns, 1 to 5 blocks, with and without accumulating).
+TEST_P(PanelTile, Q8MatchesScalar) {
+  if (kt().gemm_panel_q8_0 == nullptr) {
+    GTEST_SKIP() << isa_name(level())
+                 << " has no Q8_0 panel GEMM tile: Q8_0 products there run the dot-product tiles "
+                    "and the GEMM (tested in MatmulTest)";
+  }
+  std::mt19937 rng(37);
+  std::uniform_real_distribution<float> uni(-1.f, 1.f);
+  int checked = 0;
+  for (int64_t K : {32, 96, 160}) {
+    Weights wt;
+    ASSERT_TRUE(make_weights(GgmlType::Q8_0, 32, K, rng, wt));
+    const Panels panels = pack_panels(wt.w);
+    const auto* panel = reinterpret_cast<const uint8_t*>(panels.data.get());
+    const int64_t ldx = K + 3, ldy = 32 + 5;
+    std::vector<float> x(static_cast<size_t>(kPanelMaxRows * ldx));
+    for (float& v : x) v = uni(rng);
+    for (int cols : {1, 17, 32}) {
+      for (int rows = 1; rows <= kPanelMaxRows; ++rows) {
+        for (bool acc : {false, true}) {
+          std::vector<float> want(static_cast<size_t>(kPanelMaxRows * ldy));
+          for (float& v : want) v = uni(rng);
+          std::vector<float> got(want);
+          gemm_panel_q8_0_scalar(panel, K, x.data(), ldx, rows, want.data(), ldy, cols, acc);
+          kt().gemm_panel_q8_0(panel, K, x.data(), ldx, rows, got.data(), ldy, cols, acc);
+          for (int i = 0; i < kPanelMaxRows; ++i) {
+            for (int j = 0; j < ldy; ++j) {
+              const size_t at = static_cast<size_t>(i * ldy + j);
+              if (i >= rows || j >= cols) {
+                ASSERT_EQ(got[at], want[at])
+                    << "wrote outside the tile at [" << i << "," << j << "]";
+                continue;
+              }
+              // Tolerance: sum of |x w| over k (the reference dequantizes the same way).
+              std::vector<float> row(static_cast<size_t>(K));
+              kernels_for(Isa::Scalar).type(GgmlType::Q8_0)->dequant(wt.w.row(j), row.data(), K);
+              double mag = acc ? std::fabs(want[at]) : 0.0;
+              for (int64_t k = 0; k < K; ++k) mag += std::fabs(x[i * ldx + k] * row[k]);
+              ASSERT_NEAR(got[at], want[at], 1e-5 * mag + 1e-30)
+                  << "K=" << K << " rows=" << rows << " cols=" << cols << " acc=" << acc << " ["
+                  << i << "," << j << "]";
+            }
+          }
+          ++checked;
+        }
+      }
+    }
+  }
+  EXPECT_GT(checked, 0);
+}
+
 TEST(Matmul, RejectsBadLeadingDimensions) {
   std::vector<float> w(4 * 32, 0.f), x(32, 0.f), y(4, 0.f);
   const WeightMatrix wm{GgmlType::F32, w.data(), 4, 32, 32 * 4};
@@ -521,7 +578,7 @@ INSTANTIATE_TEST_SUITE_P(Levels, MatmulTest,
                          level_type_name);
 INSTANTIATE_TEST_SUITE_P(Panels, MatmulTest,
                          ::testing::Combine(::testing::ValuesIn(test::all_levels()),
-                                            ::testing::Values(GgmlType::F16),
+                                            ::testing::Values(GgmlType::F16, GgmlType::Q8_0),
                                             ::testing::Values(true)),
                          level_type_name);
 INSTANTIATE_TEST_SUITE_P(Levels, PanelTile, ::testing::ValuesIn(test::all_levels()),

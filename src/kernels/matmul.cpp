@@ -34,10 +34,13 @@ bool int8_path(const KernelTable& kt, const TypeKernels* tk, MatmulActivations a
          tk->pack_i8 != nullptr;
 }
 
-// Whether a product runs on the panel GEMM: F16 weights repacked at load, on a level with the
-// tile. It is batch-invariant and the fastest path at every M, so both orders take it.
+// Whether a product runs on the panel GEMM: weights repacked at load, on a level with the tile.
+// It is batch-invariant and the fastest path at every M, so both orders take it (int8
+// activations, when asked for, keep their own path).
 bool panel_path(const KernelTable& kt, const WeightMatrix& w) {
-  return w.panels != nullptr && w.type == GgmlType::F16 && kt.gemm_panel_f16 != nullptr;
+  if (w.panels == nullptr) return false;
+  return (w.type == GgmlType::F16 && kt.gemm_panel_f16 != nullptr) ||
+         (w.type == GgmlType::Q8_0 && kt.gemm_panel_q8_0 != nullptr);
 }
 
 // Whether a product with f32 activations runs on the dot-product tiles (else the blocked GEMM).
@@ -65,7 +68,7 @@ void matmul_with(const KernelTable& kt, const WeightMatrix& w, const float* x, i
   }
   if (act == MatmulActivations::Default) act = default_matmul_activations();
   const bool int8 = int8_path(kt, tk, act);
-  if (panel_path(kt, w)) {
+  if (panel_path(kt, w) && !int8) {
     const gemm::PanelTarget one{&w, y, ldy};
     gemm::panel_gemm(kt, std::span<const gemm::PanelTarget>(&one, 1), x, ldx, M, pool);
   } else if (int8 && M <= gemm::kGemvInt8MaxM) {
@@ -93,8 +96,9 @@ void matmul_many_with(const KernelTable& kt, std::span<const MatmulTarget> targe
   for (const MatmulTarget& t : targets) {
     if (!panels) break;
     const WeightMatrix& w = *t.w;
-    kernels_or_throw(kt, w.type);
-    panels = panel_path(kt, w) && w.rows > 0 && w.cols > 0 && ldx >= w.cols && t.ldy >= w.rows;
+    const TypeKernels* tk = kernels_or_throw(kt, w.type);
+    panels = panel_path(kt, w) && !int8_path(kt, tk, act) && w.rows > 0 && w.cols > 0 &&
+             ldx >= w.cols && t.ldy >= w.rows;
     pt.push_back({&w, t.y, t.ldy});
   }
   if (panels) {

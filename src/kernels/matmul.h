@@ -11,10 +11,10 @@
 // tiles instead (about 8% slower prefill with F32 weights, 25% with quantized ones on Zen 5):
 // then a row of x gets the same bits alone, in a decode batch or in a 512-token prefill.
 //
-// F16 weights repacked into panels at load (weight_panels.h) take the panel GEMM instead, on a
-// level that has its tile (avx512 and up): one kernel for every M, batch-invariant by
-// construction, as fast as the tiles in decode and 17-38% faster than either path at 16-64 rows
-// (bench/RESULTS.md).
+// F16 and Q8_0 weights repacked into panels at load (weight_panels.h) take the panel GEMM
+// instead, on a level that has its tile (avx512 and up): one kernel for every M, batch-invariant
+// by construction; for F16 as fast as the tiles in decode and 17-38% faster than either path at
+// 16-64 rows (bench/RESULTS.md).
 #include <cstdint>
 #include <span>
 
@@ -44,9 +44,9 @@ struct WeightMatrix {
   int64_t rows = 0;       // N: output features
   int64_t cols = 0;       // K: input features
   int64_t row_bytes = 0;  // bytes per row in the stored type
-  // F16 only: the same weights repacked into k-major panels (weight_panels.h), or null. The rows
-  // at `data` stay valid (embedding lookups and levels without the panel tile read them).
-  const uint16_t* panels = nullptr;
+  // F16 and Q8_0: the same weights repacked into k-major panels (weight_panels.h), or null. The
+  // rows at `data` stay valid (embedding lookups and levels without the panel tile read them).
+  const void* panels = nullptr;
   const void* row(int64_t r) const { return static_cast<const uint8_t*>(data) + r * row_bytes; }
 };
 

@@ -41,8 +41,8 @@ void row_dots_many(const KernelTable& kt, std::span<const RowDotsTarget> targets
 // Largest M for which the fastest order uses row_dots rather than the blocked GEMM.
 int64_t row_dots_max_m(const KernelTable& kt, GgmlType t);
 
-// Panel GEMM (panel_gemm.cpp): F16 weights with w->panels != nullptr on a level with
-// kt.gemm_panel_f16, every M, several products of the same x in one parallel pass.
+// Panel GEMM (panel_gemm.cpp): F16 or Q8_0 weights with w->panels != nullptr on a level with the
+// type's panel tile, every M, several products of the same x in one parallel pass.
 struct PanelTarget {
   const WeightMatrix* w;
   float* y;

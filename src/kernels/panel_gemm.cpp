@@ -1,5 +1,6 @@
-// The panel GEMM driver: F16 weights repacked at load (weight_panels.h) times any number of x rows,
-// on the level's panel tile (kt.gemm_panel_f16). Only loops and threading live here.
+// The panel GEMM driver: F16 and Q8_0 weights repacked at load (weight_panels.h) times any number
+// of x rows, on the level's panel tile (kt.gemm_panel_f16, kt.gemm_panel_q8_0). Only loops and
+// threading live here.
 //
 // Order of every sum: K is cut into blocks by panel_kc(K) alone; within a block each output is
 // summed along k in order by the tile, and the blocks are added to y in order. Neither M, the
@@ -49,26 +50,37 @@ void cut(const WeightMatrix& w, int64_t M, int threads, int32_t target, std::vec
 
 void run(const KernelTable& kt, const PanelTarget& t, const float* x, int64_t ldx, const Item& it) {
   const WeightMatrix& w = *t.w;
-  const int64_t K = w.cols, kc_max = panel_kc(K);
+  const bool q8 = w.type == GgmlType::Q8_0;
+  const int64_t K = w.cols, kc_max = panel_kc(K, q8 ? 32 : 1);
   // Rows of x in tiles of nearly equal height (16 -> 8 + 8, not 14 + 2).
   const int64_t rows = it.m1 - it.m0;
   const int64_t n_tiles = ceil_div(rows, kPanelMaxRows);
   const int64_t base = rows / n_tiles, extra = rows % n_tiles;
-  const int64_t stride = K * kPanelWidth;
-  // A short tile (decode) takes two panels at a time, for more independent sums per k.
-  const int64_t step = base + (extra > 0 ? 1 : 0) <= kPanelPairMaxRows ? 2 : 1;
+  // Bytes of one panel, and of the panel's part for k in [pc, pc + kc).
+  const int64_t stride = q8 ? K / 32 * kQ8PanelBlockBytes : K * kPanelWidth * 2;
+  auto offset = [q8](int64_t pc) {
+    return q8 ? pc / 32 * kQ8PanelBlockBytes : pc * kPanelWidth * 2;
+  };
+  // A short F16 tile (decode) takes two panels at a time, for more independent sums per k.
+  const int64_t step = !q8 && base + (extra > 0 ? 1 : 0) <= kPanelPairMaxRows ? 2 : 1;
+  const auto* base_ptr = static_cast<const uint8_t*>(w.panels);
   for (int64_t pc = 0; pc < K; pc += kc_max) {
     const int64_t kc = std::min(kc_max, K - pc);
-    // Every tile of x rows reuses the panel slice (kc lines of 64 bytes) from L1 or L2.
+    // Every tile of x rows reuses the panel slice from L1 or L2.
     for (int64_t p = it.p0; p < it.p1; p += step) {
       const int64_t np = std::min(step, it.p1 - p);
       const int cols = static_cast<int>(std::min(np * kPanelWidth, w.rows - p * kPanelWidth));
-      const uint16_t* panel = w.panels + p * stride + pc * kPanelWidth;
+      const uint8_t* panel = base_ptr + p * stride + offset(pc);
       int64_t m = it.m0;
       for (int64_t i = 0; i < n_tiles; ++i) {
         const int h = static_cast<int>(base + (i < extra ? 1 : 0));
-        kt.gemm_panel_f16(panel, stride, kc, x + m * ldx + pc, ldx, h,
-                          t.y + m * t.ldy + p * kPanelWidth, t.ldy, cols, pc > 0);
+        float* y = t.y + m * t.ldy + p * kPanelWidth;
+        if (q8) {
+          kt.gemm_panel_q8_0(panel, kc, x + m * ldx + pc, ldx, h, y, t.ldy, cols, pc > 0);
+        } else {
+          kt.gemm_panel_f16(reinterpret_cast<const uint16_t*>(panel), stride / 2, kc,
+                            x + m * ldx + pc, ldx, h, y, t.ldy, cols, pc > 0);
+        }
         m += h;
       }
     }

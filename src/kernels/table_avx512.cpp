@@ -13,6 +13,7 @@ void add_avx512_kernels(KernelTable& t) {
   static_assert(kPanelMaxRowsAvx512 == kPanelMaxRows &&
                 kPanelPairMaxRowsAvx512 == kPanelPairMaxRows);
   t.gemm_panel_f16 = gemm_panel_f16_avx512;
+  t.gemm_panel_q8_0 = gemm_panel_q8_0_avx512;
 
   t.gemv_f32 = gemv_f32_avx512;
   t.gemv_f16 = gemv_f16_avx512;

@@ -9,6 +9,8 @@
 #include <functional>
 #include <new>
 
+#include "kernels/quant_blocks.h"
+
 namespace packinfer {
 namespace {
 
@@ -33,43 +35,52 @@ void transpose8x8(const uint16_t* const* src, int64_t k, uint16_t* dst) {
     _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i * kPanelWidth), r[i]);
 }
 
-// Panels live in their own anonymous mapping, aligned to 2 MiB and advised to use huge pages:
-// a model's panels are hundreds of MB read in long streams every step, and 4 KiB pages would cost
-// a page fault per 4 KiB at load and TLB misses at every step.
-}  // namespace
+// Calls `consumed` about every kReportRows rows of source copied, and at the end.
+class ConsumedReporter {
+ public:
+  ConsumedReporter(const WeightMatrix& w, const std::function<void(const void*, size_t)>& consumed)
+      : w_(w), consumed_(consumed) {}
+  void rows_done(int64_t done) {
+    if (consumed_ && (done - reported_ >= kReportRows || done == w_.rows)) {
+      consumed_(w_.row(reported_), static_cast<size_t>((done - reported_) * w_.row_bytes));
+      reported_ = done;
+    }
+  }
 
-std::shared_ptr<uint16_t[]> allocate_panel_memory(int64_t bytes) {
-  constexpr size_t kHuge = size_t{2} << 20;
-  const size_t want = static_cast<size_t>(std::max<int64_t>(bytes, 64));
-  const size_t len = want + kHuge;
-  void* base = ::mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (base == MAP_FAILED) throw std::bad_alloc();
-  const auto b = reinterpret_cast<uintptr_t>(base);
-  auto* p = reinterpret_cast<uint16_t*>((b + kHuge - 1) / kHuge * kHuge);
-  ::madvise(p, want, MADV_HUGEPAGE);  // a hint: without THP the pages are just 4 KiB
-  return std::shared_ptr<uint16_t[]>(p, [base, len](uint16_t*) { ::munmap(base, len); });
-}
+ private:
+  static constexpr int64_t kReportRows = 2048;
+  const WeightMatrix& w_;
+  const std::function<void(const void*, size_t)>& consumed_;
+  int64_t reported_ = 0;
+};
 
-int64_t f16_panel_bytes(const WeightMatrix& w) {
+void pack_q8_0_panels_into(const WeightMatrix& w, uint8_t* p,
+                           const std::function<void(const void*, size_t)>& consumed) {
   const int64_t n_panels = (w.rows + kPanelWidth - 1) / kPanelWidth;
-  return n_panels * kPanelWidth * w.cols * static_cast<int64_t>(sizeof(uint16_t));
-}
-
-F16Panels pack_f16_panels(const WeightMatrix& w) {
-  F16Panels out;
-  out.bytes = f16_panel_bytes(w);
-  out.data = allocate_panel_memory(out.bytes);
-  pack_f16_panels_into(w, out.data.get());
-  return out;
+  const int64_t nb = w.cols / 32;
+  ConsumedReporter report(w, consumed);
+  for (int64_t pn = 0; pn < n_panels; ++pn) {
+    uint8_t* panel = p + pn * nb * kQ8PanelBlockBytes;
+    const int64_t r0 = pn * kPanelWidth;
+    const int64_t rows = std::min(kPanelWidth, w.rows - r0);
+    if (rows < kPanelWidth)  // rows past N multiply as zeros
+      std::memset(panel, 0, static_cast<size_t>(nb * kQ8PanelBlockBytes));
+    for (int64_t j = 0; j < rows; ++j) {
+      const auto* src = static_cast<const BlockQ8_0*>(w.row(r0 + j));
+      for (int64_t b = 0; b < nb; ++b) {
+        uint8_t* blk = panel + b * kQ8PanelBlockBytes;
+        std::memcpy(blk + j * 2, &src[b].d, 2);
+        for (int k = 0; k < 32; ++k) blk[64 + k * 32 + j] = static_cast<uint8_t>(src[b].qs[k]);
+      }
+    }
+    report.rows_done(r0 + rows);
+  }
 }
 
 void pack_f16_panels_into(const WeightMatrix& w, uint16_t* p,
                           const std::function<void(const void*, size_t)>& consumed) {
   const int64_t n_panels = (w.rows + kPanelWidth - 1) / kPanelWidth;
-  // Source bytes are reported consumed about every kReportRows rows, so a caller that releases
-  // them holds at most that much of the source beside the panels.
-  constexpr int64_t kReportRows = 2048;
-  int64_t reported = 0;
+  ConsumedReporter report(w, consumed);
   for (int64_t pn = 0; pn < n_panels; ++pn) {
     uint16_t* dst = p + pn * kPanelWidth * w.cols;
     const int64_t r0 = pn * kPanelWidth;
@@ -88,18 +99,56 @@ void pack_f16_panels_into(const WeightMatrix& w, uint16_t* p,
     for (; k < w.cols; ++k) {
       for (int64_t j = 0; j < rows; ++j) dst[k * kPanelWidth + j] = src[j][k];
     }
-    const int64_t done = r0 + rows;
-    if (consumed && (done - reported >= kReportRows || done == w.rows)) {
-      consumed(w.row(reported), static_cast<size_t>((done - reported) * w.row_bytes));
-      reported = done;
-    }
+    report.rows_done(r0 + rows);
   }
 }
 
-int64_t panel_kc(int64_t K) {
+}  // namespace
+
+// Panels live in their own anonymous mapping, aligned to 2 MiB and advised to use huge pages
+// (see the header).
+std::shared_ptr<uint16_t[]> allocate_panel_memory(int64_t bytes) {
+  constexpr size_t kHuge = size_t{2} << 20;
+  const size_t want = static_cast<size_t>(std::max<int64_t>(bytes, 64));
+  const size_t len = want + kHuge;
+  void* base = ::mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (base == MAP_FAILED) throw std::bad_alloc();
+  const auto b = reinterpret_cast<uintptr_t>(base);
+  auto* p = reinterpret_cast<uint16_t*>((b + kHuge - 1) / kHuge * kHuge);
+  ::madvise(p, want, MADV_HUGEPAGE);  // a hint: without THP the pages are just 4 KiB
+  return std::shared_ptr<uint16_t[]>(p, [base, len](uint16_t*) { ::munmap(base, len); });
+}
+
+bool has_panel_layout(const WeightMatrix& w) {
+  return w.type == GgmlType::F16 || (w.type == GgmlType::Q8_0 && w.cols % 32 == 0);
+}
+
+int64_t panel_bytes(const WeightMatrix& w) {
+  const int64_t n_panels = (w.rows + kPanelWidth - 1) / kPanelWidth;
+  if (w.type == GgmlType::Q8_0) return n_panels * (w.cols / 32) * kQ8PanelBlockBytes;
+  return n_panels * kPanelWidth * w.cols * static_cast<int64_t>(sizeof(uint16_t));
+}
+
+Panels pack_panels(const WeightMatrix& w) {
+  Panels out;
+  out.bytes = panel_bytes(w);
+  out.data = allocate_panel_memory(out.bytes);
+  pack_panels_into(w, out.data.get());
+  return out;
+}
+
+void pack_panels_into(const WeightMatrix& w, void* dst,
+                      const std::function<void(const void*, size_t)>& consumed) {
+  if (w.type == GgmlType::F16)
+    return pack_f16_panels_into(w, static_cast<uint16_t*>(dst), consumed);
+  pack_q8_0_panels_into(w, static_cast<uint8_t*>(dst), consumed);
+}
+
+int64_t panel_kc(int64_t K, int64_t align) {
   constexpr int64_t kTarget = 4096;
   const int64_t blocks = std::max<int64_t>(1, (K + kTarget - 1) / kTarget);
-  return (K + blocks - 1) / blocks;
+  const int64_t kc = (K + blocks - 1) / blocks;
+  return (kc + align - 1) / align * align;
 }
 
 }  // namespace packinfer

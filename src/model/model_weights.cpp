@@ -55,29 +55,36 @@ std::vector<float> vector_f32(const gguf::File& f, const std::string& name, int6
   return out;
 }
 
-// Repacks the F16 matrices into panels when the active level can use them, all into one block
-// of memory, and lets the OS drop the file pages as they are copied (the panels are what
-// products read from now on).
+// Repacks the F16 and Q8_0 matrices into panels when the active level has their panel tile, all
+// into one block of memory, and lets the OS drop the file pages as they are copied (the panels
+// are what products read from now on).
 void add_panels(const gguf::File& f, const std::vector<WeightMatrix*>& matrices,
                 ModelWeights& out) {
-  if (active_kernels().gemm_panel_f16 == nullptr) return;
+  const KernelTable& kt = active_kernels();
+  auto wanted = [&kt](const WeightMatrix& w) {
+    if (w.rows == 0 || w.cols == 0 || !has_panel_layout(w)) return false;
+    if (w.type == GgmlType::F16) return kt.gemm_panel_f16 != nullptr;
+    // With int8 activations (PACKINFER_MATMUL_ACT=int8) Q8_0 products take the integer path,
+    // which reads the GGUF rows.
+    return kt.gemm_panel_q8_0 != nullptr && default_matmul_activations() != MatmulActivations::Int8;
+  };
   std::vector<WeightMatrix*> todo;
   int64_t bytes = 0;
   for (WeightMatrix* w : matrices) {
-    if (w->type != GgmlType::F16 || w->rows == 0 || w->cols == 0) continue;
+    if (!wanted(*w)) continue;
     todo.push_back(w);
-    bytes += f16_panel_bytes(*w);
+    bytes += panel_bytes(*w);
   }
   if (todo.empty()) return;
   out.panel_memory = allocate_panel_memory(bytes);
   out.panel_bytes = bytes;
-  uint16_t* at = out.panel_memory.get();
+  auto* at = reinterpret_cast<uint8_t*>(out.panel_memory.get());
   for (WeightMatrix* w : todo) {
-    pack_f16_panels_into(*w, at, [&f](const void* p, size_t n) {
+    pack_panels_into(*w, at, [&f](const void* p, size_t n) {
       f.release_pages(static_cast<const uint8_t*>(p), n);
     });
     w->panels = at;
-    at += f16_panel_bytes(*w) / static_cast<int64_t>(sizeof(uint16_t));
+    at += panel_bytes(*w);
   }
 }
 

@@ -18,6 +18,8 @@ constexpr int kPanelMaxRowsAvx512 = 14;
 constexpr int kPanelPairMaxRowsAvx512 = 6;
 void gemm_panel_f16_avx512(const uint16_t* panel, int64_t stride, int64_t kc, const float* x,
                            int64_t ldx, int rows, float* y, int64_t ldy, int cols, bool accumulate);
+void gemm_panel_q8_0_avx512(const uint8_t* panel, int64_t kc, const float* x, int64_t ldx, int rows,
+                            float* y, int64_t ldy, int cols, bool accumulate);
 
 // Dot-product tiles of every f32-activation matmul (kernel_table.h, GemvF32Fn / GemvF16Fn).
 void gemv_f32_avx512(const float* w, int64_t ldw, int64_t n_rows, const float* x, int64_t ldx,

@@ -68,7 +68,78 @@ constexpr TileFn pick(int rows, std::integer_sequence<int, I...>) {
   return fns[rows - 1];
 }
 
+// Q8_0 panels: per block of 32 k, the 32 rows' scales as two vectors; per k, one 32-byte line of
+// int8 becomes two f32 vectors times the scales (the dequantized weights, bit for bit), then as
+// above.
+constexpr int64_t kQ8BlockBytes = 64 + 32 * 32;
+
+template <int MR>
+void tile_q8(const uint8_t* panel, int64_t kc, const float* x, int64_t ldx, float* y, int64_t ldy,
+             bool accumulate) {
+  __m512 acc[MR][2];
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+  for (int64_t k0 = 0; k0 < kc; k0 += 32) {
+    const uint8_t* blk = panel + k0 / 32 * kQ8BlockBytes;
+    _mm_prefetch(reinterpret_cast<const char*>(blk + 2 * kQ8BlockBytes), _MM_HINT_T0);
+    const __m512 d0 = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk)));
+    const __m512 d1 =
+        _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 32)));
+    const uint8_t* q = blk + 64;
+    for (int k = 0; k < 32; ++k) {
+      if (k % 2 == 0)
+        _mm_prefetch(reinterpret_cast<const char*>(q + k * 32 + 2 * kQ8BlockBytes), _MM_HINT_T0);
+      const __m128i* line = reinterpret_cast<const __m128i*>(q + k * 32);
+      const __m512 b0 =
+          _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(line))), d0);
+      const __m512 b1 =
+          _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(line + 1))), d1);
+      const float* xk = x + k0 + k;
+#pragma GCC unroll 16
+      for (int i = 0; i < MR; ++i) {
+        const __m512 a = _mm512_set1_ps(xk[i * ldx]);
+        acc[i][0] = _mm512_fmadd_ps(a, b0, acc[i][0]);
+        acc[i][1] = _mm512_fmadd_ps(a, b1, acc[i][1]);
+      }
+    }
+  }
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i) {
+    float* c = y + i * ldy;
+    if (accumulate) {
+      acc[i][0] = _mm512_add_ps(_mm512_loadu_ps(c), acc[i][0]);
+      acc[i][1] = _mm512_add_ps(_mm512_loadu_ps(c + 16), acc[i][1]);
+    }
+    _mm512_storeu_ps(c, acc[i][0]);
+    _mm512_storeu_ps(c + 16, acc[i][1]);
+  }
+}
+
+using TileQ8Fn = void (*)(const uint8_t*, int64_t, const float*, int64_t, float*, int64_t, bool);
+
+template <int... I>
+constexpr TileQ8Fn pick_q8(int rows, std::integer_sequence<int, I...>) {
+  constexpr TileQ8Fn fns[] = {tile_q8<I + 1>...};
+  return fns[rows - 1];
+}
+
 }  // namespace
+
+void gemm_panel_q8_0_avx512(const uint8_t* panel, int64_t kc, const float* x, int64_t ldx, int rows,
+                            float* y, int64_t ldy, int cols, bool accumulate) {
+  const TileQ8Fn fn = pick_q8(rows, std::make_integer_sequence<int, kPanelMaxRowsAvx512>{});
+  if (cols == kWidth) {
+    fn(panel, kc, x, ldx, y, ldy, accumulate);
+    return;
+  }
+  alignas(64) float edge[kPanelMaxRowsAvx512 * kWidth];
+  fn(panel, kc, x, ldx, edge, kWidth, false);
+  for (int i = 0; i < rows; ++i) {
+    for (int j = 0; j < cols; ++j) {
+      y[i * ldy + j] = accumulate ? y[i * ldy + j] + edge[i * kWidth + j] : edge[i * kWidth + j];
+    }
+  }
+}
 
 void gemm_panel_f16_avx512(const uint16_t* panel, int64_t stride, int64_t kc, const float* x,
                            int64_t ldx, int rows, float* y, int64_t ldy, int cols,
