@@ -439,6 +439,33 @@ TEST_P(GemmI8Level, TileMatchesScalar) {
 // without accumulating into y; y outside the tile stays untouched.
 class PanelTile : public test::LevelTest {};
 
+// A panel tile's output against the reference's: y untouched outside rows x cols, and within
+// 1e-5 of the error scale (sum over k of |x w|, plus y when accumulating) inside; weight(j, k) is
+// the weight of column j.
+template <class Weight>
+::testing::AssertionResult tile_matches(const std::vector<float>& got,
+                                        const std::vector<float>& want, int rows, int cols,
+                                        int64_t ldy, bool acc, const float* x, int64_t ldx,
+                                        int64_t kc, const Weight& weight) {
+  for (int i = 0; i < kPanelMaxRows; ++i) {
+    for (int j = 0; j < ldy; ++j) {
+      const size_t at = static_cast<size_t>(i * ldy + j);
+      if (i >= rows || j >= cols) {
+        if (got[at] != want[at])
+          return ::testing::AssertionFailure()
+                 << "wrote outside the tile at [" << i << "," << j << "]";
+        continue;
+      }
+      double mag = acc ? std::fabs(want[at]) : 0.0;
+      for (int64_t k = 0; k < kc; ++k) mag += std::fabs(x[i * ldx + k] * weight(j, k));
+      if (!(std::fabs(got[at] - want[at]) <= 1e-5 * mag + 1e-30))
+        return ::testing::AssertionFailure()
+               << "[" << i << "," << j << "] got " << got[at] << " want " << want[at];
+    }
+  }
+  return ::testing::AssertionSuccess();
+}
+
 TEST_P(PanelTile, MatchesScalar) {
   if (kt().gemm_panel_f16 == nullptr) {
     GTEST_SKIP() << isa_name(level())
@@ -466,23 +493,11 @@ TEST_P(PanelTile, MatchesScalar) {
                                 cols, acc);
           kt().gemm_panel_f16(panel.data(), stride, kc, x.data(), ldx, rows, got.data(), ldy, cols,
                               acc);
-          for (int i = 0; i < kPanelMaxRows; ++i) {
-            for (int j = 0; j < ldy; ++j) {
-              const size_t at = static_cast<size_t>(i * ldy + j);
-              if (i >= rows || j >= cols) {
-                ASSERT_EQ(got[at], want[at])
-                    << "wrote outside the tile at [" << i << "," << j << "]";
-                continue;
-              }
-              double mag = acc ? std::fabs(want[at]) : 0.0;
-              const uint16_t* w = panel.data() + (j / 32) * stride + j % 32;
-              for (int64_t k = 0; k < kc; ++k)
-                mag += std::fabs(x[i * ldx + k] * fp16_to_fp32(w[k * 32]));
-              ASSERT_NEAR(got[at], want[at], 1e-5 * mag + 1e-30)
-                  << "kc=" << kc << " rows=" << rows << " cols=" << cols << " acc=" << acc << " ["
-                  << i << "," << j << "]";
-            }
-          }
+          const auto weight = [&](int j, int64_t k) {
+            return fp16_to_fp32(panel[static_cast<size_t>((j / 32) * stride + j % 32 + k * 32)]);
+          };
+          ASSERT_TRUE(tile_matches(got, want, rows, cols, ldy, acc, x.data(), ldx, kc, weight))
+              << "kc=" << kc << " rows=" << rows << " cols=" << cols << " acc=" << acc;
           ++checked;
         }
       }
@@ -507,6 +522,9 @@ TEST_P(PanelTile, Q8MatchesScalar) {
     ASSERT_TRUE(make_weights(GgmlType::Q8_0, 32, K, rng, wt));
     const Panels panels = pack_panels(wt.w);
     const auto* panel = reinterpret_cast<const uint8_t*>(panels.data.get());
+    std::vector<float> rows_f32(static_cast<size_t>(32 * K));  // the dequantized weights
+    for (int j = 0; j < 32; ++j)
+      kernels_for(Isa::Scalar).type(GgmlType::Q8_0)->dequant(wt.w.row(j), &rows_f32[j * K], K);
     const int64_t ldx = K + 3, ldy = 32 + 5;
     std::vector<float> x(static_cast<size_t>(kPanelMaxRows * ldx));
     for (float& v : x) v = uni(rng);
@@ -518,24 +536,11 @@ TEST_P(PanelTile, Q8MatchesScalar) {
           std::vector<float> got(want);
           gemm_panel_q8_0_scalar(panel, K, x.data(), ldx, rows, want.data(), ldy, cols, acc);
           kt().gemm_panel_q8_0(panel, K, x.data(), ldx, rows, got.data(), ldy, cols, acc);
-          for (int i = 0; i < kPanelMaxRows; ++i) {
-            for (int j = 0; j < ldy; ++j) {
-              const size_t at = static_cast<size_t>(i * ldy + j);
-              if (i >= rows || j >= cols) {
-                ASSERT_EQ(got[at], want[at])
-                    << "wrote outside the tile at [" << i << "," << j << "]";
-                continue;
-              }
-              // Tolerance: sum of |x w| over k (the reference dequantizes the same way).
-              std::vector<float> row(static_cast<size_t>(K));
-              kernels_for(Isa::Scalar).type(GgmlType::Q8_0)->dequant(wt.w.row(j), row.data(), K);
-              double mag = acc ? std::fabs(want[at]) : 0.0;
-              for (int64_t k = 0; k < K; ++k) mag += std::fabs(x[i * ldx + k] * row[k]);
-              ASSERT_NEAR(got[at], want[at], 1e-5 * mag + 1e-30)
-                  << "K=" << K << " rows=" << rows << " cols=" << cols << " acc=" << acc << " ["
-                  << i << "," << j << "]";
-            }
-          }
+          const auto weight = [&](int j, int64_t k) {
+            return rows_f32[static_cast<size_t>(j * K + k)];
+          };
+          ASSERT_TRUE(tile_matches(got, want, rows, cols, ldy, acc, x.data(), ldx, K, weight))
+              << "K=" << K << " rows=" << rows << " cols=" << cols << " acc=" << acc;
           ++checked;
         }
       }

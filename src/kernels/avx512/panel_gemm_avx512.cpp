@@ -22,6 +22,38 @@ constexpr int kWidth = 32;
 // memory (decode), and the hardware prefetcher alone leaves it ~10% short.
 constexpr int64_t kPrefetchLines = 16;
 
+// y rows (+)= the accumulators: V vectors of 16 columns per row.
+template <int MR, int V>
+inline void store_rows(__m512 (&acc)[MR][V], float* y, int64_t ldy, bool accumulate) {
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i) {
+#pragma GCC unroll 4
+    for (int v = 0; v < V; ++v) {
+      float* c = y + i * ldy + 16 * v;
+      if (accumulate) acc[i][v] = _mm512_add_ps(_mm512_loadu_ps(c), acc[i][v]);
+      _mm512_storeu_ps(c, acc[i][v]);
+    }
+  }
+}
+
+// Runs tile(out, ld, accumulate) straight into y when all `full` columns exist; otherwise (the last
+// panel of a matrix whose N is not a multiple of 32) into a buffer, then only the columns that do.
+template <class Tile>
+inline void to_columns(const Tile& tile, int rows, int cols, int full, float* y, int64_t ldy,
+                       bool accumulate) {
+  if (cols == full) {
+    tile(y, ldy, accumulate);
+    return;
+  }
+  alignas(64) float edge[kPanelMaxRowsAvx512 * kWidth];  // rows x full <= 14 x 32 or 6 x 64
+  tile(edge, static_cast<int64_t>(full), false);
+  for (int i = 0; i < rows; ++i) {
+    for (int j = 0; j < cols; ++j) {
+      y[i * ldy + j] = accumulate ? y[i * ldy + j] + edge[i * full + j] : edge[i * full + j];
+    }
+  }
+}
+
 // NP panels (1 or 2, the second `stride` elements after the first) against MR rows of x.
 template <int MR, int NP>
 void tile(const uint16_t* panel, int64_t stride, int64_t kc, const float* x, int64_t ldx, float* y,
@@ -48,15 +80,7 @@ void tile(const uint16_t* panel, int64_t stride, int64_t kc, const float* x, int
       for (int v = 0; v < V; ++v) acc[i][v] = _mm512_fmadd_ps(a, b[v], acc[i][v]);
     }
   }
-#pragma GCC unroll 16
-  for (int i = 0; i < MR; ++i) {
-#pragma GCC unroll 4
-    for (int v = 0; v < V; ++v) {
-      float* c = y + i * ldy + 16 * v;
-      if (accumulate) acc[i][v] = _mm512_add_ps(_mm512_loadu_ps(c), acc[i][v]);
-      _mm512_storeu_ps(c, acc[i][v]);
-    }
-  }
+  store_rows<MR, V>(acc, y, ldy, accumulate);
 }
 
 using TileFn = void (*)(const uint16_t*, int64_t, int64_t, const float*, int64_t, float*, int64_t,
@@ -103,16 +127,7 @@ void tile_q8(const uint8_t* panel, int64_t kc, const float* x, int64_t ldx, floa
       }
     }
   }
-#pragma GCC unroll 16
-  for (int i = 0; i < MR; ++i) {
-    float* c = y + i * ldy;
-    if (accumulate) {
-      acc[i][0] = _mm512_add_ps(_mm512_loadu_ps(c), acc[i][0]);
-      acc[i][1] = _mm512_add_ps(_mm512_loadu_ps(c + 16), acc[i][1]);
-    }
-    _mm512_storeu_ps(c, acc[i][0]);
-    _mm512_storeu_ps(c + 16, acc[i][1]);
-  }
+  store_rows<MR, 2>(acc, y, ldy, accumulate);
 }
 
 using TileQ8Fn = void (*)(const uint8_t*, int64_t, const float*, int64_t, float*, int64_t, bool);
@@ -128,17 +143,8 @@ constexpr TileQ8Fn pick_q8(int rows, std::integer_sequence<int, I...>) {
 void gemm_panel_q8_0_avx512(const uint8_t* panel, int64_t kc, const float* x, int64_t ldx, int rows,
                             float* y, int64_t ldy, int cols, bool accumulate) {
   const TileQ8Fn fn = pick_q8(rows, std::make_integer_sequence<int, kPanelMaxRowsAvx512>{});
-  if (cols == kWidth) {
-    fn(panel, kc, x, ldx, y, ldy, accumulate);
-    return;
-  }
-  alignas(64) float edge[kPanelMaxRowsAvx512 * kWidth];
-  fn(panel, kc, x, ldx, edge, kWidth, false);
-  for (int i = 0; i < rows; ++i) {
-    for (int j = 0; j < cols; ++j) {
-      y[i * ldy + j] = accumulate ? y[i * ldy + j] + edge[i * kWidth + j] : edge[i * kWidth + j];
-    }
-  }
+  to_columns([&](float* out, int64_t ld, bool acc) { fn(panel, kc, x, ldx, out, ld, acc); }, rows,
+             cols, kWidth, y, ldy, accumulate);
 }
 
 void gemm_panel_f16_avx512(const uint16_t* panel, int64_t stride, int64_t kc, const float* x,
@@ -147,20 +153,8 @@ void gemm_panel_f16_avx512(const uint16_t* panel, int64_t stride, int64_t kc, co
   const bool pair = cols > kWidth;
   const TileFn fn = pair ? pick<2>(rows, std::make_integer_sequence<int, kPanelPairMaxRowsAvx512>{})
                          : pick<1>(rows, std::make_integer_sequence<int, kPanelMaxRowsAvx512>{});
-  const int full = pair ? 2 * kWidth : kWidth;
-  if (cols == full) {
-    fn(panel, stride, kc, x, ldx, y, ldy, accumulate);
-    return;
-  }
-  // The last panel of a matrix whose N is not a multiple of 32: the whole tile aside, then only
-  // the columns that exist.
-  alignas(64) float edge[kPanelMaxRowsAvx512 * kWidth];
-  fn(panel, stride, kc, x, ldx, edge, full, false);
-  for (int i = 0; i < rows; ++i) {
-    for (int j = 0; j < cols; ++j) {
-      y[i * ldy + j] = accumulate ? y[i * ldy + j] + edge[i * full + j] : edge[i * full + j];
-    }
-  }
+  to_columns([&](float* out, int64_t ld, bool acc) { fn(panel, stride, kc, x, ldx, out, ld, acc); },
+             rows, cols, pair ? 2 * kWidth : kWidth, y, ldy, accumulate);
 }
 
 }  // namespace packinfer
