@@ -17,22 +17,24 @@ namespace {
 
 // Work items per thread the cut aims for, so a thread slowed by other work on the machine does
 // not hold up the call.
-constexpr int64_t kItemsPerThread = 6;
+constexpr int64_t kPanelItemsPerThread = 6;
 // Up to this many rows of x, a product streams its weights from memory (decode): items are runs of
-// panels, about kDecodeItemsPerThread of them per thread.
-constexpr int64_t kDecodeRows = 8;
-constexpr int64_t kDecodeItemsPerThread = 8;
+// panels, about kPanelDecodeItemsPerThread of them per thread.
+constexpr int64_t kPanelDecodeRows = 8;
+constexpr int64_t kPanelDecodeItemsPerThread = 8;
 
 // Panels [p0, p1) of one target against rows [m0, m1) of x.
-struct Item {
+struct PanelItem {
   int32_t target;
   int64_t p0, p1, m0, m1;
 };
 
-void cut(const WeightMatrix& w, int64_t M, int threads, int32_t target, std::vector<Item>& out) {
+void cut_panels(const WeightMatrix& w, int64_t M, int threads, int32_t target,
+                std::vector<PanelItem>& out) {
   const int64_t n_panels = ceil_div(w.rows, kPanelWidth);
-  const int64_t want = (M <= kDecodeRows ? kDecodeItemsPerThread : kItemsPerThread) * threads;
-  if (n_panels >= want || M <= kDecodeRows) {
+  const int64_t want =
+      (M <= kPanelDecodeRows ? kPanelDecodeItemsPerThread : kPanelItemsPerThread) * threads;
+  if (n_panels >= want || M <= kPanelDecodeRows) {
     const int64_t per = ceil_div(n_panels, std::min(want, n_panels));
     for (int64_t p = 0; p < n_panels; p += per)
       out.push_back({target, p, std::min(n_panels, p + per), 0, M});
@@ -48,7 +50,8 @@ void cut(const WeightMatrix& w, int64_t M, int threads, int32_t target, std::vec
   }
 }
 
-void run(const KernelTable& kt, const PanelTarget& t, const float* x, int64_t ldx, const Item& it) {
+void run_panels(const KernelTable& kt, const PanelTarget& t, const float* x, int64_t ldx,
+                const PanelItem& it) {
   const WeightMatrix& w = *t.w;
   const bool q8 = w.type == GgmlType::Q8_0;
   const int64_t K = w.cols, kc_max = panel_kc(K, q8 ? 32 : 1);
@@ -93,15 +96,15 @@ void panel_gemm(const KernelTable& kt, std::span<const PanelTarget> targets, con
                 int64_t ldx, int64_t M, ThreadPool& pool) {
   if (M <= 0) return;
   // Reused across calls (a step makes hundreds); only the calling thread plans.
-  thread_local std::vector<Item> items;
+  thread_local std::vector<PanelItem> items;
   items.clear();
   for (size_t t = 0; t < targets.size(); ++t)
-    cut(*targets[t].w, M, pool.size(), static_cast<int32_t>(t), items);
+    cut_panels(*targets[t].w, M, pool.size(), static_cast<int32_t>(t), items);
   // The workers must read this thread's plan, not their own (empty) thread_local vector.
-  const Item* plan = items.data();
+  const PanelItem* plan = items.data();
   pool.parallel_for(static_cast<int64_t>(items.size()), 1, [&](int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; ++i)
-      run(kt, targets[static_cast<size_t>(plan[i].target)], x, ldx, plan[i]);
+      run_panels(kt, targets[static_cast<size_t>(plan[i].target)], x, ldx, plan[i]);
   });
 }
 
