@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "kernels/kernel_table.h"
 #include "packinfer/engine.h"
 #include "support/test_support.h"
 
@@ -161,6 +162,24 @@ TEST(Cli, InfoDescribesModel) {
   EXPECT_TRUE(contains(r.out, "\n  blk.0.attn_k.weight F32 [" + std::to_string(kDim) + ", " +
                                   std::to_string(kKvDim) + "]\n"))
       << r.out;
+}
+
+// F16 weights are repacked into panels at load where the level has the panel tile (avx512 and
+// up); bench says how much, and a model without F16 or Q8_0 matrices repacks nothing.
+TEST(Cli, BenchReportsRepackedWeights) {
+  const std::string f16 = shared_dir() + "/models/stories260K/stories260K-f16.gguf";
+  for (const auto& [model, expect_panels] :
+       {std::pair{stories(), false}, std::pair{f16, active_kernels().gemm_panel_f16 != nullptr}}) {
+    CommandResult r =
+        run_command("'" + cli_path() + "' bench -m '" + model + "' -p 8 -n 0 -r 1 -t 1 --json");
+    ASSERT_EQ(r.status, 0) << r.out;
+    const double mib = nlohmann::json::parse(r.out).at(0).at("panel_mib").get<double>();
+    if (expect_panels) {
+      EXPECT_GT(mib, 0.0) << model;
+    } else {
+      EXPECT_EQ(mib, 0.0) << model;
+    }
+  }
 }
 
 TEST(Cli, BenchJson) {

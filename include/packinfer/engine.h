@@ -70,6 +70,9 @@ struct ModelInfo {
   int64_t n_ctx = 0;        // positions per sequence this engine allows
   int64_t n_ctx_train = 0;  // what the model was trained with
   int64_t n_params = 0, weight_bytes = 0;
+  // Weights repacked into panels at load (F16 and Q8_0 on avx512 and up): anonymous memory that
+  // takes the place of their file pages, which are released.
+  int64_t panel_bytes = 0;
   int64_t decode_bytes_per_token = 0;  // weight bytes one decode step reads (no embedding table)
   double load_seconds = 0;
   std::string chat_template_name;

@@ -131,6 +131,7 @@ void add_bench_command(CLI::App& app, int& exit_code) {
                        {"tokens_per_s_max", r.tps.max},
                        {pp ? "gflops_per_s" : "weight_gb_per_s", r.work_rate},
                        {"load_s", load_s},
+                       {"panel_mib", info.panel_bytes / 1048576.0},
                        {"batch_invariant", eo.batch_invariant},
                        {"peak_rss_mib", rss},
                        {"memory_mib", memory_json}});
@@ -141,8 +142,11 @@ void add_bench_command(CLI::App& app, int& exit_code) {
       std::printf("model: %s (%s, %s)  params: %.1f M  weights: %.1f MiB  threads: %d\n",
                   info.name.c_str(), info.arch.c_str(), eo.model_path.c_str(), info.n_params / 1e6,
                   info.weight_bytes / 1048576.0, threads);
-      std::printf("load: %.3f s (mmap)   peak RSS: %.1f MiB   repetitions: %d%s\n", load_s, rss,
-                  o->reps, eo.batch_invariant ? "   kernels: batch-invariant" : "");
+      std::printf(
+          "load: %.3f s (mmap; %.1f MiB of weights repacked into panels)   peak RSS: %.1f "
+          "MiB   repetitions: %d%s\n",
+          load_s, info.panel_bytes / 1048576.0, rss, o->reps,
+          eo.batch_invariant ? "   kernels: batch-invariant" : "");
       std::printf("| %-7s | %12s | %12s | %12s | %18s |\n", "test", "t/s median", "t/s min",
                   "t/s max", "GFLOP/s | GB/s");
       std::printf(

@@ -128,6 +128,7 @@ Engine::Engine(const EngineOptions& options) : impl_(std::make_unique<EngineCore
   i.n_ctx_train = c.n_ctx_train;
   i.n_params = m.model->n_params();
   i.weight_bytes = m.model->weight_bytes();
+  i.panel_bytes = m.model->weights().panel_bytes;
   for (const LayerWeights& l : m.model->weights().layers) {
     for (const WeightMatrix* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down})
       i.decode_bytes_per_token += w->row_bytes * w->rows;
