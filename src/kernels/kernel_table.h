@@ -65,12 +65,12 @@ using PanelF16Fn = void (*)(const uint16_t* panel, int64_t stride, int64_t kc, c
                             int64_t ldx, int rows, float* y, int64_t ldy, int cols,
                             bool accumulate);
 inline constexpr int kPanelMaxRows = 14;
+inline constexpr int kPanelPairMaxRows = 6;
 // The same over Q8_0 panels, one panel (cols <= 32) and kc a multiple of 32: panel points at a
 // block of the layout in weight_panels.h, and W(j, k) is its scale j times its int8 value (k, j),
 // exactly the dequantized weight.
 using PanelQ8Fn = void (*)(const uint8_t* panel, int64_t kc, const float* x, int64_t ldx, int rows,
                            float* y, int64_t ldy, int cols, bool accumulate);
-inline constexpr int kPanelPairMaxRows = 6;
 using AttentionFn = void (*)(const AttentionShape&, const KvLayerView&, const AttentionItem&);
 using RmsNormFn = void (*)(const float* x, const float* w, float* y, int64_t n_rows, int64_t n,
                            float eps);
@@ -95,8 +95,8 @@ struct KernelTable {
   // Int8 GEMM tile, nullptr when the level has none worth using (then prefill with quantized
   // weights runs the f32 GEMM on dequantized panels).
   GemmI8MicroFn gemm_i8 = nullptr;
-  // Panel GEMM tile for F16 weights repacked at load, nullptr when the level has none (then the
-  // model keeps only the GGUF rows and F16 products take the paths above).
+  // Panel GEMM tiles for F16 and Q8_0 weights repacked at load, nullptr when the level has none
+  // (then the model keeps only the GGUF rows and those products take the paths above).
   PanelF16Fn gemm_panel_f16 = nullptr;
   PanelQ8Fn gemm_panel_q8_0 = nullptr;
 

@@ -2,6 +2,7 @@
 // ISA: it only takes the addresses of the kernels in src/kernels/avx512/.
 #include "kernels/avx512/avx512_kernels.h"
 #include "kernels/kernel_table.h"
+#include "kernels/weight_panels.h"
 
 namespace packinfer {
 
@@ -11,7 +12,8 @@ void add_avx512_kernels(KernelTable& t) {
   t.gemm = GemmKernel{14, 32, 288, gemm_micro_14x32_avx512, gemm_pack_b32_avx512};
 
   static_assert(kPanelMaxRowsAvx512 == kPanelMaxRows &&
-                kPanelPairMaxRowsAvx512 == kPanelPairMaxRows);
+                kPanelPairMaxRowsAvx512 == kPanelPairMaxRows && kPanelWidthAvx512 == kPanelWidth &&
+                kPanelQ8BlockBytesAvx512 == kQ8PanelBlockBytes);
   t.gemm_panel_f16 = gemm_panel_f16_avx512;
   t.gemm_panel_q8_0 = gemm_panel_q8_0_avx512;
 

@@ -1,7 +1,7 @@
 #pragma once
 // Views of a model's weight tensors inside the mapped GGUF file, checked against the config's
-// shapes when loaded. Small 1-D tensors (norms, biases) are converted to owned f32. F16 matrices
-// are also repacked into panels for the panel GEMM when the active level has its tile
+// shapes when loaded. Small 1-D tensors (norms, biases) are converted to owned f32. F16 and Q8_0
+// matrices are also repacked into panels for the panel GEMM when the active level has its tile
 // (weight_panels.h); their file pages are then released, so the resident total stays about the
 // weights' size.
 #include <string>
@@ -28,7 +28,7 @@ struct ModelWeights {
   WeightMatrix output;  // [n_vocab, n_embd]; the embedding matrix when tied
   bool tied_output = false;
   std::vector<LayerWeights> layers;
-  // The F16 panels the matrices above point to (WeightMatrix::panels), made at load when the
+  // The panels the matrices above point to (WeightMatrix::panels), made at load when the
   // active level has the panel GEMM tile; shared, so a copy of the weights stays valid.
   std::shared_ptr<uint16_t[]> panel_memory;
   int64_t panel_bytes = 0;

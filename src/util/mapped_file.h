@@ -1,6 +1,6 @@
 #pragma once
-// Read-only memory map of a whole file. Weights are used straight from the map (never copied),
-// so model load time is dominated by mmap + page faults, not by reading.
+// Read-only memory map of a whole file. Weights are used straight from the map, except those
+// repacked into panels at load (kernels/weight_panels.h), whose pages are then released.
 #include <cstddef>
 #include <cstdint>
 #include <span>

@@ -13,9 +13,13 @@ void gemm_micro_14x32_avx512(int64_t kc, const float* a, int64_t lda, const floa
                              int64_t ldc, bool accumulate);
 void gemm_pack_b32_avx512(const float* const* rows, int64_t kc, float* dst);
 
-// Panel GEMM tile over F16 panels (kernel_table.h, PanelF16Fn).
+// Panel GEMM tiles over F16 and Q8_0 panels (kernel_table.h, PanelF16Fn / PanelQ8Fn). The
+// layout constants are weight_panels.h's (this header stays free of library code for the SIMD
+// translation units); table_avx512.cpp checks that they agree.
 constexpr int kPanelMaxRowsAvx512 = 14;
 constexpr int kPanelPairMaxRowsAvx512 = 6;
+constexpr int kPanelWidthAvx512 = 32;
+constexpr int64_t kPanelQ8BlockBytesAvx512 = 64 + 32 * 32;
 void gemm_panel_f16_avx512(const uint16_t* panel, int64_t stride, int64_t kc, const float* x,
                            int64_t ldx, int rows, float* y, int64_t ldy, int cols, bool accumulate);
 void gemm_panel_q8_0_avx512(const uint8_t* panel, int64_t kc, const float* x, int64_t ldx, int rows,

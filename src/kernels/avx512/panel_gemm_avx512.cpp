@@ -1,4 +1,5 @@
-// AVX-512 tile of the panel GEMM (kernel_table.h, PanelF16Fn; layout in weight_panels.h). Per k:
+// AVX-512 tiles of the panel GEMM (kernel_table.h, PanelF16Fn and PanelQ8Fn; layout in
+// weight_panels.h). Per k:
 // one 64-byte line of a panel becomes two f32 vectors (32 weight rows), and each of up to 14 x
 // rows is broadcast into two FMAs: 28 accumulators, 2 weight vectors, the broadcasts folded into
 // the FMAs. No horizontal sums and no packing, so the FMA pipes stay busy at any M; measured at
@@ -17,9 +18,10 @@
 namespace packinfer {
 namespace {
 
-constexpr int kWidth = 32;
-// Lines ahead that a few-row tile prefetches: with one or two rows of x a tile is a stream from
-// memory (decode), and the hardware prefetcher alone leaves it ~10% short.
+constexpr int kWidth = kPanelWidthAvx512;
+// Lines ahead that a tile prefetches: with a few rows of x a tile is a stream from memory
+// (decode), and the hardware prefetcher alone leaves it ~10% short; with many rows the panel is
+// in cache already and the hint costs one load slot per 28 FMAs.
 constexpr int64_t kPrefetchLines = 16;
 
 // y rows (+)= the accumulators: V vectors of 16 columns per row.
@@ -95,7 +97,7 @@ constexpr TileFn pick(int rows, std::integer_sequence<int, I...>) {
 // Q8_0 panels: per block of 32 k, the 32 rows' scales as two vectors; per k, one 32-byte line of
 // int8 becomes two f32 vectors times the scales (the dequantized weights, bit for bit), then as
 // above.
-constexpr int64_t kQ8BlockBytes = 64 + 32 * 32;
+constexpr int64_t kQ8BlockBytes = kPanelQ8BlockBytesAvx512;
 
 template <int MR>
 void tile_q8(const uint8_t* panel, int64_t kc, const float* x, int64_t ldx, float* y, int64_t ldy,

@@ -1,17 +1,18 @@
-// Scalar reference of the panel GEMM tile (kernel_table.h, PanelF16Fn): what the SIMD tiles are
-// tested against. No level's table takes it (the levels without a SIMD tile keep their own F16
-// paths, which are faster than this loop); tests call it directly.
+// Scalar references of the panel GEMM tiles (kernel_table.h, PanelF16Fn and PanelQ8Fn): what the
+// SIMD tiles are tested against. No level's table takes them (the levels without a SIMD tile keep
+// their own F16 and Q8_0 paths, which are faster than these loops); tests call them directly.
 #include <cstring>
 
 #include "kernels/fp16.h"
 #include "kernels/scalar/scalar_kernels.h"
+#include "kernels/weight_panels.h"
 
 namespace packinfer {
 
 void gemm_panel_f16_scalar(const uint16_t* panel, int64_t stride, int64_t kc, const float* x,
                            int64_t ldx, int rows, float* y, int64_t ldy, int cols,
                            bool accumulate) {
-  constexpr int kWidth = 32;
+  constexpr int64_t kWidth = kPanelWidth;
   for (int i = 0; i < rows; ++i) {
     for (int j = 0; j < cols; ++j) {
       const uint16_t* w = panel + (j / kWidth) * stride + j % kWidth;
@@ -24,8 +25,7 @@ void gemm_panel_f16_scalar(const uint16_t* panel, int64_t stride, int64_t kc, co
 
 void gemm_panel_q8_0_scalar(const uint8_t* panel, int64_t kc, const float* x, int64_t ldx, int rows,
                             float* y, int64_t ldy, int cols, bool accumulate) {
-  constexpr int kWidth = 32;
-  constexpr int64_t kBlockBytes = 64 + 32 * 32;  // weight_panels.h
+  constexpr int64_t kWidth = kPanelWidth, kBlockBytes = kQ8PanelBlockBytes;
   for (int i = 0; i < rows; ++i) {
     for (int j = 0; j < cols; ++j) {
       float acc = 0.f;

@@ -13,7 +13,8 @@ void gemm_micro_6x16_scalar(int64_t kc, const float* a, int64_t lda, const float
                             int64_t ldc, bool accumulate);
 void gemm_pack_b16_scalar(const float* const* rows, int64_t kc, float* dst);
 
-// Panel GEMM tile over F16 panels (kernel_table.h, PanelF16Fn): the reference only.
+// Panel GEMM tiles over F16 and Q8_0 panels (kernel_table.h, PanelF16Fn / PanelQ8Fn): the
+// references only.
 void gemm_panel_f16_scalar(const uint16_t* panel, int64_t stride, int64_t kc, const float* x,
                            int64_t ldx, int rows, float* y, int64_t ldy, int cols, bool accumulate);
 void gemm_panel_q8_0_scalar(const uint8_t* panel, int64_t kc, const float* x, int64_t ldx, int rows,
