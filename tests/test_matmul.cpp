@@ -17,6 +17,7 @@
 #include "kernels/gemm_int8_layout.h"
 #include "kernels/kernel_table.h"
 #include "kernels/matmul.h"
+#include "kernels/quant_blocks.h"
 #include "kernels/scalar/scalar_kernels.h"
 #include "kernels/type_kernels.h"
 #include "kernels/weight_panels.h"
@@ -581,6 +582,42 @@ INSTANTIATE_TEST_SUITE_P(Levels, MatmulTest,
                                             ::testing::ValuesIn(testable_types()),
                                             ::testing::Values(false)),
                          level_type_name);
+// The panel layout itself (weight_panels.h), byte for byte from the GGUF rows: two full panels
+// (the transposing path) and a partial one whose missing rows are zeros.
+TEST(PanelLayout, MatchesDefinition) {
+  std::mt19937 rng(41);
+  const int64_t N = 70, K = 96;
+  for (GgmlType t : {GgmlType::F16, GgmlType::Q8_0}) {
+    Weights wt;
+    ASSERT_TRUE(make_weights(t, N, K, rng, wt));
+    const Panels panels = pack_panels(wt.w);
+    ASSERT_EQ(panels.bytes, panel_bytes(wt.w));
+    const auto* bytes = reinterpret_cast<const uint8_t*>(panels.data.get());
+    for (int64_t pn = 0; pn * kPanelWidth < N; ++pn) {
+      for (int64_t j = 0; j < kPanelWidth; ++j) {
+        const int64_t row = pn * kPanelWidth + j;
+        for (int64_t k = 0; k < K; ++k) {
+          if (t == GgmlType::F16) {
+            uint16_t got;
+            std::memcpy(&got, bytes + ((pn * K + k) * kPanelWidth + j) * 2, 2);
+            const uint16_t want =
+                row < N ? static_cast<const uint16_t*>(wt.w.row(row))[k] : uint16_t{0};
+            ASSERT_EQ(got, want) << "F16 row " << row << " k " << k;
+          } else {
+            const uint8_t* blk = bytes + (pn * (K / 32) + k / 32) * kQ8PanelBlockBytes;
+            const auto* src = static_cast<const BlockQ8_0*>(wt.w.row(std::min(row, N - 1)));
+            const uint8_t want_q = row < N ? static_cast<uint8_t>(src[k / 32].qs[k % 32]) : 0;
+            ASSERT_EQ(blk[64 + (k % 32) * 32 + j], want_q) << "Q8_0 row " << row << " k " << k;
+            uint16_t d;
+            std::memcpy(&d, blk + j * 2, 2);
+            ASSERT_EQ(d, row < N ? src[k / 32].d : uint16_t{0}) << "Q8_0 scale, row " << row;
+          }
+        }
+      }
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Panels, MatmulTest,
                          ::testing::Combine(::testing::ValuesIn(test::all_levels()),
                                             ::testing::Values(GgmlType::F16, GgmlType::Q8_0),

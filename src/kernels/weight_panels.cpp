@@ -54,6 +54,35 @@ class ConsumedReporter {
   int64_t reported_ = 0;
 };
 
+// A 16x16 byte transpose: x[i] holds row i on entry and column i on return. Four perfect
+// shuffles (interleaving rows i and i + 8) transpose 16 rows of 16 bytes (SSE2).
+void transpose16x16_u8(__m128i x[16]) {
+  for (int round = 0; round < 4; ++round) {
+    __m128i y[16];
+    for (int i = 0; i < 8; ++i) {
+      y[2 * i] = _mm_unpacklo_epi8(x[i], x[i + 8]);
+      y[2 * i + 1] = _mm_unpackhi_epi8(x[i], x[i + 8]);
+    }
+    for (int i = 0; i < 16; ++i) x[i] = y[i];
+  }
+}
+
+// Block b of a full panel whose 32 source rows are src[0..32): the 32 scales, then the 32 k-lines
+// of 32 int8, as four 16x16 transposes.
+void pack_q8_0_block(const BlockQ8_0* const* src, int64_t b, uint8_t* blk) {
+  for (int64_t j = 0; j < kPanelWidth; ++j) std::memcpy(blk + j * 2, &src[j][b].d, 2);
+  for (int j0 = 0; j0 < kPanelWidth; j0 += 16) {
+    for (int k0 = 0; k0 < 32; k0 += 16) {
+      __m128i x[16];
+      for (int i = 0; i < 16; ++i)
+        x[i] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src[j0 + i][b].qs + k0));
+      transpose16x16_u8(x);
+      for (int c = 0; c < 16; ++c)
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(blk + 64 + (k0 + c) * 32 + j0), x[c]);
+    }
+  }
+}
+
 void pack_q8_0_panels_into(const WeightMatrix& w, uint8_t* p,
                            const std::function<void(const void*, size_t)>& consumed) {
   const int64_t n_panels = (w.rows + kPanelWidth - 1) / kPanelWidth;
@@ -63,14 +92,18 @@ void pack_q8_0_panels_into(const WeightMatrix& w, uint8_t* p,
     uint8_t* panel = p + pn * nb * kQ8PanelBlockBytes;
     const int64_t r0 = pn * kPanelWidth;
     const int64_t rows = std::min(kPanelWidth, w.rows - r0);
-    if (rows < kPanelWidth)  // rows past N multiply as zeros
+    const BlockQ8_0* src[kPanelWidth];
+    for (int64_t j = 0; j < rows; ++j) src[j] = static_cast<const BlockQ8_0*>(w.row(r0 + j));
+    if (rows == kPanelWidth) {
+      for (int64_t b = 0; b < nb; ++b) pack_q8_0_block(src, b, panel + b * kQ8PanelBlockBytes);
+    } else {  // the last, partial panel: rows past N multiply as zeros
       std::memset(panel, 0, static_cast<size_t>(nb * kQ8PanelBlockBytes));
-    for (int64_t j = 0; j < rows; ++j) {
-      const auto* src = static_cast<const BlockQ8_0*>(w.row(r0 + j));
-      for (int64_t b = 0; b < nb; ++b) {
-        uint8_t* blk = panel + b * kQ8PanelBlockBytes;
-        std::memcpy(blk + j * 2, &src[b].d, 2);
-        for (int k = 0; k < 32; ++k) blk[64 + k * 32 + j] = static_cast<uint8_t>(src[b].qs[k]);
+      for (int64_t j = 0; j < rows; ++j) {
+        for (int64_t b = 0; b < nb; ++b) {
+          uint8_t* blk = panel + b * kQ8PanelBlockBytes;
+          std::memcpy(blk + j * 2, &src[j][b].d, 2);
+          for (int k = 0; k < 32; ++k) blk[64 + k * 32 + j] = static_cast<uint8_t>(src[j][b].qs[k]);
+        }
       }
     }
     report.rows_done(r0 + rows);
