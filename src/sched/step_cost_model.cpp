@@ -64,12 +64,17 @@ void StepCostModel::observe(double cost, bool has_prompt, double seconds) {
 
 double StepCostModel::decode_step_seconds(double decode_cost) const {
   // This batch's bucket, else the nearest measured one (a smaller batch first: its step is
-  // shorter, so the target it gives errs on the side of smooth streams).
+  // shorter, so the target it gives errs on the side of smooth streams). A bucket with a single
+  // sample is used only when no bucket has more: that sample may be a slow first step (fresh KV
+  // blocks, a stall of the VM), and when a long prompt arrives right after it every later step
+  // mixes, so no decode-only step of that size would correct it for the whole prompt.
   const int want = decode_cost > 0 ? bucket_of(decode_cost) : latest_decode_bucket_;
-  for (int dist = 0; dist < kDecodeBuckets; ++dist) {
-    for (int b : {want - dist, want + dist}) {
-      if (b >= 0 && b < kDecodeBuckets && decode_[static_cast<size_t>(b)].samples > 0)
-        return decode_[static_cast<size_t>(b)].seconds;
+  for (int64_t least : {kTrustedSamples, int64_t{1}}) {
+    for (int dist = 0; dist < kDecodeBuckets; ++dist) {
+      for (int b : {want - dist, want + dist}) {
+        if (b >= 0 && b < kDecodeBuckets && decode_[static_cast<size_t>(b)].samples >= least)
+          return decode_[static_cast<size_t>(b)].seconds;
+      }
     }
   }
   return 0;

@@ -58,6 +58,8 @@ class StepCostModel {
   // Decode-only steps in buckets of their cost (about their decode count): 1, 2-3, 4-7, ...
   static constexpr int kDecodeBuckets = 10;
   static constexpr int kWarmupSteps = 4;
+  // Samples a decode bucket needs before it is preferred to a neighbour (see decode_step_seconds).
+  static constexpr int64_t kTrustedSamples = 2;
   struct DecodeBucket {
     double seconds = 0;
     int64_t samples = 0;
