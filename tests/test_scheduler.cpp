@@ -577,7 +577,7 @@ TEST_F(StepBudgetTest, TheBudgetShrinksWhenStepsAreSlowAndGrowsWhenFast) {
   EXPECT_GT(mean_of_last(fast_again_costs, 5), mean_of_last(slow_costs, 5) * 3) << "it grows back";
 }
 
-// Without a target the automatic one is 3x a decode-only step.
+// Without a target the automatic one is kAutoItlFactor times a decode-only step.
 TEST_F(StepBudgetTest, TheDefaultTargetIsAMultipleOfADecodeStep) {
   make_auto(0);
   std::vector<double> mixed = long_prompt_during_decodes();
@@ -586,6 +586,34 @@ TEST_F(StepBudgetTest, TheDefaultTargetIsAMultipleOfADecodeStep) {
   EXPECT_NEAR(decode_step, fixed_ + 4 * per_unit_, 1e-3);
   EXPECT_NEAR(mean_of_last(mixed, 5), OnlinePolicy::kAutoItlFactor * decode_step,
               0.15 * OnlinePolicy::kAutoItlFactor * decode_step);
+}
+
+// A slow decode-only step that is the only one of its batch size when a long prompt arrives
+// (first touches of fresh KV blocks, a stall of the VM) must not stretch the automatic target:
+// every later step mixes, so no decode-only step of that size would ever correct it.
+TEST_F(StepBudgetTest, ALoneSlowDecodeStepDoesNotStretchTheDefaultTarget) {
+  make_auto(0);
+  add(prompt(40, 0), 100000);
+  for (int i = 0; i < 10; ++i) step();  // one request: its prompt calibrates, then it decodes
+  for (int i = 1; i < 4; ++i) add(prompt(4, 100 + i), 100000);
+  step();  // the newcomers' prompts beside the decode
+  const auto normal = runner_->timing;
+  runner_->timing = [&](const StepPlan& plan) { return 4 * normal(plan); };
+  step();  // the first decode-only step of four decodes, four times too slow
+  ASSERT_EQ(runner_->plans.back().n_tokens(), 4);
+  runner_->timing = normal;
+  const uint64_t long_id = add(prompt(3000, 9), 1);
+  std::vector<double> mixed;
+  for (int i = 0; i < 20 && !outcomes_[long_id].done; ++i) {
+    ASSERT_TRUE(step());
+    mixed.push_back(runner_->seconds.back());
+  }
+  const double decode_step = fixed_ + 4 * per_unit_;  // four decodes at short contexts
+  ASSERT_GE(mixed.size(), 5u);
+  EXPECT_LT(mean_of_last(mixed, 5), 1.6 * OnlinePolicy::kAutoItlFactor * decode_step)
+      << "the target follows the cost model, not the lone slow step ("
+      << 4 * OnlinePolicy::kAutoItlFactor * decode_step * 1000 << " ms)";
+  for (uint64_t id = 1; id < long_id; ++id) scheduler_->cancel(id);
 }
 
 // An explicit --max-step-tokens wins over the measurements, fast or slow.

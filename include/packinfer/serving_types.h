@@ -18,7 +18,7 @@ struct ServingOptions {
   // itl_target_ms. A value > 0 is a fixed budget and wins.
   int64_t max_step_tokens = 0;
   // Inter-token latency the automatic budget aims at while prompts are prefilled beside running
-  // decodes, in milliseconds; 0 = automatic: 3.5x the measured time of a decode-only step.
+  // decodes, in milliseconds; 0 = automatic: 5x the measured time of a decode-only step.
   double itl_target_ms = 0;
   int32_t max_running = 64;   // requests decoding at once
   int64_t max_queued = 1024;  // waiting requests beyond this are refused (submit throws)

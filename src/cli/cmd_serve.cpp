@@ -107,7 +107,7 @@ void add_serve_command(CLI::App& app, int& exit_code) {
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
   sub->add_option("--itl-target-ms", o->serving.itl_target_ms,
                   "inter-token latency the automatic step budget keeps decodes near while "
-                  "prompts are prefilled (default: 3.5x a decode-only step)")
+                  "prompts are prefilled (default: 5x a decode-only step)")
       ->check(CLI::Range(0.1, 1e6));
   sub->add_option("--max-running", o->serving.max_running, "requests decoding at once (default 64)")
       ->check(CLI::Range(1, 1 << 16));

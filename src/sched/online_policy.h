@@ -14,7 +14,7 @@
 // takes about the same time — what keeps the decodes' inter-token latency flat.
 // The budget itself (ServingOptions::max_step_tokens = 0, the default) is latency-aware: while
 // requests decode, a step may cost what the measured step times (StepCostModel) say fits in the
-// inter-token latency target (itl_target_ms, by default 3.5x a decode-only step of as many
+// inter-token latency target (itl_target_ms, by default 5x a decode-only step of as many
 // decodes); while nothing decodes there is no latency to protect and a step takes up to 512
 // tokens, as an unchunked step would, whatever their attention costs. Nor while requests
 // are left waiting after a step's admissions: small mixed steps run prompts at well under the
@@ -57,11 +57,13 @@ class OnlinePolicy : public SchedulingPolicy {
   // Steps of the automatic budget cost at most this much (also the unchunked forward size).
   static constexpr int64_t kDefaultStepTokens = 512;
   // The automatic ITL target is this multiple of a decode-only step. A step of T next to decode
-  // steps of d leaves (T - d) / T of the machine to the prompt, so the prompt's TTFT grows by
-  // T / (T - d): 1.5x at 3x, 1.4x at 3.5x. At 3x the small chunks' lower efficiency put it at
-  // 1.51x in two runs (bench/RESULTS.md); 3.5x leaves that margin while the streams' p99/p50
-  // stays near 1 when the median gap is a mixed step (a long prompt's prefill spans most gaps).
-  static constexpr double kAutoItlFactor = 3.5;
+  // steps of d leaves the prompt T minus the decodes' share; on 2 cores the decodes' rows and
+  // the small chunks' lower efficiency cost more than d/T suggests: 3.5x gave the long prompt
+  // 1.44-1.65x its unchunked TTFT (mean 1.54x), 5x (about 60 ms here) 1.24-1.47x, while the
+  // streams' p99/p50 stayed under 2x (bench/RESULTS.md, "The ITL target's default"). The
+  // streams' p99/p50 stays near 1 when the median gap is a mixed step (a long prompt's prefill
+  // spans most gaps); when mixed steps are a minority of gaps it approaches this factor.
+  static constexpr double kAutoItlFactor = 5.0;
   // Prompt cost every step with decodes may add at least, so prompts always progress; and the
   // budget before any step time was measured.
   static constexpr double kMinPromptCost = 16;
