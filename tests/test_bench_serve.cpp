@@ -16,6 +16,7 @@
 #include "loadgen/serve_load.h"
 #include "loadgen/serve_metrics.h"
 #include "loadgen/serve_report.h"
+#include "loadgen/serve_rounds.h"
 #include "loadgen/serve_workload.h"
 #include "loadgen/server_process.h"
 #include "loadgen/sse_client.h"
@@ -454,6 +455,79 @@ TEST(BenchServe, StartsRealServersForAComparison) {
   }
   EXPECT_GT(j[0]["cached_tokens"].get<int64_t>(), 0);
   EXPECT_EQ(j[1]["cached_tokens"], 0);
+}
+
+// --rounds: every round runs both configurations; the JSON says which round each object is from.
+TEST(BenchServe, RoundsAlternateTheConfigurations) {
+  if (run_command("'" + cli_path() + "' --help").out.find("\n  serve ") == std::string::npos) {
+    GTEST_SKIP() << "this packinfer has no serve command";
+  }
+  std::string model = shared_dir() + "/models/stories260K/stories260K-f32.gguf";
+  CommandResult r =
+      run_command("'" + cli_path() + "' bench serve -m '" + model +
+                  "' -t 1 --compare prefix-cache -n 2 --rounds 2 --warmup 0"
+                  " --prompt-len fixed:8 --output-len fixed:2 --json 2>&1 >/dev/null");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("## round 2 of 2"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("median over the rounds of 'prefix-cache off' / 'prefix-cache on'"),
+            std::string::npos)
+      << r.out;
+  r = run_command("'" + cli_path() + "' bench serve -m '" + model +
+                  "' -t 1 --compare prefix-cache -n 2 --rounds 2 --warmup 0"
+                  " --prompt-len fixed:8 --output-len fixed:2 --json 2>/dev/null");
+  ASSERT_EQ(r.status, 0) << r.out;
+  nlohmann::json j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j.size(), 4u);
+  const char* labels[] = {"prefix-cache on", "prefix-cache off"};
+  for (size_t i = 0; i < 4; ++i) {
+    EXPECT_EQ(j[i]["round"], i / 2 + 1);
+    EXPECT_EQ(j[i]["config"], labels[i % 2]);
+    EXPECT_EQ(j[i]["completed"], 2) << j[i]["first_error"];
+  }
+  r = run_command("'" + cli_path() + "' bench serve -m '" + model + "' --rounds 0 2>&1");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.out.find("--rounds"), std::string::npos) << r.out;
+}
+
+// The summary of several rounds: per-round figures, their medians, and the median of the
+// per-round ratios (not the ratio of the medians), with the long prompt's TTFT ratio.
+TEST(BenchServe, RoundsSummaryQuotesMediansOfPerRoundRatios) {
+  EXPECT_DOUBLE_EQ(median_of({}), 0);
+  EXPECT_DOUBLE_EQ(median_of({3, 1, 2}), 2);
+  EXPECT_DOUBLE_EQ(median_of({4, 1, 3, 2}), 2.5);
+  std::vector<std::vector<ServeConfigResult>> rounds;
+  const double on_ttft[] = {1200, 1500, 1300}, off_ttft[] = {1000, 1000, 1000};
+  for (int r = 0; r < 3; ++r) {
+    std::vector<ServeConfigResult> round(2);
+    round[0].label = "chunked on";
+    round[1].label = "chunked off";
+    for (int c = 0; c < 2; ++c) {
+      RunMetrics& m = round[static_cast<size_t>(c)].metrics;
+      m.has_stall_figures = true;
+      m.ttft_ms.p50 = 100.0 * (c + 1);
+      m.stream_itl_ms = {};
+      m.stream_itl_ms.p50 = 40;
+      m.stream_itl_ms.p99 = 60;
+      m.long_prompt_ttft_ms = c == 0 ? on_ttft[r] : off_ttft[r];
+    }
+    rounds.push_back(std::move(round));
+  }
+  char* buf = nullptr;
+  size_t len = 0;
+  std::FILE* f = open_memstream(&buf, &len);
+  ASSERT_NE(f, nullptr);
+  print_rounds_summary(f, rounds);
+  std::fclose(f);
+  const std::string out(buf, len);
+  std::free(buf);
+  EXPECT_NE(out.find("3 rounds"), std::string::npos) << out;
+  EXPECT_NE(out.find("| median | chunked on |"), std::string::npos) << out;
+  EXPECT_NE(out.find("TTFT p50 2.00x"), std::string::npos) << out;
+  EXPECT_NE(out.find("long prompt TTFT 'chunked on' / 'chunked off': median 1.30x "
+                     "(rounds: 1.20x, 1.50x, 1.30x)"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find(" 1.50 |"), std::string::npos) << "the streams' p99/p50\n" << out;
 }
 
 TEST(BenchServe, ComparisonConfigurationsAndUrls) {

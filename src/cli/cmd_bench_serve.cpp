@@ -9,6 +9,7 @@
 #include "cli/cli_common.h"
 #include "loadgen/serve_bench.h"
 #include "loadgen/serve_report.h"
+#include "loadgen/serve_rounds.h"
 #include "packinfer/error.h"
 
 namespace packinfer::cli {
@@ -33,6 +34,7 @@ struct ServeBenchOpts {
   std::string compare, server_args, scenario, svg;
   std::string rate = "inf";
   int32_t threads = 0;
+  int32_t rounds = 1;
   bool json = false;
 };
 
@@ -86,19 +88,38 @@ void run(const ServeBenchOpts& o, int& exit_code) {
   if (o.threads > 0) flags.insert(flags.begin(), {"-t", std::to_string(o.threads)});
   std::vector<ServeConfig> configs = loadgen::serve_configs(o.compare, flags);
 
-  std::vector<ServeConfigResult> results;
-  for (const ServeConfig& c : configs) results.push_back(loadgen::run_serve_config(b, c));
+  // Each round runs every configuration once, in order, so a drift of the machine's speed
+  // spreads over all of them (serve_rounds.h).
+  std::vector<std::vector<ServeConfigResult>> rounds;
+  for (int32_t r = 0; r < o.rounds; ++r) {
+    if (o.rounds > 1) std::fprintf(stderr, "round %d of %d\n", r + 1, o.rounds);
+    std::vector<ServeConfigResult> results;
+    for (const ServeConfig& c : configs) results.push_back(loadgen::run_serve_config(b, c));
+    rounds.push_back(std::move(results));
+  }
   ServeRunInfo info;
   info.model = b.model;
   info.scenario = o.scenario;
   info.seed = b.workload.seed;
-  info.workload = results.front().workload;
-  loadgen::print_serve_table(o.json ? stderr : stdout, info, results);
-  if (o.json) std::printf("%s\n", loadgen::serve_json(info, results).dump(1).c_str());
-  if (!o.svg.empty()) write_report_file(o.svg, loadgen::serve_svg(info, results));
+  info.workload = rounds.front().front().workload;
+  std::FILE* table = o.json ? stderr : stdout;
+  nlohmann::json all = nlohmann::json::array();
+  for (size_t r = 0; r < rounds.size(); ++r) {
+    if (rounds.size() > 1) std::fprintf(table, "\n## round %zu of %zu\n", r + 1, rounds.size());
+    loadgen::print_serve_table(table, info, rounds[r]);
+    for (nlohmann::json& j : loadgen::serve_json(info, rounds[r])) {
+      j["round"] = r + 1;
+      all.push_back(std::move(j));
+    }
+  }
+  if (rounds.size() > 1) loadgen::print_rounds_summary(table, rounds);
+  if (o.json) std::printf("%s\n", all.dump(1).c_str());
+  if (!o.svg.empty()) write_report_file(o.svg, loadgen::serve_svg(info, rounds.back()));
   exit_code = 0;
-  for (const auto& r : results) {
-    if (r.metrics.failed > 0) exit_code = 1;  // a load test with failures did not pass
+  for (const auto& round : rounds) {
+    for (const auto& r : round) {
+      if (r.metrics.failed > 0) exit_code = 1;  // a load test with failures did not pass
+    }
   }
 }
 
@@ -165,7 +186,13 @@ void add_bench_serve_command(CLI::App& bench, int& exit_code) {
   sub->add_option("--api-key", o->bench.api_key, "sent as a Bearer token");
   sub->add_flag("--json", o->json,
                 "print a JSON list (one object per configuration); table to stderr");
-  sub->add_option("--svg", o->svg, "write charts to this SVG file");
+  sub->add_option("--svg", o->svg,
+                  "write charts to this SVG file (with --rounds: the last round's)");
+  sub->add_option("--rounds", o->rounds,
+                  "run the configurations this many times, alternating, and print each round and "
+                  "the medians (a noisy machine's drift spreads over both configurations)")
+      ->check(CLI::Range(1, 100))
+      ->capture_default_str();
   sub->add_flag("--server-log", o->bench.server_log, "copy the started server's log to stderr");
   sub->callback([o, &exit_code] { run(*o, exit_code); });
 }
