@@ -487,6 +487,9 @@ TEST(BenchServe, RoundsAlternateTheConfigurations) {
   r = run_command("'" + cli_path() + "' bench serve -m '" + model + "' --rounds 0 2>&1");
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.out.find("--rounds"), std::string::npos) << r.out;
+  r = run_command("'" + cli_path() + "' bench serve --url http://127.0.0.1:9 --rounds 2 2>&1");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.out.find("--rounds repeats servers it starts itself"), std::string::npos) << r.out;
 }
 
 // The summary of several rounds: per-round figures, their medians, and the median of the

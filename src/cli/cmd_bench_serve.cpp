@@ -77,6 +77,11 @@ void run(const ServeBenchOpts& o, int& exit_code) {
   if (!o.compare.empty() && b.model.empty()) {
     throw InvalidArgument("--compare starts its own servers: it needs -m MODEL, not --url");
   }
+  if (o.rounds > 1 && b.model.empty()) {
+    throw InvalidArgument(
+        "--rounds repeats servers it starts itself (-m MODEL); against --url the same server "
+        "would serve every round, its prefix cache warm from the earlier ones");
+  }
   if (!o.scenario.empty() && o.scenario != kLongPromptScenario) {
     throw InvalidArgument(std::string("--scenario must be ") + kLongPromptScenario);
   }
