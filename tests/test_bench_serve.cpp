@@ -495,9 +495,10 @@ TEST(BenchServe, RoundsAlternateTheConfigurations) {
 // The summary of several rounds: per-round figures, their medians, and the median of the
 // per-round ratios (not the ratio of the medians), with the long prompt's TTFT ratio.
 TEST(BenchServe, RoundsSummaryQuotesMediansOfPerRoundRatios) {
-  EXPECT_DOUBLE_EQ(median_of({}), 0);
-  EXPECT_DOUBLE_EQ(median_of({3, 1, 2}), 2);
-  EXPECT_DOUBLE_EQ(median_of({4, 1, 3, 2}), 2.5);
+  // The medians are report::percentile's p50: the middle value, or the mean of the middle two.
+  EXPECT_DOUBLE_EQ(percentile({}, 50), 0);
+  EXPECT_DOUBLE_EQ(percentile({3, 1, 2}, 50), 2);
+  EXPECT_DOUBLE_EQ(percentile({4, 1, 3, 2}, 50), 2.5);
   std::vector<std::vector<ServeConfigResult>> rounds;
   const double on_ttft[] = {1200, 1500, 1300}, off_ttft[] = {1000, 1000, 1000};
   for (int r = 0; r < 3; ++r) {

@@ -1,7 +1,9 @@
 #include "loadgen/serve_rounds.h"
 
-#include <algorithm>
 #include <string>
+#include <utility>
+
+#include "report/percentile.h"
 
 namespace packinfer::loadgen {
 namespace {
@@ -45,14 +47,10 @@ void print_row(std::FILE* out, const std::string& round, const std::string& labe
 
 double ratio_or_zero(double num, double den) { return den > 0 && num > 0 ? num / den : 0; }
 
-}  // namespace
+// The median as every report computes it (numpy's, the mean of the middle two for an even count).
+double median_of(std::vector<double> values) { return report::percentile(std::move(values), 50); }
 
-double median_of(std::vector<double> values) {
-  if (values.empty()) return 0;
-  std::sort(values.begin(), values.end());
-  const size_t n = values.size();
-  return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
-}
+}  // namespace
 
 void print_rounds_summary(std::FILE* out,
                           const std::vector<std::vector<ServeConfigResult>>& rounds) {

@@ -16,7 +16,4 @@ namespace packinfer::loadgen {
 void print_rounds_summary(std::FILE* out,
                           const std::vector<std::vector<ServeConfigResult>>& rounds);
 
-// The median of values (the mean of the middle two for an even count; 0 for none).
-double median_of(std::vector<double> values);
-
 }  // namespace packinfer::loadgen

@@ -58,9 +58,10 @@ class OnlinePolicy : public SchedulingPolicy {
   static constexpr int64_t kDefaultStepTokens = 512;
   // The automatic ITL target is this multiple of a decode-only step. A step of T next to decode
   // steps of d leaves the prompt T minus the decodes' share; on 2 cores the decodes' rows and
-  // the small chunks' lower efficiency cost more than d/T suggests: 3.5x gave the long prompt
-  // 1.44-1.65x its unchunked TTFT (mean 1.54x), 5x (about 60 ms here) 1.24-1.47x, while the
-  // streams' p99/p50 stayed under 2x (bench/RESULTS.md, "The ITL target's default"). The
+  // the small chunks' lower efficiency cost more than d/T suggests: in 9 paired runs 3.5x gave
+  // the long prompt 1.39-1.66x its unchunked TTFT (mean 1.54x), 5x (about 60 ms here)
+  // 1.25-1.57x (mean 1.41x), while the streams' p99/p50 stayed under 2x (bench/RESULTS.md,
+  // "Issue #11: the ITL target's default"). The
   // streams' p99/p50 stays near 1 when the median gap is a mixed step (a long prompt's prefill
   // spans most gaps); when mixed steps are a minority of gaps it approaches this factor.
   static constexpr double kAutoItlFactor = 5.0;
