@@ -21,7 +21,7 @@
 //   store_u16(uint16_t*, I), store_i8(uint8_t*, I), store_u8(uint8_t*, I)  (values in range)
 //
 // Every codec does the scalar reference's float operations in the same order (a multiply and an
-// add are never fused; CMake builds ISO C++, so GCC does not contract them either), so it gives
+// add are never fused: CMake compiles the codecs with -ffp-contract=off), so it gives
 // the same bytes and the same floats (NaN payloads, and which of two equal values of opposite
 // zero sign a horizontal minimum picks, aside). Shapes without a vector path (a head, or a group,
 // that is not a multiple of the width) go to the scalar reference. Include only from the folders of
