@@ -51,7 +51,9 @@ TEST(KvFormat, BlockSizesByHand) {
   EXPECT_EQ(kv_head_block_bytes(KvType::F32, true, 64, 32), 32 * 64 * 4);
   EXPECT_EQ(kv_head_block_bytes(KvType::F16, true, 64, 32), 32 * 64 * 2);
   EXPECT_EQ(kv_head_block_bytes(KvType::BF16, false, 64, 32), 32 * 64 * 2);
-  EXPECT_EQ(kv_head_block_bytes(KvType::Q8_0, true, 64, 32), 32 * 2 * 34);
+  // q8_0 values: ggml's blocks of 32; keys: an f16 step and int8 bounds per channel, then bytes.
+  EXPECT_EQ(kv_head_block_bytes(KvType::Q8_0, false, 64, 32), 32 * 2 * 34);
+  EXPECT_EQ(kv_head_block_bytes(KvType::Q8_0, true, 64, 32), 2 + 2 * 64 + 32 * 64);
   EXPECT_EQ(kv_head_block_bytes(KvType::Q4_0, true, 64, 32), 32 * 2 * 18);
   // KIVI keys: 4-bit codes of 32 x 64 values + an f16 scale and minimum per channel.
   EXPECT_EQ(kv_head_block_bytes(KvType::Kivi4, true, 64, 32), 32 * 64 / 2 + 64 * 4);
@@ -60,7 +62,8 @@ TEST(KvFormat, BlockSizesByHand) {
   EXPECT_EQ(kv_head_block_bytes(KvType::Kivi4, false, 64, 32), 32 * (64 / 2 + 2 * 4));
   EXPECT_EQ(kv_head_block_bytes(KvType::Kivi2, false, 64, 32), 32 * (64 / 4 + 2 * 4));
   // A head of 8 values quantizes groups of 8.
-  EXPECT_EQ(kv_head_block_bytes(KvType::Q8_0, true, 8, 16), 16 * (2 + 8));
+  EXPECT_EQ(kv_head_block_bytes(KvType::Q8_0, false, 8, 16), 16 * (2 + 8));
+  EXPECT_EQ(kv_head_block_bytes(KvType::Q8_0, true, 8, 16), 2 + 2 * 8 + 16 * 8);
 }
 
 // The memory targets per token at 4k tokens, scales and the f16 tail of KIVI keys (one
@@ -79,7 +82,7 @@ TEST(KvFormat, BytesPerTokenMeetTheTargetsAt4k) {
 
 TEST(KvFormat, ShapesAFormatCannotStoreAreRefusedNamingBoth) {
   try {
-    check_kv_format(KvFormat{KvType::Q8_0, KvType::F16}, 80, 16);
+    check_kv_format(KvFormat{KvType::F16, KvType::Q8_0}, 80, 16);
     FAIL();
   } catch (const InvalidArgument& e) {
     EXPECT_NE(std::string(e.what()).find("q8_0"), std::string::npos) << e.what();
@@ -88,6 +91,8 @@ TEST(KvFormat, ShapesAFormatCannotStoreAreRefusedNamingBoth) {
   EXPECT_THROW(check_kv_format(KvFormat{KvType::Kivi2, KvType::Kivi2}, 64, 12), InvalidArgument);
   EXPECT_THROW(check_kv_format(KvFormat{KvType::F16, KvType::F16, true}, 96, 16), InvalidArgument);
   EXPECT_NO_THROW(check_kv_format(KvFormat{KvType::Q4_0, KvType::Kivi4, true}, 8, 16));
+  // q8_0 keys are grouped per channel: any head size and block size.
+  EXPECT_NO_THROW(check_kv_format(KvFormat{KvType::Q8_0, KvType::F16}, 80, 12));
 }
 
 // Round trip of the reference codecs: each format's error stays within its quantization step.
@@ -117,7 +122,9 @@ TEST(KvCodecs, ScalarRoundTripErrorWithinTheFormatsStep) {
             const float x = rows[static_cast<size_t>(p * hd + i)];
             const float y = back[static_cast<size_t>(p * hd + i)];
             float lo = x, hi = x;
-            if (t == KvType::Kivi4 || t == KvType::Kivi2) {
+            const bool per_channel =
+                key && (t == KvType::Q8_0 || t == KvType::Kivi4 || t == KvType::Kivi2);
+            if (per_channel || t == KvType::Kivi4 || t == KvType::Kivi2) {
               for (int32_t q = 0; q < (key ? bs : 1); ++q) {
                 for (int32_t j = 0; j < (key ? 1 : g); ++j) {
                   const int32_t pp = key ? q : p, ii = key ? i : (i / g) * g + j;
@@ -143,7 +150,16 @@ TEST(KvCodecs, ScalarRoundTripErrorWithinTheFormatsStep) {
                 bound = std::fabs(x) * 0x1p-8f;
                 break;
               case KvType::Q8_0:
-                bound = hi / 127.0f * 0.51f + hi * 0x1p-10f;
+                if (key) {
+                  // The channel's range, widened by up to a step of the block's largest
+                  // magnitude on each side, in 255 levels.
+                  float amax = 0;
+                  for (float r : rows) amax = std::max(amax, std::fabs(r));
+                  bound =
+                      (hi - lo + 2.0f * amax / 127.0f * 1.001f) / 255.0f * 0.51f + amax * 0x1p-12f;
+                } else {
+                  bound = hi / 127.0f * 0.51f + hi * 0x1p-10f;
+                }
                 break;
               case KvType::Q4_0:
                 // A full step: the value of the largest magnitude maps to -8, so one of the

@@ -29,9 +29,10 @@ void add_model_options(CLI::App& app, ModelOptions& o) {
   app.add_option("--kv-blocks", o.kv_blocks,
                  "KV cache budget as a number of blocks (wins over --kv-mem)")
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 30));
-  app.add_option("--kv-block-size", o.kv_block_size,
-                 "positions per KV block (default 16, 32 with KIVI keys); prefixes are shared in "
-                 "whole blocks, so a smaller size lets shorter shared prompt prefixes be reused")
+  app.add_option(
+         "--kv-block-size", o.kv_block_size,
+         "positions per KV block (default 16, 32 with q8_0 or KIVI keys); prefixes are shared in "
+         "whole blocks, so a smaller size lets shorter shared prompt prefixes be reused")
       ->check(CLI::Range(1, 1024));
   app.add_flag("--batch-invariant", o.batch_invariant,
                "batch-invariant kernels: a token's logits do not depend on what shares its forward "

@@ -3,7 +3,8 @@
 // format and back. One block of one KV head ("head block") holds `block_size` positions of
 // `head_dim` values; its layout per format:
 //   f32, f16, bf16   [B][d] elements
-//   q8_0             [B][d/G] x {f16 scale, int8 q[G]}                (ggml's block_q8_0)
+//   q8_0 values      [B][d/G] x {f16 scale, int8 q[G]}                (ggml's block_q8_0)
+//   q8_0 keys        f16 step, int8 lo[d], int8 hi[d], then codes uint8 [B][d]      (per channel)
 //   q4_0             [B][d/G] x {f16 scale, uint8 q[G/2]}             (ggml's block_q4_0)
 //   kivi keys        f16 scale[d], f16 min[d], then codes [B][d*bits/8]   (per channel)
 //   kivi values      [B] x {f16 scale[d/G], f16 min[d/G], codes[d*bits/8]} (per position)
@@ -11,6 +12,11 @@
 // smaller (a model with 8-value heads quantizes groups of 8).
 // Codes are unsigned, low bits first within a byte: value = code * scale + min (kivi), or
 // (code - 8) * scale (q4_0: low nibbles hold the first half of a group, high nibbles the second).
+// q8_0 keys are quantized per channel over the block's positions, in two levels: the block's
+// step is its largest magnitude / 127 (f16), and each channel's range is [lo, hi] steps (lo
+// rounded down, hi up), cut into 255 levels: value = code * ((hi - lo) * step / 255) + lo * step.
+// That costs 2 + 2d bytes per head block, so at B = 32 the same bytes per value as ggml's
+// q8_0, and the error follows each channel's range instead of each position's largest value.
 // Raw pointers only (see matmul_internal.h on SIMD translation units).
 #include <cstdint>
 
@@ -27,6 +33,11 @@ using KvEncodeBlockFn = void (*)(const float* rows, uint8_t* head_block, int32_t
 using KvDecodeFn = void (*)(const uint8_t* head_block, int32_t slot0, int32_t n, float* dst,
                             int32_t head_dim, int32_t block_size);
 
+// q8_0 keys' two levels, shared by every level's codec so that they store the same bytes: the
+// block's f16 step for its largest magnitude, and a channel's bounds [lo, hi] in steps.
+uint16_t q8_key_step(float amax);
+void q8_key_bounds(float lo, float hi, float step, int8_t* lo_q, int8_t* hi_q);
+
 // Values per quantization group for heads of head_dim values.
 constexpr int32_t kv_group_size(int32_t head_dim) { return head_dim < 32 ? head_dim : 32; }
 
@@ -37,7 +48,7 @@ struct KvCodec {
 };
 
 // Scalar references, indexed by the KvType value (f32, f16, bf16, q8_0, q4_0, kivi4, kivi2), for
-// keys (per-channel KIVI) and values (per-position KIVI).
+// keys (per channel for q8_0 and KIVI) and values (per position).
 const KvCodec& kv_key_codec_scalar(int kv_type);
 const KvCodec& kv_value_codec_scalar(int kv_type);
 

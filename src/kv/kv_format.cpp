@@ -32,7 +32,7 @@ KvType parse_kv_type(std::string_view name) {
 }
 
 bool kv_type_quantizes_keys_per_channel(KvType t) {
-  return t == KvType::Kivi4 || t == KvType::Kivi2;
+  return t == KvType::Q8_0 || t == KvType::Kivi4 || t == KvType::Kivi2;
 }
 
 bool kv_type_is_lossy(KvType t) { return t != KvType::F32; }
@@ -44,8 +44,11 @@ std::string KvFormat::name() const {
 }
 
 uint64_t KvFormat::id() const {
+  // q8_0 keys were stored per position until 2026-12: their layout version keeps blocks cached
+  // on disk or in a KV store by an older build from being read as the current layout.
+  const uint64_t layout = k == KvType::Q8_0 ? 1 : 0;
   return static_cast<uint64_t>(k) | static_cast<uint64_t>(v) << 8 |
-         static_cast<uint64_t>(rotate) << 16 | uint64_t{0x4b56} << 32;  // "KV"
+         static_cast<uint64_t>(rotate) << 16 | layout << 24 | uint64_t{0x4b56} << 32;  // "KV"
 }
 
 int64_t kv_head_block_bytes(KvType t, bool is_key, int32_t head_dim, int32_t block_size) {
@@ -58,7 +61,8 @@ int64_t kv_head_block_bytes(KvType t, bool is_key, int32_t head_dim, int32_t blo
     case KvType::BF16:
       return b * d * 2;
     case KvType::Q8_0:
-      return b * (d / group) * (2 + group);
+      // Keys: an f16 step and two int8 bounds per channel for the block, then a byte per value.
+      return is_key ? 2 + 2 * d + b * d : b * (d / group) * (2 + group);
     case KvType::Q4_0:
       return b * (d / group) * (2 + group / 2);
     case KvType::Kivi4:
@@ -79,16 +83,18 @@ double kv_bytes_per_position(const KvFormat& f, int32_t head_dim, int32_t block_
 }
 
 void check_kv_format(const KvFormat& f, int32_t head_dim, int32_t block_size) {
-  for (KvType t : {f.k, f.v}) {
-    const bool grouped =
-        t == KvType::Q8_0 || t == KvType::Q4_0 || t == KvType::Kivi4 || t == KvType::Kivi2;
+  for (const bool is_key : {true, false}) {
+    const KvType t = is_key ? f.k : f.v;
+    // q8_0 keys are grouped per channel, which any head size allows.
+    const bool grouped = (t == KvType::Q8_0 && !is_key) || t == KvType::Q4_0 ||
+                         t == KvType::Kivi4 || t == KvType::Kivi2;
     if (grouped && head_dim % kv_group_size(head_dim) != 0) {
       throw InvalidArgument(std::string("KV cache type ") + kv_type_name(t) +
                             " quantizes groups of 32 values, but the model's head size is " +
                             std::to_string(head_dim) + " (not a multiple of 32)");
     }
   }
-  if (kv_type_quantizes_keys_per_channel(f.k) && (block_size < 8 || block_size % 8 != 0)) {
+  if ((f.k == KvType::Kivi4 || f.k == KvType::Kivi2) && (block_size < 8 || block_size % 8 != 0)) {
     throw InvalidArgument(std::string("KV cache type ") + kv_type_name(f.k) +
                           " quantizes keys over the positions of a block, which needs a block "
                           "size that is a multiple of 8 (--kv-block-size is " +

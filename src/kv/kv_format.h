@@ -9,7 +9,13 @@
 //   f32     d floats                                                         -
 //   f16     d IEEE halves                                                    -
 //   bf16    d bfloat16                                                       -
-//   q8_0    d/32 x (f16 scale + 32 int8)          = 34 bytes per 32 values   32 values*
+//   q8_0    values: d/32 x (f16 scale + 32 int8) = 34 bytes per 32 values     32 values*
+//           keys: per channel over the B positions of a block, 8-bit codes between two int8
+//           bounds in units of the block's f16 step (asymmetric, two levels): d + (2 + 2d) / B
+//           bytes per position, 2 bytes per block more than ggml's blocks at B = 32. Keys, not
+//           values, carry outlier channels (KIVI): ggml's per-position blocks of keys cost about
+//           12x the KL divergence on stories260K (bench/RESULTS.md). Kept in f16 until the block
+//           is full, as kivi keys.
 //   q4_0    d/32 x (f16 scale + 16 bytes of 4-bit) = 18 bytes per 32 values  32 values*
 //   kivi4   keys: per channel over the B positions of a block, 4-bit codes with an f16 scale and
 //           minimum each (asymmetric); values: per position, groups of 32 channels, 4-bit with an
@@ -32,7 +38,7 @@ KvType parse_kv_type(std::string_view name);
 // "f32, f16, bf16, q8_0, q4_0, kivi4, kivi2"
 std::string kv_type_names();
 
-// Keys per channel over a whole block (KIVI): a block's keys are only final when it is full.
+// Keys per channel over a whole block (q8_0, KIVI): a block's keys are only final when it is full.
 bool kv_type_quantizes_keys_per_channel(KvType t);
 bool kv_type_is_lossy(KvType t);  // anything but f32 (f16/bf16 round; the rest quantize)
 

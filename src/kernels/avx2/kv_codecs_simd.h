@@ -243,6 +243,67 @@ void kivi_key_block(const float* rows, uint8_t* hb, int32_t d, int32_t bs) {
   }
 }
 
+// --- q8_0 keys: per channel over the block (the scalar q8_key_block / q8_key_decode) --------
+
+// A channel's minimum and scale from its int8 bounds, W channels at a time.
+template <class V>
+void q8_key_channels(const uint8_t* lo_q, const uint8_t* hi_q, typename V::F step,
+                     typename V::F* min, typename V::F* scale) {
+  const typename V::F lo = V::i8(lo_q), hi = V::i8(hi_q);
+  *min = V::mul(lo, step);
+  *scale = V::div(V::mul(V::sub(hi, lo), step), V::set(255.0f));
+}
+
+template <class V>
+void q8_key_decode(const uint8_t* hb, int32_t slot0, int32_t n, float* dst, int32_t d, int32_t bs) {
+  if (d % V::W != 0) return kv_key_codec_scalar(kQ8).decode(hb, slot0, n, dst, d, bs);
+  uint16_t step16;
+  std::memcpy(&step16, hb, 2);
+  const typename V::F step = V::set(fp16_to_fp32(step16));
+  const uint8_t* codes = hb + 2 + 2 * static_cast<int64_t>(d) + static_cast<int64_t>(slot0) * d;
+  for (int32_t c = 0; c < d; c += V::W) {
+    typename V::F min, scale;
+    q8_key_channels<V>(hb + 2 + c, hb + 2 + d + c, step, &min, &scale);
+    const uint8_t* in = codes + c;
+    for (int32_t p = 0; p < n; ++p, in += d) {
+      V::store(dst + static_cast<int64_t>(p) * d + c,
+               V::add(V::mul(V::to_float(V::u8(in)), scale), min));
+    }
+  }
+}
+
+template <class V>
+void q8_key_block(const float* rows, uint8_t* hb, int32_t d, int32_t bs) {
+  if (d % V::W != 0) return kv_key_codec_scalar(kQ8).encode_block(rows, hb, d, bs);
+  typename V::F m = V::set(0.0f);
+  for (int64_t i = 0; i < static_cast<int64_t>(bs) * d; i += V::W)
+    m = V::max(V::abs(V::load(rows + i)), m);  // std::max(amax, |x|): NaN ignored
+  const uint16_t step16 = q8_key_step(V::hmax(m));
+  std::memcpy(hb, &step16, 2);
+  const float step = fp16_to_fp32(step16);
+  auto* lo_q = reinterpret_cast<int8_t*>(hb + 2);
+  int8_t* hi_q = lo_q + d;
+  uint8_t* codes = hb + 2 + 2 * static_cast<int64_t>(d);
+  for (int32_t c = 0; c < d; c += V::W) {
+    typename V::F lo = V::load(rows + c), hi = lo;
+    for (int32_t p = 1; p < bs; ++p) {
+      const typename V::F x = V::load(rows + static_cast<int64_t>(p) * d + c);
+      lo = V::min(x, lo);  // std::min(lo, x) and std::max(hi, x), signed zeros included
+      hi = V::max(x, hi);
+    }
+    alignas(64) float l[V::W], h[V::W];
+    V::store(l, lo);
+    V::store(h, hi);
+    for (int j = 0; j < V::W; ++j) q8_key_bounds(l[j], h[j], step, &lo_q[c + j], &hi_q[c + j]);
+    typename V::F min, scale;
+    q8_key_channels<V>(hb + 2 + c, hb + 2 + d + c, V::set(step), &min, &scale);
+    for (int32_t p = 0; p < bs; ++p) {
+      const typename V::F x = V::load(rows + static_cast<int64_t>(p) * d + c);
+      V::store_u8(codes + static_cast<int64_t>(p) * d + c, kivi_codes<V, 8>(x, scale, min));
+    }
+  }
+}
+
 template <int Bits>
 constexpr int64_t kivi_value_row_bytes(int32_t d) {
   return (d / kv_group_size(d)) * 4 + static_cast<int64_t>(d) * Bits / 8;
@@ -329,7 +390,7 @@ struct Codecs {
       {},
       value[1],
       value[2],
-      value[3],
+      {nullptr, q8_key_block<V>, q8_key_decode<V>},
       value[4],
       {nullptr, kivi_key_block<V, 4>, kivi_key_decode<V, 4>},
       {nullptr, kivi_key_block<V, 2>, kivi_key_decode<V, 2>},

@@ -134,6 +134,55 @@ uint32_t get_code(const uint8_t* codes, int64_t index, int bits) {
   return (codes[bit / 8] >> (bit % 8)) & ((1u << bits) - 1);
 }
 
+// --- q8_0 keys: per channel over the block's positions -----------------------------------------
+
+// Layout (kv_codecs.h): f16 step, int8 lo[d], int8 hi[d], codes [B][d]. A channel's codes cut
+// [lo * step, hi * step] into 255 steps.
+float q8_key_min(int8_t lo, float step) { return static_cast<float>(lo) * step; }
+float q8_key_scale(int8_t lo, int8_t hi, float step) {
+  return (static_cast<float>(hi) - static_cast<float>(lo)) * step / 255.0f;
+}
+
+void q8_key_block(const float* rows, uint8_t* hb, int32_t d, int32_t b) {
+  float amax = 0;
+  for (int64_t i = 0; i < static_cast<int64_t>(b) * d; ++i)
+    amax = std::max(amax, std::fabs(rows[i]));
+  const uint16_t step16 = q8_key_step(amax);
+  std::memcpy(hb, &step16, 2);
+  const float step = fp16_to_fp32(step16);
+  auto* lo_q = reinterpret_cast<int8_t*>(hb + 2);
+  int8_t* hi_q = lo_q + d;
+  uint8_t* codes = hb + 2 + 2 * static_cast<size_t>(d);
+  for (int32_t c = 0; c < d; ++c) {
+    float lo = rows[c], hi = rows[c];
+    for (int32_t p = 1; p < b; ++p) {
+      lo = std::min(lo, rows[static_cast<size_t>(p) * d + c]);
+      hi = std::max(hi, rows[static_cast<size_t>(p) * d + c]);
+    }
+    q8_key_bounds(lo, hi, step, &lo_q[c], &hi_q[c]);
+    const float min = q8_key_min(lo_q[c], step), scale = q8_key_scale(lo_q[c], hi_q[c], step);
+    for (int32_t p = 0; p < b; ++p) {
+      codes[static_cast<size_t>(p) * d + c] =
+          static_cast<uint8_t>(code_of(rows[static_cast<size_t>(p) * d + c], scale, min, 8));
+    }
+  }
+}
+void q8_key_decode(const uint8_t* hb, int32_t slot0, int32_t n, float* dst, int32_t d, int32_t) {
+  uint16_t step16;
+  std::memcpy(&step16, hb, 2);
+  const float step = fp16_to_fp32(step16);
+  const auto* lo_q = reinterpret_cast<const int8_t*>(hb + 2);
+  const int8_t* hi_q = lo_q + d;
+  const uint8_t* codes = hb + 2 + 2 * static_cast<size_t>(d) + static_cast<size_t>(slot0) * d;
+  for (int32_t p = 0; p < n; ++p) {
+    for (int32_t c = 0; c < d; ++c) {
+      *dst++ = static_cast<float>(codes[static_cast<size_t>(p) * d + c]) *
+                   q8_key_scale(lo_q[c], hi_q[c], step) +
+               q8_key_min(lo_q[c], step);
+    }
+  }
+}
+
 // Keys: per channel over the block's positions.
 template <int Bits>
 void kivi_key_block(const float* rows, uint8_t* hb, int32_t d, int32_t b) {
@@ -221,6 +270,23 @@ void rows_block(const float* rows, uint8_t* hb, int32_t d, int32_t b) {
 
 }  // namespace
 
+uint16_t q8_key_step(float amax) {
+  const float step = amax / 127.0f;
+  // Keys beyond f16's range (or NaN everywhere) have no step: the block decodes to zeros.
+  return step > 0 && step <= 65504.0f ? fp32_to_fp16(step) : uint16_t{0};
+}
+
+void q8_key_bounds(float lo, float hi, float step, int8_t* lo_q, int8_t* hi_q) {
+  // Within +-127 (and NaN to 0) before converting: the f16 step may be a hair below amax / 127.
+  auto to_i8 = [](float v) -> int8_t {
+    if (v >= 127.0f) return 127;
+    if (v <= -127.0f) return -127;
+    return v == v ? static_cast<int8_t>(v) : int8_t{0};
+  };
+  *lo_q = step > 0 ? to_i8(std::floor(lo / step)) : int8_t{0};
+  *hi_q = step > 0 ? to_i8(std::ceil(hi / step)) : int8_t{0};
+}
+
 const KvCodec& kv_value_codec_scalar(int kv_type) {
   static const std::array<KvCodec, 7> codecs = {{
       {f32_row, rows_block<f32_row>, f32_decode},
@@ -235,6 +301,8 @@ const KvCodec& kv_value_codec_scalar(int kv_type) {
 }
 
 const KvCodec& kv_key_codec_scalar(int kv_type) {
+  static const KvCodec q8_keys = {nullptr, q8_key_block, q8_key_decode};
+  if (kv_type == 3) return q8_keys;
   static const std::array<KvCodec, 2> kivi = {{
       {nullptr, kivi_key_block<4>, kivi_key_decode<4>},
       {nullptr, kivi_key_block<2>, kivi_key_decode<2>},
