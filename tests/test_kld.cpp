@@ -8,6 +8,8 @@
 #include <fstream>
 
 #include "eval/kl_divergence.h"
+#include "kernels/isa_select.h"
+#include "kernels/kernel_table.h"
 #include "support/test_support.h"
 
 namespace packinfer::test {
@@ -138,6 +140,29 @@ TEST(KldCommand, BadArgumentsAreRefused) {
   CommandResult both = kld("--save-base a --base b");
   EXPECT_NE(both.status, 0);
   EXPECT_NE(both.out.find("cannot be used together"), std::string::npos) << both.out;
+  CommandResult act = kld("--matmul-act int4");
+  EXPECT_NE(act.status, 0);
+  EXPECT_NE(act.out.find("--matmul-act"), std::string::npos) << act.out;
+}
+
+// --matmul-act int8 is a test configuration like a KV format: the exact path computed in the same
+// process keeps f32 activations, so the divergence is int8's, not zero.
+TEST(KldCommand, Int8ActivationsAreComparedWithTheF32Path) {
+  if (active_kernels().gemm_i8 == nullptr) {
+    GTEST_SKIP() << "level " << isa_name(active_isa())
+                 << " has no int8 GEMM (needs AVX-512 VNNI): int8 activations fall back to f32";
+  }
+  const std::string m = synth_model("tiny", "q8_0");  // f32 KV: the activations alone differ
+  CommandResult f32 =
+      kld("-m '" + m + "' --chunk 64 --chunks 2 --kv-type f32 --matmul-act f32 --json");
+  ASSERT_EQ(f32.status, 0) << f32.out;
+  EXPECT_EQ(nlohmann::json::parse(f32.out).at("overall").at("kl_mean").get<double>(), 0.0);
+  CommandResult int8 =
+      kld("-m '" + m + "' --chunk 64 --chunks 2 --kv-type f32 --matmul-act int8 --json");
+  ASSERT_EQ(int8.status, 0) << int8.out;
+  const auto all = nlohmann::json::parse(int8.out).at("overall");
+  EXPECT_GT(all.at("kl_mean").get<double>(), 0.0);
+  EXPECT_LT(all.at("kl_mean").get<double>(), 1e-2);
 }
 
 }  // namespace

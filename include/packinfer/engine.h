@@ -41,6 +41,10 @@ struct EngineOptions {
   // seeded sampling is reproducible under any load. Costs prefill speed (README, "Batch
   // invariance"); off by default, as in vLLM and llama.cpp.
   bool batch_invariant = false;
+  // How activations meet quantized weights that have an integer path: "f32" (dequantized
+  // weights, exact) or "int8" (activations quantized per row, as llama.cpp does; lossy, opt-in,
+  // measured by `packinfer kld`). Empty = $PACKINFER_MATMUL_ACT, else f32.
+  std::string matmul_act{};
   int64_t kv_mem_bytes = 0;  // KV cache budget; 0 = room for 4 full contexts. Memory is
                              // reserved virtually and committed only as blocks are used.
   int64_t kv_blocks = 0;     // KV cache budget as a block count (wins over kv_mem_bytes)

@@ -37,6 +37,11 @@ void add_model_options(CLI::App& app, ModelOptions& o) {
   app.add_flag("--batch-invariant", o.batch_invariant,
                "batch-invariant kernels: a token's logits do not depend on what shares its forward "
                "pass, so seeded sampling is reproducible under any load (slower prefill)");
+  app.add_option("--matmul-act", o.matmul_act,
+                 "how activations meet quantized weights: f32 (default, exact) or int8 (quantized "
+                 "per row as in llama.cpp; lossy, measure it with packinfer kld); default "
+                 "$PACKINFER_MATMUL_ACT")
+      ->check(CLI::IsMember({"f32", "int8"}));
   app.add_option("--kv-type", o.kv_type,
                  "KV cache format: f32, f16 (default), bf16, q8_0, q4_0, kivi4, kivi2");
   app.add_option("--kv-type-k", o.kv_type_k, "format of the keys (default: --kv-type)");
@@ -110,6 +115,7 @@ EngineOptions engine_options(const ModelOptions& o) {
   e.kv_type_v = o.kv_type_v;
   e.kv_rotate = o.kv_rotate;
   e.batch_invariant = o.batch_invariant;
+  e.matmul_act = o.matmul_act;
   if (!o.kv_disk_size.empty() && o.kv_disk.empty()) {
     throw InvalidArgument("--kv-disk-size needs --kv-disk DIR");
   }

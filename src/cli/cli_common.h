@@ -18,6 +18,7 @@ struct ModelOptions {
   std::string kv_type = "f16", kv_type_k, kv_type_v;
   bool kv_rotate = false;
   bool batch_invariant = false;
+  std::string matmul_act;
   std::string kv_disk;       // disk tier directory; empty = off
   std::string kv_disk_size;  // its budget (bytes or K/M/G); empty = the engine's default
   std::string kv_store;      // shared KV store URL (redis://HOST:PORT[/DB]); empty = off

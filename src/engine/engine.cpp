@@ -64,7 +64,9 @@ Engine::Engine(const EngineOptions& options) : impl_(std::make_unique<EngineCore
   m.options.kv_block_size = block_size;
   if (options.max_batch_tokens < 1) throw InvalidArgument("max batch tokens must be positive");
   auto t0 = Clock::now();
-  m.model = Model::load(options.model_path);
+  const MatmulActivations act = parse_matmul_activations(options.matmul_act);
+  m.options.matmul_act = matmul_activations_name(act);
+  m.model = Model::load(options.model_path, act);
   const ModelConfig& c = m.model->config();
   int64_t n_ctx = options.n_ctx > 0 ? options.n_ctx : std::min(c.n_ctx_train, kDefaultMaxContext);
   if (n_ctx > (int64_t{1} << 22)) throw InvalidArgument("context size is too large");
@@ -76,6 +78,7 @@ Engine::Engine(const EngineOptions& options) : impl_(std::make_unique<EngineCore
   m.transformer = std::make_unique<Transformer>(c, m.model->weights(), *m.pool);
   m.transformer->set_mlp_chunk(options.max_batch_tokens);
   m.transformer->set_batch_invariant(options.batch_invariant);
+  m.transformer->set_matmul_activations(act);
   // KV budget: --kv-mem bytes, else room for 4 full contexts. The memory is only reserved
   // (demand paged), so an unused budget costs no RSS.
   check_kv_format(format, c.head_dim, block_size);

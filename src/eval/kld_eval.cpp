@@ -18,6 +18,7 @@ EngineOptions exact_options(EngineOptions options) {
   options.kv_type_k.clear();
   options.kv_type_v.clear();
   options.kv_rotate = false;
+  options.matmul_act = "f32";
   return options;
 }
 

@@ -55,6 +55,18 @@ MatmulActivations default_matmul_activations() {
   return a;
 }
 
+MatmulActivations parse_matmul_activations(std::string_view name) {
+  if (name.empty()) return default_matmul_activations();
+  if (name == "f32") return MatmulActivations::F32;
+  if (name == "int8") return MatmulActivations::Int8;
+  throw InvalidArgument("unknown matmul activations '" + std::string(name) + "' (use f32 or int8)");
+}
+
+const char* matmul_activations_name(MatmulActivations act) {
+  if (act == MatmulActivations::Default) act = default_matmul_activations();
+  return act == MatmulActivations::Int8 ? "int8" : "f32";
+}
+
 void matmul_with(const KernelTable& kt, const WeightMatrix& w, const float* x, int64_t ldx,
                  int64_t M, float* y, int64_t ldy, ThreadPool& pool, MatmulActivations act,
                  MatmulOrder order) {

@@ -17,6 +17,7 @@
 // 16-64 rows (bench/RESULTS.md).
 #include <cstdint>
 #include <span>
+#include <string_view>
 
 #include "gguf/ggml_types.h"
 #include "util/thread_pool.h"
@@ -37,6 +38,10 @@ enum class MatmulOrder { Fastest, BatchInvariant };
 // The process setting (PACKINFER_MATMUL_ACT, read once); throws packinfer::Error for a value
 // other than "f32", "int8" or empty.
 MatmulActivations default_matmul_activations();
+// "f32" or "int8"; empty = the process setting. Throws InvalidArgument naming any other value.
+MatmulActivations parse_matmul_activations(std::string_view name);
+// "f32" or "int8" (Default resolved to the process setting).
+const char* matmul_activations_name(MatmulActivations act);
 
 struct WeightMatrix {
   GgmlType type = GgmlType::F32;

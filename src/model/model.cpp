@@ -8,11 +8,11 @@
 
 namespace packinfer {
 
-std::unique_ptr<Model> Model::load(const std::string& path) {
+std::unique_ptr<Model> Model::load(const std::string& path, MatmulActivations act) {
   std::unique_ptr<Model> m(new Model());
   m->file_ = gguf::File::open(path);
   m->config_ = ModelConfig::from_gguf(*m->file_);
-  m->weights_ = ModelWeights::from_gguf(*m->file_, m->config_);
+  m->weights_ = ModelWeights::from_gguf(*m->file_, m->config_, act);
   m->tokenizer_ = Tokenizer::from_gguf(*m->file_);
   if (m->tokenizer_->vocab_size() != m->config_.n_vocab) {
     throw Error(path + ": tokenizer has " + std::to_string(m->tokenizer_->vocab_size()) +

@@ -13,7 +13,9 @@ namespace packinfer {
 class Model {
  public:
   // Throws packinfer::Error naming the file and the problem.
-  static std::unique_ptr<Model> load(const std::string& path);
+  // `act`: how products will meet the weights (ModelWeights::from_gguf).
+  static std::unique_ptr<Model> load(const std::string& path,
+                                     MatmulActivations act = MatmulActivations::Default);
 
   const gguf::File& file() const { return *file_; }
   const ModelConfig& config() const { return config_; }

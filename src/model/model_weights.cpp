@@ -58,15 +58,16 @@ std::vector<float> vector_f32(const gguf::File& f, const std::string& name, int6
 // Repacks the F16 and Q8_0 matrices into panels when the active level has their panel tile, all
 // into one block of memory, and lets the OS drop the file pages as they are copied (the panels
 // are what products read from now on).
-void add_panels(const gguf::File& f, const std::vector<WeightMatrix*>& matrices,
-                ModelWeights& out) {
+void add_panels(const gguf::File& f, const std::vector<WeightMatrix*>& matrices, ModelWeights& out,
+                MatmulActivations act) {
   const KernelTable& kt = active_kernels();
-  auto wanted = [&kt](const WeightMatrix& w) {
+  if (act == MatmulActivations::Default) act = default_matmul_activations();
+  auto wanted = [&kt, act](const WeightMatrix& w) {
     if (w.rows == 0 || w.cols == 0 || !has_panel_layout(w)) return false;
     if (w.type == GgmlType::F16) return kt.gemm_panel_f16 != nullptr;
-    // With int8 activations (PACKINFER_MATMUL_ACT=int8) Q8_0 products take the integer path,
-    // which reads the GGUF rows.
-    return kt.gemm_panel_q8_0 != nullptr && default_matmul_activations() != MatmulActivations::Int8;
+    // With int8 activations (--matmul-act int8) Q8_0 products take the integer path, which reads
+    // the GGUF rows.
+    return kt.gemm_panel_q8_0 != nullptr && act != MatmulActivations::Int8;
   };
   std::vector<WeightMatrix*> todo;
   int64_t bytes = 0;
@@ -90,7 +91,8 @@ void add_panels(const gguf::File& f, const std::vector<WeightMatrix*>& matrices,
 
 }  // namespace
 
-ModelWeights ModelWeights::from_gguf(const gguf::File& f, const ModelConfig& c) {
+ModelWeights ModelWeights::from_gguf(const gguf::File& f, const ModelConfig& c,
+                                     MatmulActivations act) {
   ModelWeights w;
   w.tok_embd = matrix(f, "token_embd.weight", c.n_vocab, c.n_embd);
   w.output_norm = vector_f32(f, "output_norm.weight", c.n_embd);
@@ -127,7 +129,7 @@ ModelWeights ModelWeights::from_gguf(const gguf::File& f, const ModelConfig& c) 
   // With tied embeddings the output matrix is the embedding table, whose rows the embedding
   // lookups keep reading (a few pages fault back in).
   matrices.push_back(&w.output);
-  add_panels(f, matrices, w);
+  add_panels(f, matrices, w, act);
   return w;
 }
 

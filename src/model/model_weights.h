@@ -34,8 +34,10 @@ struct ModelWeights {
   int64_t panel_bytes = 0;
 
   // Throws packinfer::Error naming the tensor for a missing tensor, a wrong shape or a type
-  // packinfer cannot compute with.
-  static ModelWeights from_gguf(const gguf::File& file, const ModelConfig& config);
+  // packinfer cannot compute with. `act` is how the products will meet the weights: with int8
+  // activations Q8_0 matrices keep their GGUF rows only (the integer path reads those).
+  static ModelWeights from_gguf(const gguf::File& file, const ModelConfig& config,
+                                MatmulActivations act = MatmulActivations::Default);
 };
 
 }  // namespace packinfer

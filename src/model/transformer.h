@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "batch/token_batch.h"
+#include "kernels/kernel_table.h"
 #include "kernels/matmul.h"
 #include "kv/kv_cache.h"
 #include "model/model_config.h"
@@ -35,6 +36,8 @@ class Transformer {
   // Batch-invariant kernels (EngineOptions::batch_invariant): a token's results do not depend on
   // what else is in the batch.
   void set_batch_invariant(bool on) { batch_invariant_ = on; }
+  // How activations meet quantized weights (EngineOptions::matmul_act).
+  void set_matmul_activations(MatmulActivations act) { act_ = act; }
   // Bytes of activation scratch held now (its high-water mark: buffers only grow).
   int64_t scratch_bytes() const;
   // The same, buffer by buffer: {name, bytes}, for memory reports.
@@ -47,11 +50,12 @@ class Transformer {
   void mlp_layer(int32_t layer, int64_t n_tokens);
   void lm_head(const TokenBatch& batch, std::vector<float>& logits);
   void linear(const WeightMatrix& w, const float* x, int64_t M, float* y) {
-    matmul(w, x, M, y, pool_, order());
+    matmul_with(active_kernels(), w, x, w.cols, M, y, w.rows, pool_, act_, order());
   }
   // Several projections of the same x (q, k, v; gate, up) in one parallel pass where it can.
   void linear_many(std::span<const MatmulTarget> targets, const float* x, int64_t M) {
-    matmul_many(targets, x, targets.front().w->cols, M, pool_, order());
+    matmul_many_with(active_kernels(), targets, x, targets.front().w->cols, M, pool_, act_,
+                     order());
   }
   MatmulOrder order() const {
     return batch_invariant_ ? MatmulOrder::BatchInvariant : MatmulOrder::Fastest;
@@ -62,6 +66,7 @@ class Transformer {
   ThreadPool& pool_;
   int64_t mlp_chunk_ = 512;
   bool batch_invariant_ = false;
+  MatmulActivations act_ = MatmulActivations::Default;
   // Scratch reused across calls (grown on demand, never shrunk).
   std::vector<float> x_, h_, q_, k_, v_, attn_, gate_, up_;
 };
