@@ -35,12 +35,16 @@ for n in $lengths; do
         continue
       fi
       fa_flag=(); [ "$fa" = 1 ] && fa_flag=(-fa)
-      /usr/bin/time -f "%M" -o "$out.rss" "$llama/llama-batched-bench" -m "$model" -c $((n + 16)) \
-        -b 2048 -ub 512 -npp "$n" -ntg 1 -npl 1 -t "$threads" -ctk "$lt" -ctv "$lt" "${fa_flag[@]}" \
-        --output-format jsonl >"$out" 2>/dev/null
+      if ! /usr/bin/time -f "%M" -o "$out.rss" "$llama/llama-batched-bench" -m "$model" \
+        -c $((n + 16)) -b 2048 -ub 512 -npp "$n" -ntg 1 -npl 1 -t "$threads" -ctk "$lt" -ctv "$lt" \
+        "${fa_flag[@]}" --output-format jsonl >"$out" 2>"$out.err"; then
+        why=$(grep -m1 -o 'GGML_ASSERT.*\|error.*' "$out.err" | cut -c1-90 || true)
+        echo "| $n | llama.cpp | $lt | $([ "$fa" = 1 ] && echo yes || echo no) | (failed: ${why:-exit status}) | | | |"
+        continue
+      fi
       s=$(python3 -c "import json,sys; print([json.loads(l) for l in open(sys.argv[1]) if l.startswith('{')][-1]['t_pp'])" "$out")
       row "$n" llama.cpp "$lt" "$([ "$fa" = 1 ] && echo yes || echo no)" "$s" "$(tail -1 "$out.rss")"
     done
-    rm -f "$out" "$out.rss"
+    rm -f "$out" "$out.rss" "$out.err"
   done
 done
