@@ -10,8 +10,10 @@
 #include <utility>
 #include <vector>
 
+#include "kernels/isa_select.h"
 #include "kernels/kernel_table.h"
 #include "packinfer/engine.h"
+#include "support/test_model.h"
 #include "support/test_support.h"
 
 namespace packinfer::test {
@@ -180,6 +182,18 @@ TEST(Cli, BenchReportsRepackedWeights) {
       EXPECT_EQ(mib, 0.0) << model;
     }
   }
+}
+
+// A tied output matrix is the embedding table, read row by row by every lookup: it keeps its GGUF
+// rows only, or a panel copy would sit in memory beside the pages the lookups fault back in.
+TEST(Cli, TiedOutputMatrixIsNotRepacked) {
+  if (active_kernels().gemm_panel_f16 == nullptr) {
+    GTEST_SKIP() << "level " << isa_name(active_isa()) << " has no F16 panel tile (needs AVX-512)";
+  }
+  TestModel m(synth_model("tiny", "f16"), 1, 256);
+  ASSERT_TRUE(m.model().weights().tied_output);
+  EXPECT_EQ(m.model().weights().output.panels, nullptr);
+  EXPECT_NE(m.model().weights().layers[0].wq.panels, nullptr);
 }
 
 TEST(Cli, BenchJson) {

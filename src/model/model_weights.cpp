@@ -127,8 +127,10 @@ ModelWeights ModelWeights::from_gguf(const gguf::File& f, const ModelConfig& c,
       matrices.push_back(m);
   }
   // With tied embeddings the output matrix is the embedding table, whose rows the embedding
-  // lookups keep reading (a few pages fault back in).
-  matrices.push_back(&w.output);
+  // lookups keep reading: a panel copy of it would sit in memory beside the file pages those
+  // lookups fault back in (up to the whole table, with the kernel's fault-around), so the LM
+  // head reads the GGUF rows instead.
+  if (!w.tied_output) matrices.push_back(&w.output);
   add_panels(f, matrices, w, act);
   return w;
 }
