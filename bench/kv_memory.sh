@@ -6,6 +6,8 @@
 # llama.cpp: `llama-batched-bench -npp N -ntg 1 -npl 1` (a 16-token warm-up, then the prefill).
 # Peak RSS is the process's maximum resident set (GNU time); "beyond weights" subtracts the
 # model file, which both engines map. llama.cpp has no KIVI: kivi4 is compared with its q4_0.
+# LLAMA_FA_MODES="0 1" (default) runs llama.cpp without and with -fa; "0" or "1" one of them;
+# "" none (packinfer alone, e.g. for long prompts where llama.cpp takes many minutes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 model=$1; llama=$2; lengths=${3:-"4000 16000"}; types=${4:-"f16 q8_0 kivi4"}; threads=${5:-2}
@@ -28,7 +30,7 @@ for n in $lengths; do
     tps=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[0]['tokens_per_s_median'])" "$out")
     row "$n" packinfer "$t" "-" "$(python3 -c "print($n / $tps)")" "$(tail -1 "$out.rss")"
     lt=$t; [ "$t" = kivi4 ] && lt=q4_0; [ "$t" = kivi2 ] && lt=q4_0
-    for fa in 0 1; do
+    for fa in ${LLAMA_FA_MODES-0 1}; do
       # llama.cpp needs flash attention for a quantized V cache.
       if [ "$fa" = 0 ] && [ "$lt" != f16 ] && [ "$lt" != f32 ] && [ "$lt" != bf16 ]; then
         echo "| $n | llama.cpp | $lt | no | (refused: a quantized V cache needs -fa) | | | |"

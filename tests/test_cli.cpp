@@ -208,6 +208,9 @@ TEST(Cli, BenchJson) {
     EXPECT_EQ(row.at("model"), "stories260K");
     EXPECT_EQ(row.at("model_path"), stories());
     EXPECT_EQ(row.at("threads"), 1);
+    EXPECT_EQ(row.at("kv_format"), "f16");
+    EXPECT_EQ(row.at("kv_block_size"), 16);
+    EXPECT_TRUE(row.at("matmul_act") == "f32" || row.at("matmul_act") == "int8") << row;
     const double lo = row.at("tokens_per_s_min"), mid = row.at("tokens_per_s_median"),
                  hi = row.at("tokens_per_s_max");
     EXPECT_GT(lo, 0) << row;

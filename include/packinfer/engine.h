@@ -81,6 +81,7 @@ struct ModelInfo {
   double load_seconds = 0;
   std::string chat_template_name;
   std::string kv_format;          // e.g. "f16", "k=q8_0 v=f16 rotated"
+  std::string matmul_act;         // "f32" or "int8": how activations meet quantized weights
   int32_t kv_block_size = 0;      // positions per KV block in use
   double kv_bytes_per_token = 0;  // KV memory per position, all layers, keys and values
   int64_t kv_budget_bytes = 0;    // the KV cache's reserved budget

@@ -133,6 +133,9 @@ void add_bench_command(CLI::App& app, int& exit_code) {
                        {"load_s", load_s},
                        {"panel_mib", info.panel_bytes / 1048576.0},
                        {"batch_invariant", eo.batch_invariant},
+                       {"kv_format", info.kv_format},
+                       {"kv_block_size", info.kv_block_size},
+                       {"matmul_act", info.matmul_act},
                        {"peak_rss_mib", rss},
                        {"memory_mib", memory_json}});
       }
@@ -147,6 +150,8 @@ void add_bench_command(CLI::App& app, int& exit_code) {
           "MiB   repetitions: %d%s\n",
           load_s, info.panel_bytes / 1048576.0, rss, o->reps,
           eo.batch_invariant ? "   kernels: batch-invariant" : "");
+      std::printf("KV cache: %s, blocks of %d positions   matmul activations: %s\n",
+                  info.kv_format.c_str(), info.kv_block_size, info.matmul_act.c_str());
       std::printf("| %-7s | %12s | %12s | %12s | %18s |\n", "test", "t/s median", "t/s min",
                   "t/s max", "GFLOP/s | GB/s");
       std::printf(

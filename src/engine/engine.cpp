@@ -140,6 +140,7 @@ Engine::Engine(const EngineOptions& options) : impl_(std::make_unique<EngineCore
   i.decode_bytes_per_token += out.row_bytes * out.rows;
   i.chat_template_name = std::string(m.chat_template.name());
   i.kv_format = format.name();
+  i.matmul_act = m.options.matmul_act;
   i.kv_block_size = block_size;
   i.kv_bytes_per_token = static_cast<double>(block_bytes) / block_size;
   i.kv_budget_bytes = blocks * block_bytes;
@@ -157,7 +158,7 @@ std::vector<MemoryItem> Engine::memory_report() const {
                    static_cast<int64_t>(impl_->output.logits.capacity() * sizeof(float))});
   const KvCache& kv = *impl_->kv;
   items.push_back({"KV cache: blocks written so far", kv.bytes_touched()});
-  items.push_back({"KV cache: f16 staging of unfinished KIVI blocks", kv.staging_bytes()});
+  items.push_back({"KV cache: f16 keys of unfinished q8_0/KIVI blocks", kv.staging_bytes()});
   std::stable_sort(items.begin(), items.end(),
                    [](const MemoryItem& a, const MemoryItem& b) { return a.bytes > b.bytes; });
   items.push_back(
