@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,10 +20,17 @@ const TypeKernels* kernels_or_throw(const KernelTable& kt, GgmlType t) {
   return k;
 }
 
+// "f32" or "int8", else nullopt: the names of PACKINFER_MATMUL_ACT and --matmul-act.
+std::optional<MatmulActivations> activations_named(std::string_view v) {
+  if (v == "f32") return MatmulActivations::F32;
+  if (v == "int8") return MatmulActivations::Int8;
+  return std::nullopt;
+}
+
 MatmulActivations parse_activations(const char* env) {
   const std::string v = env == nullptr ? "" : env;
-  if (v == "int8") return MatmulActivations::Int8;
-  if (v.empty() || v == "f32") return MatmulActivations::F32;
+  if (v.empty()) return MatmulActivations::F32;
+  if (const auto a = activations_named(v)) return *a;
   throw Error("PACKINFER_MATMUL_ACT=\"" + v + "\" is not one of: f32, int8");
 }
 
@@ -57,8 +65,7 @@ MatmulActivations default_matmul_activations() {
 
 MatmulActivations parse_matmul_activations(std::string_view name) {
   if (name.empty()) return default_matmul_activations();
-  if (name == "f32") return MatmulActivations::F32;
-  if (name == "int8") return MatmulActivations::Int8;
+  if (const auto a = activations_named(name)) return *a;
   throw InvalidArgument("unknown matmul activations '" + std::string(name) + "' (use f32 or int8)");
 }
 

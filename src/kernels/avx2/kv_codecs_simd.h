@@ -195,6 +195,19 @@ void pack_codes(uint8_t* dst, typename V::I codes) {
   }
 }
 
+// The scalar channel_range for channels [c, c + W): their smallest and largest value over the
+// bs positions of rows ([bs][d]).
+template <class V>
+void channel_range(const float* rows, int32_t c, int32_t d, int32_t bs, typename V::F* lo,
+                   typename V::F* hi) {
+  *lo = *hi = V::load(rows + c);
+  for (int32_t p = 1; p < bs; ++p) {
+    const typename V::F x = V::load(rows + static_cast<int64_t>(p) * d + c);
+    *lo = V::min(x, *lo);  // std::min(lo, x) and std::max(hi, x), signed zeros included
+    *hi = V::max(x, *hi);
+  }
+}
+
 template <class V, int Bits>
 void kivi_key_decode(const uint8_t* hb, int32_t slot0, int32_t n, float* dst, int32_t d,
                      int32_t bs) {
@@ -226,12 +239,8 @@ void kivi_key_block(const float* rows, uint8_t* hb, int32_t d, int32_t bs) {
   const int64_t row_bytes = static_cast<int64_t>(d) * Bits / 8;
   const typename V::F levels = V::set(static_cast<float>((1 << Bits) - 1));
   for (int32_t c = 0; c < d; c += V::W) {
-    typename V::F lo = V::load(rows + c), hi = lo;
-    for (int32_t p = 1; p < bs; ++p) {
-      const typename V::F x = V::load(rows + static_cast<int64_t>(p) * d + c);
-      lo = V::min(x, lo);  // std::min(lo, x) and std::max(hi, x), signed zeros included
-      hi = V::max(x, hi);
-    }
+    typename V::F lo, hi;
+    channel_range<V>(rows, c, d, bs, &lo, &hi);
     // asymmetric(): the minimum and (hi - lo) / levels as f16, then back as the codes use them.
     V::store_f16(mins + c, lo);
     V::store_f16(scales + c, V::div(V::sub(hi, lo), levels));
@@ -285,12 +294,8 @@ void q8_key_block(const float* rows, uint8_t* hb, int32_t d, int32_t bs) {
   int8_t* hi_q = lo_q + d;
   uint8_t* codes = hb + 2 + 2 * static_cast<int64_t>(d);
   for (int32_t c = 0; c < d; c += V::W) {
-    typename V::F lo = V::load(rows + c), hi = lo;
-    for (int32_t p = 1; p < bs; ++p) {
-      const typename V::F x = V::load(rows + static_cast<int64_t>(p) * d + c);
-      lo = V::min(x, lo);  // std::min(lo, x) and std::max(hi, x), signed zeros included
-      hi = V::max(x, hi);
-    }
+    typename V::F lo, hi;
+    channel_range<V>(rows, c, d, bs, &lo, &hi);
     alignas(64) float l[V::W], h[V::W];
     V::store(l, lo);
     V::store(h, hi);

@@ -134,6 +134,16 @@ uint32_t get_code(const uint8_t* codes, int64_t index, int bits) {
   return (codes[bit / 8] >> (bit % 8)) & ((1u << bits) - 1);
 }
 
+// The smallest and largest value of channel c over the b positions of rows ([b][d]): the range
+// that q8_0 and KIVI keys quantize.
+void channel_range(const float* rows, int32_t c, int32_t d, int32_t b, float* lo, float* hi) {
+  *lo = *hi = rows[c];
+  for (int32_t p = 1; p < b; ++p) {
+    *lo = std::min(*lo, rows[static_cast<size_t>(p) * d + c]);
+    *hi = std::max(*hi, rows[static_cast<size_t>(p) * d + c]);
+  }
+}
+
 // --- q8_0 keys: per channel over the block's positions -----------------------------------------
 
 // Layout (kv_codecs.h): f16 step, int8 lo[d], int8 hi[d], codes [B][d]. A channel's codes cut
@@ -154,11 +164,8 @@ void q8_key_block(const float* rows, uint8_t* hb, int32_t d, int32_t b) {
   int8_t* hi_q = lo_q + d;
   uint8_t* codes = hb + 2 + 2 * static_cast<size_t>(d);
   for (int32_t c = 0; c < d; ++c) {
-    float lo = rows[c], hi = rows[c];
-    for (int32_t p = 1; p < b; ++p) {
-      lo = std::min(lo, rows[static_cast<size_t>(p) * d + c]);
-      hi = std::max(hi, rows[static_cast<size_t>(p) * d + c]);
-    }
+    float lo, hi;
+    channel_range(rows, c, d, b, &lo, &hi);
     q8_key_bounds(lo, hi, step, &lo_q[c], &hi_q[c]);
     const float min = q8_key_min(lo_q[c], step), scale = q8_key_scale(lo_q[c], hi_q[c], step);
     for (int32_t p = 0; p < b; ++p) {
@@ -174,11 +181,11 @@ void q8_key_decode(const uint8_t* hb, int32_t slot0, int32_t n, float* dst, int3
   const auto* lo_q = reinterpret_cast<const int8_t*>(hb + 2);
   const int8_t* hi_q = lo_q + d;
   const uint8_t* codes = hb + 2 + 2 * static_cast<size_t>(d) + static_cast<size_t>(slot0) * d;
-  for (int32_t p = 0; p < n; ++p) {
-    for (int32_t c = 0; c < d; ++c) {
-      *dst++ = static_cast<float>(codes[static_cast<size_t>(p) * d + c]) *
-                   q8_key_scale(lo_q[c], hi_q[c], step) +
-               q8_key_min(lo_q[c], step);
+  for (int32_t c = 0; c < d; ++c) {  // a channel's minimum and scale once, then its positions
+    const float min = q8_key_min(lo_q[c], step), scale = q8_key_scale(lo_q[c], hi_q[c], step);
+    for (int32_t p = 0; p < n; ++p) {
+      const size_t i = static_cast<size_t>(p) * d + c;
+      dst[i] = static_cast<float>(codes[i]) * scale + min;
     }
   }
 }
@@ -191,11 +198,8 @@ void kivi_key_block(const float* rows, uint8_t* hb, int32_t d, int32_t b) {
   uint8_t* codes = hb + static_cast<size_t>(d) * 4;
   std::memset(codes, 0, static_cast<size_t>(b) * d * Bits / 8);
   for (int32_t c = 0; c < d; ++c) {
-    float lo = rows[c], hi = rows[c];
-    for (int32_t p = 1; p < b; ++p) {
-      lo = std::min(lo, rows[static_cast<size_t>(p) * d + c]);
-      hi = std::max(hi, rows[static_cast<size_t>(p) * d + c]);
-    }
+    float lo, hi;
+    channel_range(rows, c, d, b, &lo, &hi);
     asymmetric(lo, hi, Bits, &scales[c], &mins[c]);
     const float scale = fp16_to_fp32(scales[c]), min = fp16_to_fp32(mins[c]);
     for (int32_t p = 0; p < b; ++p) {
