@@ -3,6 +3,7 @@
 // order of the double sum in rms_norm; swiglu uses the polynomial exp of exp_avx2.h.
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "kernels/avx2/avx2_kernels.h"
@@ -100,17 +101,29 @@ void rope_avx2(float* x, int64_t n_tokens, int64_t stride, int32_t n_heads, int3
   }
 }
 
+namespace {
+
+inline __m256 swiglu8(__m256 g, __m256 u) {
+  const __m256 e = avx2::exp_ps(_mm256_xor_ps(g, _mm256_set1_ps(-0.0f)));  // exp(-g)
+  return _mm256_mul_ps(_mm256_div_ps(g, _mm256_add_ps(_mm256_set1_ps(1.0f), e)), u);
+}
+
+}  // namespace
+
 void swiglu_avx2(const float* gate, const float* up, float* out, int64_t n) {
-  const __m256 one = _mm256_set1_ps(1.0f);
-  const __m256 sign = _mm256_set1_ps(-0.0f);
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
-    const __m256 g = _mm256_loadu_ps(gate + i);
-    const __m256 e = avx2::exp_ps(_mm256_xor_ps(g, sign));  // exp(-g)
-    const __m256 silu = _mm256_div_ps(g, _mm256_add_ps(one, e));
-    _mm256_storeu_ps(out + i, _mm256_mul_ps(silu, _mm256_loadu_ps(up + i)));
+    _mm256_storeu_ps(out + i, swiglu8(_mm256_loadu_ps(gate + i), _mm256_loadu_ps(up + i)));
   }
-  for (; i < n; ++i) out[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
+  if (i == n) return;
+  // The tail takes the same vector math, padded, so an element's result does not depend on where
+  // it falls: the MLP's mini-sequences give the same bits at any size (n = rows x n_ff).
+  alignas(32) float g[8] = {}, u[8] = {};
+  const int64_t rest = n - i;
+  std::copy(gate + i, gate + n, g);
+  std::copy(up + i, up + n, u);
+  _mm256_store_ps(g, swiglu8(_mm256_load_ps(g), _mm256_load_ps(u)));
+  std::copy(g, g + rest, out + i);
 }
 
 void add_inplace_avx2(float* y, const float* x, int64_t n) {
