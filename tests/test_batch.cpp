@@ -6,6 +6,9 @@
 #include <cmath>
 
 #include "batch/token_batch.h"
+#include "kernels/isa_select.h"
+#include "kernels/kernel_table.h"
+#include "kernels/matmul.h"
 #include "packinfer/batch.h"
 #include "packinfer/engine.h"
 #include "support/test_model.h"
@@ -31,6 +34,31 @@ double max_rel_diff(std::span<const float> a, std::span<const float> b) {
     scale = std::max(scale, static_cast<double>(std::fabs(b[i])));
   }
   return d / scale;
+}
+
+// MOM on the panel GEMM: the MLP of F16 weights runs 128 tokens at a time (its gate and up
+// buffers hold 128 rows, not the step's 300), and every logit has the same bits as with
+// mini-sequences of one token, because the panel GEMM's sums do not depend on the row count.
+TEST(Batch, PanelMlpMiniSequencesHold128RowsAndKeepTheLogits) {
+  TestModel big(golden_model_path("stories260K-f16"));
+  if (!runs_on_panels(active_kernels(), big.model().weights().layers[0].w_gate)) {
+    GTEST_SKIP() << "level " << isa_name(active_isa())
+                 << " has no F16 panel GEMM tile (needs AVX-512)";
+  }
+  TestModel one(golden_model_path("stories260K-f16"));
+  one.transformer().set_mlp_chunk(1);
+  std::vector<int32_t> ids(300);
+  for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int32_t>(1 + (i * 37) % 500);
+  const auto a = big.all_logits(ids, 300);
+  const auto b = one.all_logits(ids, 300);
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t pos = 0; pos < a.size(); ++pos) ASSERT_EQ(a[pos], b[pos]) << "position " << pos;
+  const int64_t n_ff = big.config().n_ff;
+  for (const auto& [name, bytes] : big.transformer().scratch_buffers()) {
+    if (name.rfind("MLP", 0) == 0) {
+      EXPECT_EQ(bytes, 128 * n_ff * 4) << name;
+    }
+  }
 }
 
 // Transformer level: the padded layout (each prompt extended with pad tokens to the longest,

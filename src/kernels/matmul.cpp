@@ -74,6 +74,12 @@ const char* matmul_activations_name(MatmulActivations act) {
   return act == MatmulActivations::Int8 ? "int8" : "f32";
 }
 
+bool runs_on_panels(const KernelTable& kt, const WeightMatrix& w, MatmulActivations act) {
+  if (act == MatmulActivations::Default) act = default_matmul_activations();
+  const TypeKernels* tk = kt.type(w.type);
+  return panel_path(kt, w) && !(tk != nullptr && int8_path(kt, tk, act));
+}
+
 void matmul_with(const KernelTable& kt, const WeightMatrix& w, const float* x, int64_t ldx,
                  int64_t M, float* y, int64_t ldy, ThreadPool& pool, MatmulActivations act,
                  MatmulOrder order) {

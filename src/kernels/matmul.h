@@ -92,6 +92,11 @@ void matmul_with(const KernelTable& kt, const WeightMatrix& w, const float* x, i
                  MatmulActivations act = MatmulActivations::Default,
                  MatmulOrder order = MatmulOrder::Fastest);
 
+// Whether a product of `w` on the chosen level runs on the panel GEMM, whose speed per row does
+// not fall when it is given fewer rows (callers size their mini-sequences by it).
+bool runs_on_panels(const KernelTable& kt, const WeightMatrix& w,
+                    MatmulActivations act = MatmulActivations::Default);
+
 // Plain reference: dequantize each row with the scalar kernels and accumulate in double.
 void matmul_reference(const WeightMatrix& w, const float* x, int64_t M, float* y);
 

@@ -2,8 +2,8 @@
 // The forward pass of a llama-family decoder (llama, qwen2) over a token batch.
 // Linear layers see the whole batch as one [N, d] matrix (one GEMM per weight for all
 // sequences); only attention looks at sequence boundaries. Activation memory is bounded: the
-// MLP runs over mini-sequences of at most `mlp_chunk` tokens (MOM), and the LM head runs only on
-// the tokens whose logits are wanted, again in chunks.
+// MLP runs over mini-sequences of at most `mlp_chunk` tokens, 128 on the panel GEMM (MOM), and the
+// LM head runs only on the tokens whose logits are wanted, again in chunks.
 #include <cstdint>
 #include <span>
 #include <string>
@@ -48,6 +48,8 @@ class Transformer {
  private:
   void attention_layer(int32_t layer, const TokenBatch& batch, KvCache& kv);
   void mlp_layer(int32_t layer, int64_t n_tokens);
+  // Tokens per MLP mini-sequence for this layer's weights.
+  int64_t mlp_rows(const LayerWeights& w) const;
   void lm_head(const TokenBatch& batch, std::vector<float>& logits);
   void linear(const WeightMatrix& w, const float* x, int64_t M, float* y) {
     matmul_with(active_kernels(), w, x, w.cols, M, y, w.rows, pool_, act_, order());
@@ -64,6 +66,8 @@ class Transformer {
   const ModelConfig& config_;
   const ModelWeights& weights_;
   ThreadPool& pool_;
+  // MLP mini-sequence: at most the step's tokens, and kPanelMlpRows on the panel GEMM.
+  static constexpr int64_t kPanelMlpRows = 128;
   int64_t mlp_chunk_ = 512;
   bool batch_invariant_ = false;
   MatmulActivations act_ = MatmulActivations::Default;

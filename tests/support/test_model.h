@@ -26,6 +26,7 @@ class TestModel {
   const ModelConfig& config() const { return model_->config(); }
   KvCache& kv() { return *kv_; }
   ModelRunner& runner() { return *runner_; }
+  Transformer& transformer() { return *tf_; }
 
   // A planned sequence for `seq`: `tokens` at positions seq.n_tokens..., with KV reserved for
   // them (and `pads` more positions), logits for `logit_rows`.
