@@ -8,12 +8,22 @@
 # model file, which both engines map. llama.cpp has no KIVI: kivi4 is compared with its q4_0.
 # LLAMA_FA_MODES="0 1" (default) runs llama.cpp without and with -fa; "0" or "1" one of them;
 # "" none (packinfer alone, e.g. for long prompts where llama.cpp takes many minutes).
+# CTX=prompt (default) sizes both engines' context to the prompt, llama.cpp's most frugal setting;
+# CTX=model gives both the model's training context (llama.cpp -c 0, packinfer -c N_CTX_TRAIN),
+# what a server that accepts any prompt the model can take must configure. llama.cpp allocates
+# and clears its whole context at start; packinfer reserves it virtually and commits KV as used.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 model=$1; llama=$2; lengths=${3:-"4000 16000"}; types=${4:-"f16 q8_0 kivi4"}; threads=${5:-2}
 bin=${PACKINFER:-./build/packinfer}
 weights_mib=$(( $(stat -c %s "$model") / 1048576 ))
-echo "# KV memory: $(basename "$model") (${weights_mib} MiB file), $threads threads"
+ctx_mode=${CTX:-prompt}
+case $ctx_mode in
+  prompt) ;;
+  model) train_ctx=$("$bin" info "$model" | awk '/\.context_length:/ { print $NF; exit }') ;;
+  *) echo "CTX must be prompt or model, not '$ctx_mode'" >&2; exit 2 ;;
+esac
+echo "# KV memory: $(basename "$model") (${weights_mib} MiB file), $threads threads, context: $ctx_mode${train_ctx:+ ($train_ctx)}"
 "$bin" info --system | grep -m1 -i "^cpu" || true
 echo "| tokens | engine | KV type | flash attn | prefill s | tok/s | peak RSS MiB | beyond weights MiB |"
 echo "|---|---|---|---|---|---|---|---|"
@@ -26,7 +36,7 @@ for n in $lengths; do
   for t in $types; do
     out=$(mktemp)
     /usr/bin/time -f "%M" -o "$out.rss" "$bin" bench -m "$model" -p "$n" -n 0 -r 1 -t "$threads" \
-      -c "$n" --kv-type "$t" --json >"$out" 2>/dev/null
+      -c "${train_ctx:-$n}" --kv-type "$t" --json >"$out" 2>/dev/null
     tps=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[0]['tokens_per_s_median'])" "$out")
     row "$n" packinfer "$t" "-" "$(python3 -c "print($n / $tps)")" "$(tail -1 "$out.rss")"
     lt=$t; [ "$t" = kivi4 ] && lt=q4_0; [ "$t" = kivi2 ] && lt=q4_0
@@ -38,7 +48,7 @@ for n in $lengths; do
       fi
       fa_flag=(); [ "$fa" = 1 ] && fa_flag=(-fa)
       if ! /usr/bin/time -f "%M" -o "$out.rss" "$llama/llama-batched-bench" -m "$model" \
-        -c $((n + 16)) -b 2048 -ub 512 -npp "$n" -ntg 1 -npl 1 -t "$threads" -ctk "$lt" -ctv "$lt" \
+        -c "$([ "$ctx_mode" = model ] && echo 0 || echo $((n + 16)))" -b 2048 -ub 512 -npp "$n" -ntg 1 -npl 1 -t "$threads" -ctk "$lt" -ctv "$lt" \
         "${fa_flag[@]}" --output-format jsonl >"$out" 2>"$out.err"; then
         why=$(grep -m1 -o 'GGML_ASSERT.*\|error.*' "$out.err" | cut -c1-90 || true)
         echo "| $n | llama.cpp | $lt | $([ "$fa" = 1 ] && echo yes || echo no) | (failed: ${why:-exit status}) | | | |"
