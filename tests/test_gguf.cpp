@@ -409,6 +409,19 @@ TEST(GgufReal, Stories260K) {
             std::string::npos);
 }
 
+// A loaded model drops the vocabulary arrays its tokenizer has copied; other keys stay.
+TEST(GgufReal, DropMetadataRemovesOnlyTheNamedKeys) {
+  auto f = File::open(shared_dir() + "/models/stories260K/stories260K-f32.gguf");
+  const size_t before = f->metadata().size();
+  f->drop_metadata({"tokenizer.ggml.tokens", "tokenizer.ggml.scores", "no.such.key"});
+  EXPECT_EQ(f->metadata().size(), before - 2);
+  EXPECT_EQ(f->find("tokenizer.ggml.tokens"), nullptr);
+  EXPECT_EQ(f->get_array("tokenizer.ggml.scores"), nullptr);
+  EXPECT_NE(f->get_array("tokenizer.ggml.token_type"), nullptr);
+  EXPECT_EQ(f->get_int("llama.block_count"), 5);
+  EXPECT_EQ(f->tensors().size(), 48u);
+}
+
 TEST(GgufReal, TinyQ4KM) {
   auto f = File::open(shared_dir() + "/models/synthetic/tiny-Q4_K_M.gguf");
   std::map<GgmlType, int> count;

@@ -1,4 +1,5 @@
 // Look-ups by key or tensor name, and the typed getters that report a wrong type as an Error.
+#include <algorithm>
 #include <string>
 
 #include "gguf/gguf_file.h"
@@ -21,6 +22,12 @@ const Value* File::find(std::string_view key) const {
     if (kv.key == key) return &kv.value;
   }
   return nullptr;
+}
+
+void File::drop_metadata(std::initializer_list<std::string_view> keys) {
+  std::erase_if(kv_, [&](const KeyValue& kv) {
+    return std::find(keys.begin(), keys.end(), kv.key) != keys.end();
+  });
 }
 
 std::optional<int64_t> File::get_int(std::string_view key) const {
