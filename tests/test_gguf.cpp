@@ -413,7 +413,8 @@ TEST(GgufReal, Stories260K) {
 TEST(GgufReal, DropMetadataRemovesOnlyTheNamedKeys) {
   auto f = File::open(shared_dir() + "/models/stories260K/stories260K-f32.gguf");
   const size_t before = f->metadata().size();
-  f->drop_metadata({"tokenizer.ggml.tokens", "tokenizer.ggml.scores", "no.such.key"});
+  const std::string_view keys[] = {"tokenizer.ggml.tokens", "tokenizer.ggml.scores", "no.such.key"};
+  f->drop_metadata(keys);
   EXPECT_EQ(f->metadata().size(), before - 2);
   EXPECT_EQ(f->find("tokenizer.ggml.tokens"), nullptr);
   EXPECT_EQ(f->get_array("tokenizer.ggml.scores"), nullptr);

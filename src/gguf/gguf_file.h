@@ -4,7 +4,6 @@
 // truncated or hostile file gives a packinfer::Error naming the problem, never a crash, a hang or
 // a giant allocation. Tensor data is never copied: TensorInfo::data points into the map.
 #include <cstdint>
-#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <span>
@@ -91,7 +90,7 @@ class File {
   const std::vector<KeyValue>& metadata() const { return kv_; }
   // Removes these keys' parsed values (e.g. a tokenizer's vocabulary, once copied into its own
   // tables); find() no longer finds them.
-  void drop_metadata(std::initializer_list<std::string_view> keys);
+  void drop_metadata(std::span<const std::string_view> keys);
   const Value* find(std::string_view key) const;
   // Typed look-ups: nullopt when the key is missing; throw packinfer::Error when it is present
   // with the wrong type (a model file that says something odd should be reported, not guessed).

@@ -24,7 +24,7 @@ const Value* File::find(std::string_view key) const {
   return nullptr;
 }
 
-void File::drop_metadata(std::initializer_list<std::string_view> keys) {
+void File::drop_metadata(std::span<const std::string_view> keys) {
   std::erase_if(kv_, [&](const KeyValue& kv) {
     return std::find(keys.begin(), keys.end(), kv.key) != keys.end();
   });

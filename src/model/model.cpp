@@ -20,8 +20,7 @@ std::unique_ptr<Model> Model::load(const std::string& path, MatmulActivations ac
   }
   // The tokenizer has copied the vocabulary and merges into its own tables; the parsed arrays
   // (7 MiB for a 49k-token vocabulary) would otherwise sit beside them for the process's life.
-  m->file_->drop_metadata({"tokenizer.ggml.tokens", "tokenizer.ggml.token_type",
-                           "tokenizer.ggml.merges", "tokenizer.ggml.scores"});
+  m->file_->drop_metadata(Tokenizer::kCopiedArrays);
   m->chat_template_ = m->file_->get_string("tokenizer.chat_template").value_or("");
   for (const gguf::TensorInfo& t : m->file_->tensors()) {
     m->n_params_ += t.n_elements();

@@ -34,6 +34,11 @@ class Tokenizer {
   // Throws packinfer::Error if the metadata is missing, inconsistent, or names a tokenizer model
   // or pre-tokenizer packinfer does not implement (the message names it).
   static std::unique_ptr<Tokenizer> from_gguf(const gguf::File& file);
+  // The GGUF arrays from_gguf copies into the tokenizer's own tables: a loader may drop their
+  // parsed values once the tokenizer is built (gguf::File::drop_metadata).
+  static constexpr std::string_view kCopiedArrays[] = {
+      "tokenizer.ggml.tokens", "tokenizer.ggml.token_type", "tokenizer.ggml.merges",
+      "tokenizer.ggml.scores"};
 
   // add_special: prepend BOS / append EOS as the vocabulary asks (tokenizer.ggml.add_bos_token,
   // add_eos_token). parse_special: text of control/user-defined tokens (e.g. "<|im_start|>")
