@@ -101,8 +101,7 @@ struct FormatSetup {
     for (int64_t p = 0; p < n_pos; ++p) {
       for (float& x : k) x = u(rng);
       for (float& x : v) x = u(rng);
-      storage.write(0, table[static_cast<size_t>(p / 16)], static_cast<int32_t>(p % 16), k.data(),
-                    v.data());
+      storage.write(0, table[static_cast<size_t>(p / 16)], p, k.data(), v.data());
     }
     q.resize(static_cast<size_t>(n_q * row));
     out.resize(q.size());

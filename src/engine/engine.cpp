@@ -93,7 +93,9 @@ Engine::Engine(const EngineOptions& options) : impl_(std::make_unique<EngineCore
                           " positions, fewer than one context of " + std::to_string(n_ctx));
   }
   if (blocks > (int64_t{1} << 30)) throw InvalidArgument("KV memory budget is too large");
-  m.kv = std::make_unique<KvCache>(c.kv_shape(), static_cast<int32_t>(blocks), block_size, format);
+  KvShape kv_shape = c.kv_shape();
+  kv_shape.max_positions = n_ctx;
+  m.kv = std::make_unique<KvCache>(kv_shape, static_cast<int32_t>(blocks), block_size, format);
   if (!options.kv_disk_dir.empty()) {
     DiskTierOptions d;
     d.dir = options.kv_disk_dir;

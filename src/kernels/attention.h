@@ -36,9 +36,10 @@ struct KvRowSource {
   // shape.kv_head_offset(kv_head) + slot * head_dim. nullptr for any other format.
   const float* f32 = nullptr;
   int64_t block_stride = 0;  // floats from one block to the next (f32 storage)
-  // Other formats: writes positions [slot0, slot0 + n) of kv_head in `block` to dst as [n][d].
+  // Other formats: writes slots [slot0, slot0 + n) of kv_head in `block` to dst as [n][d]; pos0
+  // is the sequence position of slot0 (keys stored before RoPE get their rotation back from it).
   void (*decode)(const void* ctx, int32_t block, int32_t kv_head, int32_t slot0, int32_t n,
-                 float* dst) = nullptr;
+                 int64_t pos0, float* dst) = nullptr;
   const void* ctx = nullptr;
   // Other formats, optional: starts loading what decode(ctx, block, kv_head, ...) will read. A
   // short chunk reads each position's K and V once per step, from memory, in blocks scattered

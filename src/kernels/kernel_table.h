@@ -112,6 +112,7 @@ struct KernelTable {
   // KV cache codecs per format: keys (KIVI per channel) and values (everything per position).
   KvCodec kv_key[kKvTypeSlots];
   KvCodec kv_value[kKvTypeSlots];
+  KvRotateRowsFn kv_rotate_rows = nullptr;  // keys stored before RoPE
 
   RmsNormFn rms_norm = nullptr;
   RopeFn rope = nullptr;

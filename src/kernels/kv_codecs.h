@@ -38,6 +38,24 @@ using KvDecodeFn = void (*)(const uint8_t* head_block, int32_t slot0, int32_t n,
 uint16_t q8_key_step(float amax);
 void q8_key_bounds(float lo, float hi, float step, int8_t* lo_q, int8_t* hi_q);
 
+// Turns n rows [n][head_dim] of one head by the rotary angles of their positions: row r by the sum
+// of its block's angles (block_cos/sin, [head_dim/2]) and its offset's in the block (slot_cos/sin,
+// row r at r * head_dim/2), so that no table needs one row per position; sign -1 turns them back.
+// Pairs are (2i, 2i+1), or (i, i + head_dim/2) when neox. How keys quantized per channel are
+// stored before RoPE (kv/key_rope.h). Every level computes the same floats (no FMA).
+using KvRotateRowsFn = void (*)(float* rows, int32_t n, int32_t head_dim, const float* block_cos,
+                                const float* block_sin, const float* slot_cos,
+                                const float* slot_sin, bool neox, float sign);
+void kv_rotate_rows_scalar(float* rows, int32_t n, int32_t head_dim, const float* block_cos,
+                           const float* block_sin, const float* slot_cos, const float* slot_sin,
+                           bool neox, float sign);
+void kv_rotate_rows_avx2(float* rows, int32_t n, int32_t head_dim, const float* block_cos,
+                         const float* block_sin, const float* slot_cos, const float* slot_sin,
+                         bool neox, float sign);
+void kv_rotate_rows_avx512(float* rows, int32_t n, int32_t head_dim, const float* block_cos,
+                           const float* block_sin, const float* slot_cos, const float* slot_sin,
+                           bool neox, float sign);
+
 // Values per quantization group for heads of head_dim values.
 constexpr int32_t kv_group_size(int32_t head_dim) { return head_dim < 32 ? head_dim : 32; }
 

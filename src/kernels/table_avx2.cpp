@@ -42,6 +42,8 @@ void add_avx2_kernels(KernelTable& t) {
     if (kv_value_codecs_avx2[f].decode != nullptr) t.kv_value[f] = kv_value_codecs_avx2[f];
   }
 
+  t.kv_rotate_rows = kv_rotate_rows_avx2;
+
   t.rms_norm = rms_norm_avx2;
   t.rope = rope_avx2;
   t.swiglu = swiglu_avx2;

@@ -28,6 +28,7 @@ void add_avx512_kernels(KernelTable& t) {
     if (kv_key_codecs_avx512[f].decode != nullptr) t.kv_key[f] = kv_key_codecs_avx512[f];
     if (kv_value_codecs_avx512[f].decode != nullptr) t.kv_value[f] = kv_value_codecs_avx512[f];
   }
+  t.kv_rotate_rows = kv_rotate_rows_avx512;
 }
 
 }  // namespace packinfer

@@ -40,6 +40,7 @@ void add_scalar_kernels(KernelTable& t) {
   }
 
   t.rms_norm = rms_norm_scalar;
+  t.kv_rotate_rows = kv_rotate_rows_scalar;
   t.rope = rope_scalar;
   t.swiglu = swiglu_scalar;
   t.add_inplace = add_inplace_scalar;

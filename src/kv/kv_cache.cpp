@@ -225,7 +225,7 @@ void KvCache::write(int32_t layer, std::span<const int32_t> blocks, int64_t pos,
                   std::to_string(block));
     }
   }
-  storage_.write(layer, block, static_cast<int32_t>(pos % block_size_), k, v);
+  storage_.write(layer, block, pos, k, v);
 }
 
 bool KvCache::trim_if_idle() {

@@ -37,6 +37,10 @@ bool kv_type_quantizes_keys_per_channel(KvType t) {
 
 bool kv_type_is_lossy(KvType t) { return t != KvType::F32; }
 
+bool kv_keys_before_rope(const KvFormat& f) {
+  return kv_type_quantizes_keys_per_channel(f.k) && !f.rotate;
+}
+
 std::string KvFormat::name() const {
   std::string s =
       k == v ? kv_type_name(k) : std::string("k=") + kv_type_name(k) + " v=" + kv_type_name(v);
@@ -44,9 +48,10 @@ std::string KvFormat::name() const {
 }
 
 uint64_t KvFormat::id() const {
-  // q8_0 keys were stored per position until 2026-12: their layout version keeps blocks cached
-  // on disk or in a KV store by an older build from being read as the current layout.
-  const uint64_t layout = k == KvType::Q8_0 ? 1 : 0;
+  // Layout versions keep blocks cached on disk or in a KV store by an older build from being read
+  // as the current layout: q8_0 keys were stored per position until 2026-12 (1: per channel), and
+  // keys quantized per channel after RoPE until 2026-12-02 (2: before RoPE).
+  const uint64_t layout = kv_keys_before_rope(*this) ? 2 : k == KvType::Q8_0 ? 1 : 0;
   return static_cast<uint64_t>(k) | static_cast<uint64_t>(v) << 8 |
          static_cast<uint64_t>(rotate) << 16 | layout << 24 | uint64_t{0x4b56} << 32;  // "KV"
 }

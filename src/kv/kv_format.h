@@ -15,11 +15,12 @@
 //           bytes per position, 2 bytes per block more than ggml's blocks at B = 32. Keys, not
 //           values, carry outlier channels (KIVI): ggml's per-position blocks of keys cost about
 //           12x the KL divergence on stories260K (bench/RESULTS.md). Kept in f16 until the block
-//           is full, as kivi keys.
+//           is full, as kivi keys, and stored without their rotary embedding (kv/key_rope.h).
 //   q4_0    d/32 x (f16 scale + 16 bytes of 4-bit) = 18 bytes per 32 values  32 values*
 //   kivi4   keys: per channel over the B positions of a block, 4-bit codes with an f16 scale and
-//           minimum each (asymmetric); values: per position, groups of 32 channels, 4-bit with an
-//           f16 scale and minimum. The block being filled is kept in f16 and quantized when full.
+//           minimum each (asymmetric), before RoPE as q8_0 keys; values: per position, groups of 32
+//           channels, 4-bit with an f16 scale and minimum. The block being filled is kept in f16
+//           and quantized when full.
 //   kivi2   the same with 2-bit codes.
 // * groups are the whole head when it has fewer than 32 values (kernels/kv_codecs.h).
 #include <cstdint>
@@ -53,6 +54,10 @@ struct KvFormat {
   // Distinguishes formats in prefix-cache keys and disk fingerprints.
   uint64_t id() const;
 };
+
+// Keys quantized per channel are stored before their rotary embedding (kv/key_rope.h), unless the
+// format rotates them by a Hadamard matrix, which mixes the channels RoPE turns in pairs.
+bool kv_keys_before_rope(const KvFormat& f);
 
 // Bytes of one block of `block_size` positions for one KV head, for keys (is_key) or values.
 int64_t kv_head_block_bytes(KvType t, bool is_key, int32_t head_dim, int32_t block_size);

@@ -49,6 +49,13 @@ KvStorage::KvStorage(const KvShape& shape, int32_t n_blocks, int32_t block_size,
   }
   base_ = static_cast<uint8_t*>(p);
   for (int32_t l = 0; l < n_layer_; ++l) read_context_.push_back({this, l});
+  if (kv_keys_before_rope(format)) {
+    const int64_t max_positions =
+        shape.max_positions > 0 ? shape.max_positions : static_cast<int64_t>(n_blocks) * block_size;
+    key_rope_ =
+        std::make_unique<KeyRope>(head_dim_, block_size, max_positions, shape.rope_freq_base,
+                                  shape.rope_style, kernels.kv_rotate_rows);
+  }
   rotated_.resize(static_cast<size_t>(2 * shape.kv_dim()));
   block_rows_.resize(static_cast<size_t>(block_size) * head_dim_);
 }
@@ -68,7 +75,7 @@ uint16_t* KvStorage::staging_row(int32_t stage, int32_t layer, int32_t kv_head,
              head_dim_;
 }
 
-int32_t KvStorage::stage_of(int32_t block, int32_t slot) {
+int32_t KvStorage::stage_of(int32_t block, int32_t slot, int64_t block_pos) {
   int32_t& stage = stage_[static_cast<size_t>(block)];
   if (stage >= 0) return stage;
   if (free_stages_.empty()) {
@@ -87,8 +94,7 @@ int32_t KvStorage::stage_of(int32_t block, int32_t slot) {
   if (slot > 0) {
     for (int32_t l = 0; l < n_layer_; ++l) {
       for (int32_t h = 0; h < shape_.n_kv_heads; ++h) {
-        key_codec_.decode(key_block(l, block) + h * k_head_, 0, slot, block_rows_.data(), head_dim_,
-                          block_size_);
+        decode_quantized_keys(l, block, h, 0, slot, block_pos, block_rows_.data());
         uint16_t* dst = staging_row(stage, l, h, 0);
         for (int64_t i = 0; i < static_cast<int64_t>(slot) * head_dim_; ++i) {
           dst[i] = fp32_to_fp16(block_rows_[static_cast<size_t>(i)]);
@@ -99,11 +105,12 @@ int32_t KvStorage::stage_of(int32_t block, int32_t slot) {
   return stage;
 }
 
-void KvStorage::finish_layer(int32_t block, int32_t layer) {
+void KvStorage::finish_layer(int32_t block, int32_t layer, int64_t block_pos) {
   const int32_t stage = stage_[static_cast<size_t>(block)];
   for (int32_t h = 0; h < shape_.n_kv_heads; ++h) {
     const uint16_t* src = staging_row(stage, layer, h, 0);
     for (size_t i = 0; i < block_rows_.size(); ++i) block_rows_[i] = fp16_to_fp32(src[i]);
+    if (key_rope_) key_rope_->remove(block_rows_.data(), block_size_, block_pos);
     key_codec_.encode_block(block_rows_.data(), key_block(layer, block) + h * k_head_, head_dim_,
                             block_size_);
   }
@@ -121,8 +128,10 @@ void KvStorage::release_block(int32_t block) {
   stage = -1;
 }
 
-void KvStorage::write(int32_t layer, int32_t block, int32_t slot, const float* k, const float* v) {
+void KvStorage::write(int32_t layer, int32_t block, int64_t pos, const float* k, const float* v) {
   const int32_t hd = head_dim_;
+  const int32_t slot = static_cast<int32_t>(pos % block_size_);
+  const int64_t block_pos = pos - slot;
   if (format_.rotate) {
     std::copy(k, k + shape_.kv_dim(), rotated_.begin());
     std::copy(v, v + shape_.kv_dim(), rotated_.begin() + shape_.kv_dim());
@@ -141,16 +150,23 @@ void KvStorage::write(int32_t layer, int32_t block, int32_t slot, const float* k
     }
     return;
   }
-  const int32_t stage = stage_of(block, slot);
+  const int32_t stage = stage_of(block, slot, block_pos);
   for (int32_t h = 0; h < shape_.n_kv_heads; ++h) {
     uint16_t* dst = staging_row(stage, layer, h, slot);
     for (int32_t i = 0; i < hd; ++i) dst[i] = fp32_to_fp16(k[h * hd + i]);
   }
-  if (slot == block_size_ - 1) finish_layer(block, layer);
+  if (slot == block_size_ - 1) finish_layer(block, layer, block_pos);
+}
+
+void KvStorage::decode_quantized_keys(int32_t layer, int32_t block, int32_t kv_head, int32_t slot0,
+                                      int32_t n, int64_t block_pos, float* dst) const {
+  key_codec_.decode(key_block(layer, block) + kv_head * k_head_, slot0, n, dst, head_dim_,
+                    block_size_);
+  if (key_rope_) key_rope_->apply(dst, n, block_pos + slot0);
 }
 
 void KvStorage::decode_keys(const void* ctx, int32_t block, int32_t kv_head, int32_t slot0,
-                            int32_t n, float* dst) {
+                            int32_t n, int64_t pos0, float* dst) {
   const auto& c = *static_cast<const ReadContext*>(ctx);
   const KvStorage& s = *c.storage;
   const int32_t stage = s.keys_staged_ ? s.stage_[static_cast<size_t>(block)] : -1;
@@ -161,12 +177,11 @@ void KvStorage::decode_keys(const void* ctx, int32_t block, int32_t kv_head, int
     }
     return;
   }
-  s.key_codec_.decode(s.key_block(c.layer, block) + kv_head * s.k_head_, slot0, n, dst, s.head_dim_,
-                      s.block_size_);
+  s.decode_quantized_keys(c.layer, block, kv_head, slot0, n, pos0 - slot0, dst);
 }
 
 void KvStorage::decode_values(const void* ctx, int32_t block, int32_t kv_head, int32_t slot0,
-                              int32_t n, float* dst) {
+                              int32_t n, int64_t /*pos0*/, float* dst) {
   const auto& c = *static_cast<const ReadContext*>(ctx);
   const KvStorage& s = *c.storage;
   s.value_codec_.decode(s.value_block(c.layer, block) + kv_head * s.v_head_, slot0, n, dst,

@@ -14,23 +14,31 @@
 // tail" of KIVI), one per block being filled, and attention reads them from there; writing a
 // block's last position quantizes that layer's keys into the block and, once every layer has,
 // frees the staging buffer. Blocks in the prefix cache are full, so they never have one.
+// Keys quantized per channel are stored with their rotary embedding taken off (unless the format
+// rotates them by a Hadamard matrix) and get it back as attention reads them (kv/key_rope.h).
 #include <cstdint>
 #include <memory>
 #include <span>
 #include <vector>
 
 #include "kernels/attention.h"
+#include "kernels/elementwise.h"
 #include "kernels/kernel_table.h"
+#include "kv/key_rope.h"
 #include "kv/kv_format.h"
 
 namespace packinfer {
 
 // What the cache stores per position and layer: n_kv_heads heads of head_dim values, keys and
-// values apart.
+// values apart. Keys arrive with the model's rotary embedding applied; formats that quantize keys
+// per channel store them with it taken off (kv/key_rope.h), which needs its parameters.
 struct KvShape {
   int32_t n_layer = 0;
   int32_t n_kv_heads = 0;
   int32_t head_dim = 0;
+  float rope_freq_base = 10000.0f;
+  RopeStyle rope_style = RopeStyle::Normal;
+  int64_t max_positions = 0;  // longest sequence (0: as many positions as the blocks hold)
   int64_t kv_dim() const { return static_cast<int64_t>(n_kv_heads) * head_dim; }
 };
 
@@ -47,9 +55,9 @@ class KvStorage {
   // Bytes of one block over all layers (keys and values), staging excluded.
   static int64_t block_bytes(const KvShape& shape, int32_t block_size, const KvFormat& format);
 
-  // Stores position `slot` of `block` for one layer: kv_dim floats of keys and of values (rotated
-  // first when the format asks for it).
-  void write(int32_t layer, int32_t block, int32_t slot, const float* k, const float* v);
+  // Stores position `pos` of a sequence, which lies in `block`, for one layer: kv_dim floats of
+  // keys and of values (Hadamard-rotated first when the format asks for it).
+  void write(int32_t layer, int32_t block, int64_t pos, const float* k, const float* v);
   // The block went back to the free pool: forget its staging, if any.
   void release_block(int32_t block);
 
@@ -78,14 +86,17 @@ class KvStorage {
   }
   // Staging of KIVI keys: f16 rows [layer][kv_head][slot][head_dim] per staged block.
   uint16_t* staging_row(int32_t stage, int32_t layer, int32_t kv_head, int32_t slot) const;
-  int32_t stage_of(int32_t block, int32_t slot);
-  void finish_layer(int32_t block, int32_t layer);
+  int32_t stage_of(int32_t block, int32_t slot, int64_t block_pos);
+  void finish_layer(int32_t block, int32_t layer, int64_t block_pos);
+  // The keys of `block` (first position block_pos) quantized per channel, as rows [slot0, slot0+n).
+  void decode_quantized_keys(int32_t layer, int32_t block, int32_t kv_head, int32_t slot0,
+                             int32_t n, int64_t block_pos, float* dst) const;
   static void decode_keys(const void* ctx, int32_t block, int32_t kv_head, int32_t slot0, int32_t n,
-                          float* dst);
+                          int64_t pos0, float* dst);
   static void prefetch_keys(const void* ctx, int32_t block, int32_t kv_head);
   static void prefetch_values(const void* ctx, int32_t block, int32_t kv_head);
   static void decode_values(const void* ctx, int32_t block, int32_t kv_head, int32_t slot0,
-                            int32_t n, float* dst);
+                            int32_t n, int64_t pos0, float* dst);
 
   KvShape shape_;
   int32_t n_layer_, n_blocks_, block_size_, head_dim_;
@@ -103,8 +114,9 @@ class KvStorage {
   };
   std::vector<ReadContext> read_context_;  // one per layer: stable addresses for the kernels
 
-  bool keys_staged_;            // the key format quantizes per block (KIVI)
-  std::vector<int32_t> stage_;  // per block: its staging index, -1 when none
+  bool keys_staged_;                   // the key format quantizes per block (KIVI)
+  std::unique_ptr<KeyRope> key_rope_;  // keys stored without their rotary embedding, else null
+  std::vector<int32_t> stage_;         // per block: its staging index, -1 when none
   std::vector<std::unique_ptr<uint16_t[]>> staging_;
   std::vector<std::vector<uint8_t>> staged_done_;  // per staging index: layers quantized
   std::vector<int32_t> free_stages_;

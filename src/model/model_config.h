@@ -27,7 +27,13 @@ struct ModelConfig {
 
   int32_t q_dim() const { return n_head * head_dim; }
   int32_t kv_dim() const { return n_head_kv * head_dim; }
-  KvShape kv_shape() const { return {n_layer, n_head_kv, head_dim}; }
+  KvShape kv_shape() const {
+    return {.n_layer = n_layer,
+            .n_kv_heads = n_head_kv,
+            .head_dim = head_dim,
+            .rope_freq_base = rope_freq_base,
+            .rope_style = rope_style};
+  }
 
   // Throws packinfer::Error for an unknown architecture (naming it) or inconsistent values.
   static ModelConfig from_gguf(const gguf::File& file);

@@ -46,7 +46,7 @@ inline void chunk_rows(const KvRowSource& src, const AttentionItem& item, int64_
     const int32_t block = item.block_table[p / bs];
     const int slot = static_cast<int>(p % bs);
     const int run = std::min(n - j, bs - slot);
-    src.decode(src.ctx, block, item.kv_head, slot, run, dec + static_cast<int64_t>(j) * hd);
+    src.decode(src.ctx, block, item.kv_head, slot, run, p, dec + static_cast<int64_t>(j) * hd);
     j += run;
   }
   for (int j = 0; j < n; ++j) rows[j] = dec + static_cast<int64_t>(j) * hd;

@@ -26,9 +26,10 @@ void attention_scalar(const AttentionShape& shape, const KvLayerView& kv,
   vdec.resize(static_cast<size_t>(bs) * hd);
   const int64_t head_off = static_cast<int64_t>(shape.kv_head_offset(item.kv_head));
   // The rows of one block of the item's KV head: in place (f32 cache) or decoded into scratch.
-  auto rows = [&](const KvRowSource& src, int32_t block, int n, std::vector<float>& dec) {
+  auto rows = [&](const KvRowSource& src, int32_t block, int64_t pos, int n,
+                  std::vector<float>& dec) {
     if (src.in_place()) return src.f32 + block * src.block_stride + head_off;
-    src.decode(src.ctx, block, item.kv_head, 0, n, dec.data());
+    src.decode(src.ctx, block, item.kv_head, 0, n, pos, dec.data());
     return static_cast<const float*>(dec.data());
   };
 
@@ -41,8 +42,8 @@ void attention_scalar(const AttentionShape& shape, const KvLayerView& kv,
     for (int64_t p0 = 0; p0 < kv_len; p0 += bs) {
       const int32_t block = item.block_table[p0 / bs];
       const int n = static_cast<int>(std::min<int64_t>(bs, kv_len - p0));
-      const float* kb = rows(kv.k, block, n, kdec);
-      const float* vb = rows(kv.v, block, n, vdec);
+      const float* kb = rows(kv.k, block, p0, n, kdec);
+      const float* vb = rows(kv.v, block, p0, n, vdec);
       for (int h = 0; h < g; ++h) {
         const float* q = qrow + h * hd;
         float bmax = -std::numeric_limits<float>::infinity();

@@ -291,6 +291,25 @@ void q8_key_bounds(float lo, float hi, float step, int8_t* lo_q, int8_t* hi_q) {
   *hi_q = step > 0 ? to_i8(std::ceil(hi / step)) : int8_t{0};
 }
 
+void kv_rotate_rows_scalar(float* rows, int32_t n, int32_t head_dim, const float* block_cos,
+                           const float* block_sin, const float* slot_cos, const float* slot_sin,
+                           bool neox, float sign) {
+  const int32_t half = head_dim / 2, stride = neox ? 1 : 2, partner = neox ? half : 1;
+  for (int32_t r = 0; r < n; ++r, slot_cos += half, slot_sin += half) {
+    float* row = rows + static_cast<int64_t>(r) * head_dim;
+    for (int32_t i = 0; i < half; ++i) {
+      // cos and sin of (block angle + slot angle)
+      const float c = block_cos[i] * slot_cos[i] - block_sin[i] * slot_sin[i];
+      const float s = sign * (block_sin[i] * slot_cos[i] + block_cos[i] * slot_sin[i]);
+      float* a = row + i * stride;
+      float* b = a + partner;
+      const float x = *a, y = *b;
+      *a = x * c - y * s;
+      *b = x * s + y * c;
+    }
+  }
+}
+
 const KvCodec& kv_value_codec_scalar(int kv_type) {
   static const std::array<KvCodec, 7> codecs = {{
       {f32_row, rows_block<f32_row>, f32_decode},
