@@ -405,6 +405,37 @@ TEST(KvStorage, KiviKeysAreStagedUntilTheirBlockIsFull) {
   s.release_block(2);  // no-op: nothing staged any more
 }
 
+// A step writes its positions layer by layer, and each layer of a block is quantized as soon as
+// its last position is written: however many blocks the step fills, it holds one staging buffer
+// per layer (the block being filled), not one per block.
+TEST(KvStorage, AStepHoldsOneStagingBufferPerLayer) {
+  const KvShape shape{3, 2, 32};
+  const int32_t bs = 8, n_pos = 6 * bs + 3;
+  KvStorage s(shape, 8, bs, KvFormat{KvType::Q8_0, KvType::Q8_0}, kernels_for(Isa::Scalar));
+  std::vector<float> k(64), v(64);
+  for (int32_t l = 0; l < 3; ++l) {
+    for (int32_t pos = 0; pos < n_pos; ++pos) {
+      for (int i = 0; i < 64; ++i) k[static_cast<size_t>(i)] = std::sin(0.1f * pos + i + l);
+      s.write(l, pos / bs, pos, k.data(), v.data());
+    }
+  }
+  const int64_t buffer_bytes = shape.kv_dim() * bs * 2;
+  EXPECT_EQ(s.staging_bytes(), 3 * buffer_bytes);
+  // The partial block still reads its f16 keys; releasing it frees them for the next block.
+  std::vector<float> got(3 * 32);
+  const KvLayerView view = s.layer_view(2);
+  view.k.decode(view.k.ctx, 6, 1, 0, 3, 6 * bs, got.data());
+  for (int32_t pos = 6 * bs; pos < n_pos; ++pos) {
+    for (int i = 0; i < 32; ++i) {
+      EXPECT_NEAR(got[static_cast<size_t>((pos - 6 * bs) * 32 + i)],
+                  std::sin(0.1f * pos + 32 + i + 2), 1e-3);
+    }
+  }
+  s.release_block(6);
+  for (int32_t pos = 0; pos < bs; ++pos) s.write(0, 7, 7 * bs + pos, k.data(), v.data());
+  EXPECT_EQ(s.staging_bytes(), 3 * buffer_bytes);
+}
+
 std::string stories() { return shared_dir() + "/models/stories260K/stories260K-f32.gguf"; }
 
 struct FormatCase {

@@ -36,7 +36,7 @@ KvStorage::KvStorage(const KvShape& shape, int32_t n_blocks, int32_t block_size,
       layer_bytes_((k_block_ + v_block_) * n_blocks),
       keys_staged_(kv_type_quantizes_keys_per_channel(format.k)),
       stage_(static_cast<size_t>(std::max(n_blocks, 0)), -1),
-      stage_elems_(static_cast<int64_t>(shape.n_layer) * shape.kv_dim() * block_size) {
+      stage_elems_(shape.kv_dim() * block_size) {
   if (block_size <= 0 || n_blocks <= 0) {
     throw Error("KV cache needs a positive block size and count");
   }
@@ -65,67 +65,70 @@ KvStorage::~KvStorage() {
 }
 
 int64_t KvStorage::staging_bytes() const {
-  return static_cast<int64_t>(staging_.size()) * stage_elems_ * 2;
+  return static_cast<int64_t>(buffers_.size()) * stage_elems_ * 2;
 }
 
-uint16_t* KvStorage::staging_row(int32_t stage, int32_t layer, int32_t kv_head,
-                                 int32_t slot) const {
-  return staging_[static_cast<size_t>(stage)].get() +
-         ((static_cast<int64_t>(layer) * shape_.n_kv_heads + kv_head) * block_size_ + slot) *
-             head_dim_;
-}
-
-int32_t KvStorage::stage_of(int32_t block, int32_t slot, int64_t block_pos) {
-  int32_t& stage = stage_[static_cast<size_t>(block)];
-  if (stage >= 0) return stage;
-  if (free_stages_.empty()) {
-    staging_.push_back(std::make_unique<uint16_t[]>(static_cast<size_t>(stage_elems_)));
-    staged_done_.emplace_back(static_cast<size_t>(n_layer_), 0);
-    stage = static_cast<int32_t>(staging_.size() - 1);
-  } else {
-    stage = free_stages_.back();
-    free_stages_.pop_back();
-  }
-  std::fill(staged_done_[static_cast<size_t>(stage)].begin(),
-            staged_done_[static_cast<size_t>(stage)].end(), 0);
-  // A block whose keys were already quantized is written again only below its end (the pads of
-  // the padded baseline are overwritten by real tokens): its earlier positions come back from
-  // the quantized keys.
-  if (slot > 0) {
-    for (int32_t l = 0; l < n_layer_; ++l) {
-      for (int32_t h = 0; h < shape_.n_kv_heads; ++h) {
-        decode_quantized_keys(l, block, h, 0, slot, block_pos, block_rows_.data());
-        uint16_t* dst = staging_row(stage, l, h, 0);
-        for (int64_t i = 0; i < static_cast<int64_t>(slot) * head_dim_; ++i) {
-          dst[i] = fp32_to_fp16(block_rows_[static_cast<size_t>(i)]);
-        }
-      }
+uint16_t* KvStorage::stage_of(int32_t block, int32_t layer, int32_t slot, int64_t block_pos) {
+  int32_t& set = stage_[static_cast<size_t>(block)];
+  if (set < 0) {
+    if (free_sets_.empty()) {
+      set = static_cast<int32_t>(staged_count_.size());
+      staged_count_.push_back(0);
+      staged_layers_.resize(staged_layers_.size() + static_cast<size_t>(n_layer_), nullptr);
+    } else {
+      set = free_sets_.back();
+      free_sets_.pop_back();
     }
   }
-  return stage;
+  uint16_t*& buffer = staged_layers_[static_cast<size_t>(set) * n_layer_ + layer];
+  if (buffer != nullptr) return buffer;
+  if (free_buffers_.empty()) {
+    buffers_.push_back(std::make_unique<uint16_t[]>(static_cast<size_t>(stage_elems_)));
+    free_buffers_.push_back(buffers_.back().get());
+  }
+  buffer = free_buffers_.back();
+  free_buffers_.pop_back();
+  ++staged_count_[static_cast<size_t>(set)];
+  // A layer whose keys were already quantized is written again only below the block's end (the
+  // pads of the padded baseline are overwritten by real tokens): its earlier positions come back
+  // from the quantized keys.
+  for (int32_t h = 0; slot > 0 && h < shape_.n_kv_heads; ++h) {
+    decode_quantized_keys(layer, block, h, 0, slot, block_pos, block_rows_.data());
+    uint16_t* dst = buffer + static_cast<int64_t>(h) * block_size_ * head_dim_;
+    for (int64_t i = 0; i < static_cast<int64_t>(slot) * head_dim_; ++i) {
+      dst[i] = fp32_to_fp16(block_rows_[static_cast<size_t>(i)]);
+    }
+  }
+  return buffer;
 }
 
 void KvStorage::finish_layer(int32_t block, int32_t layer, int64_t block_pos) {
-  const int32_t stage = stage_[static_cast<size_t>(block)];
+  const uint16_t* buffer = staged(block, layer);
   for (int32_t h = 0; h < shape_.n_kv_heads; ++h) {
-    const uint16_t* src = staging_row(stage, layer, h, 0);
+    const uint16_t* src = buffer + static_cast<int64_t>(h) * block_size_ * head_dim_;
     for (size_t i = 0; i < block_rows_.size(); ++i) block_rows_[i] = fp16_to_fp32(src[i]);
     if (key_rope_) key_rope_->remove(block_rows_.data(), block_size_, block_pos);
     key_codec_.encode_block(block_rows_.data(), key_block(layer, block) + h * k_head_, head_dim_,
                             block_size_);
   }
-  std::vector<uint8_t>& done = staged_done_[static_cast<size_t>(stage)];
-  done[static_cast<size_t>(layer)] = 1;
-  if (std::all_of(done.begin(), done.end(), [](uint8_t d) { return d != 0; })) {
-    release_block(block);
+  release_layer(block, layer);
+}
+
+void KvStorage::release_layer(int32_t block, int32_t layer) {
+  int32_t& set = stage_[static_cast<size_t>(block)];
+  uint16_t*& buffer = staged_layers_[static_cast<size_t>(set) * n_layer_ + layer];
+  free_buffers_.push_back(buffer);
+  buffer = nullptr;
+  if (--staged_count_[static_cast<size_t>(set)] == 0) {
+    free_sets_.push_back(set);
+    set = -1;
   }
 }
 
 void KvStorage::release_block(int32_t block) {
-  int32_t& stage = stage_[static_cast<size_t>(block)];
-  if (stage < 0) return;
-  free_stages_.push_back(stage);
-  stage = -1;
+  for (int32_t l = 0; l < n_layer_ && stage_[static_cast<size_t>(block)] >= 0; ++l) {
+    if (staged(block, l) != nullptr) release_layer(block, l);
+  }
 }
 
 void KvStorage::write(int32_t layer, int32_t block, int64_t pos, const float* k, const float* v) {
@@ -150,9 +153,9 @@ void KvStorage::write(int32_t layer, int32_t block, int64_t pos, const float* k,
     }
     return;
   }
-  const int32_t stage = stage_of(block, slot, block_pos);
+  uint16_t* buffer = stage_of(block, layer, slot, block_pos);
   for (int32_t h = 0; h < shape_.n_kv_heads; ++h) {
-    uint16_t* dst = staging_row(stage, layer, h, slot);
+    uint16_t* dst = buffer + (static_cast<int64_t>(h) * block_size_ + slot) * hd;
     for (int32_t i = 0; i < hd; ++i) dst[i] = fp32_to_fp16(k[h * hd + i]);
   }
   if (slot == block_size_ - 1) finish_layer(block, layer, block_pos);
@@ -169,9 +172,10 @@ void KvStorage::decode_keys(const void* ctx, int32_t block, int32_t kv_head, int
                             int32_t n, int64_t pos0, float* dst) {
   const auto& c = *static_cast<const ReadContext*>(ctx);
   const KvStorage& s = *c.storage;
-  const int32_t stage = s.keys_staged_ ? s.stage_[static_cast<size_t>(block)] : -1;
-  if (stage >= 0 && s.staged_done_[static_cast<size_t>(stage)][static_cast<size_t>(c.layer)] == 0) {
-    const uint16_t* src = s.staging_row(stage, c.layer, kv_head, slot0);
+  const uint16_t* buffer = s.keys_staged_ ? s.staged(block, c.layer) : nullptr;
+  if (buffer != nullptr) {
+    const uint16_t* src =
+        buffer + (static_cast<int64_t>(kv_head) * s.block_size_ + slot0) * s.head_dim_;
     for (int64_t i = 0; i < static_cast<int64_t>(n) * s.head_dim_; ++i) {
       dst[i] = fp16_to_fp32(src[i]);
     }
@@ -250,9 +254,11 @@ void KvStorage::scatter(int32_t block, std::span<const uint8_t> in) {
 void KvStorage::trim() {
   ::madvise(base_, static_cast<size_t>(bytes_), MADV_DONTNEED);
   std::fill(stage_.begin(), stage_.end(), -1);
-  staging_.clear();
-  staged_done_.clear();
-  free_stages_.clear();
+  staged_layers_.clear();
+  staged_count_.clear();
+  free_sets_.clear();
+  buffers_.clear();
+  free_buffers_.clear();
 }
 
 }  // namespace packinfer

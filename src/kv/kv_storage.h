@@ -11,9 +11,10 @@
 //
 // KIVI keys are quantized per channel over a whole block, so a block's keys are final only once
 // the block is full. Until then they are kept in f16 in a staging buffer (the "full-precision
-// tail" of KIVI), one per block being filled, and attention reads them from there; writing a
-// block's last position quantizes that layer's keys into the block and, once every layer has,
-// frees the staging buffer. Blocks in the prefix cache are full, so they never have one.
+// tail" of KIVI), one per layer of a block being filled, and attention reads them from there;
+// writing a block's last position of a layer quantizes that layer's keys into the block and
+// frees its buffer at once, so a long step holds one buffer per layer at a time, not one per
+// block it fills. Blocks in the prefix cache are full, so they never have one.
 // Keys quantized per channel are stored with their rotary embedding taken off (unless the format
 // rotates them by a Hadamard matrix) and get it back as attention reads them (kv/key_rope.h).
 #include <cstdint>
@@ -74,7 +75,7 @@ class KvStorage {
 
   const KvFormat& format() const { return format_; }
   int64_t bytes_reserved() const { return bytes_; }
-  // f16 staging buffers of blocks whose KIVI keys are not final yet.
+  // f16 staging buffers of blocks whose keys are not final yet (the most ever held at once).
   int64_t staging_bytes() const;
 
  private:
@@ -84,10 +85,15 @@ class KvStorage {
   uint8_t* value_block(int32_t layer, int32_t block) const {
     return base_ + layer * layer_bytes_ + n_blocks_ * k_block_ + block * v_block_;
   }
-  // Staging of KIVI keys: f16 rows [layer][kv_head][slot][head_dim] per staged block.
-  uint16_t* staging_row(int32_t stage, int32_t layer, int32_t kv_head, int32_t slot) const;
-  int32_t stage_of(int32_t block, int32_t slot, int64_t block_pos);
+  // Staging of keys quantized per block: a buffer holds one layer of one block as f16 rows
+  // [kv_head][slot][head_dim]. staged() is null when that layer's keys are final (or unwritten).
+  const uint16_t* staged(int32_t block, int32_t layer) const {
+    const int32_t set = stage_[static_cast<size_t>(block)];
+    return set < 0 ? nullptr : staged_layers_[static_cast<size_t>(set) * n_layer_ + layer];
+  }
+  uint16_t* stage_of(int32_t block, int32_t layer, int32_t slot, int64_t block_pos);
   void finish_layer(int32_t block, int32_t layer, int64_t block_pos);
+  void release_layer(int32_t block, int32_t layer);
   // The keys of `block` (first position block_pos) quantized per channel, as rows [slot0, slot0+n).
   void decode_quantized_keys(int32_t layer, int32_t block, int32_t kv_head, int32_t slot0,
                              int32_t n, int64_t block_pos, float* dst) const;
@@ -116,11 +122,15 @@ class KvStorage {
 
   bool keys_staged_;                   // the key format quantizes per block (KIVI)
   std::unique_ptr<KeyRope> key_rope_;  // keys stored without their rotary embedding, else null
-  std::vector<int32_t> stage_;         // per block: its staging index, -1 when none
-  std::vector<std::unique_ptr<uint16_t[]>> staging_;
-  std::vector<std::vector<uint8_t>> staged_done_;  // per staging index: layers quantized
-  std::vector<int32_t> free_stages_;
-  int64_t stage_elems_;                      // f16 values of one staging buffer
+  // Per block, -1 or the index of its set of per-layer buffers in staged_layers_ ([set][layer],
+  // null where a layer has none); staged_count_ counts a set's buffers.
+  std::vector<int32_t> stage_;
+  std::vector<uint16_t*> staged_layers_;
+  std::vector<int32_t> staged_count_;
+  std::vector<int32_t> free_sets_;
+  std::vector<std::unique_ptr<uint16_t[]>> buffers_;  // every buffer allocated (high-water mark)
+  std::vector<uint16_t*> free_buffers_;
+  int64_t stage_elems_;                      // f16 values of one buffer: one layer of one block
   std::vector<float> rotated_, block_rows_;  // scratch of write()
 };
 
