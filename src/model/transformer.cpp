@@ -37,25 +37,25 @@ Transformer::Transformer(const ModelConfig& config, const ModelWeights& weights,
 
 int64_t Transformer::scratch_bytes() const {
   size_t n = 0;
-  for (const auto* v : {&x_, &h_, &q_, &k_, &v_, &attn_, &gate_, &up_}) n += v->capacity();
+  for (const auto* v : {&x_, &h_, &q_, &k_, &v_, &gate_, &up_}) n += v->capacity();
   return static_cast<int64_t>(n * sizeof(float));
 }
 
 std::vector<std::pair<std::string, int64_t>> Transformer::scratch_buffers() const {
   const int64_t f = sizeof(float);
-  return {
-      {"residual stream x [tokens, n_embd]", static_cast<int64_t>(x_.capacity()) * f},
-      {"normed input h [tokens, n_embd]", static_cast<int64_t>(h_.capacity()) * f},
-      {"queries q [tokens, n_head*head_dim]", static_cast<int64_t>(q_.capacity()) * f},
-      {"new keys k [tokens, n_head_kv*head_dim]", static_cast<int64_t>(k_.capacity()) * f},
-      {"new values v [tokens, n_head_kv*head_dim]", static_cast<int64_t>(v_.capacity()) * f},
-      {"attention output [tokens, n_head*head_dim]", static_cast<int64_t>(attn_.capacity()) * f},
-      {"MLP gate [mini-sequence, n_ff]", static_cast<int64_t>(gate_.capacity()) * f},
-      {"MLP up [mini-sequence, n_ff]", static_cast<int64_t>(up_.capacity()) * f}};
+  return {{"residual stream x [tokens, n_embd]", static_cast<int64_t>(x_.capacity()) * f},
+          {"normed input h, then attention output [tokens, n_embd]",
+           static_cast<int64_t>(h_.capacity()) * f},
+          {"queries q, then output projection [tokens, n_head*head_dim]",
+           static_cast<int64_t>(q_.capacity()) * f},
+          {"new keys k [tokens, n_head_kv*head_dim]", static_cast<int64_t>(k_.capacity()) * f},
+          {"new values v [tokens, n_head_kv*head_dim]", static_cast<int64_t>(v_.capacity()) * f},
+          {"MLP gate [mini-sequence, n_ff]", static_cast<int64_t>(gate_.capacity()) * f},
+          {"MLP up [mini-sequence, n_ff]", static_cast<int64_t>(up_.capacity()) * f}};
 }
 
 void Transformer::release_scratch() {
-  for (auto* v : {&x_, &h_, &q_, &k_, &v_, &attn_, &gate_, &up_}) {
+  for (auto* v : {&x_, &h_, &q_, &k_, &v_, &gate_, &up_}) {
     v->clear();
     v->shrink_to_fit();
   }
@@ -100,11 +100,13 @@ void Transformer::attention_layer(int32_t layer, const TokenBatch& batch, KvCach
   const int64_t d = config_.n_embd;
   const int64_t qd = config_.q_dim();
   const int64_t kvd = config_.kv_dim();
-  grow(h_, n * d);
-  grow(q_, n * qd);
+  // Two buffers serve twice: h holds the normed input until the QKV projection has read it, then
+  // the attention output; q holds the queries until attention has read them, then the output
+  // projection. A step holds no buffer of its own for either.
+  grow(h_, n * std::max(d, qd));
+  grow(q_, n * std::max(qd, d));
   grow(k_, n * kvd);
   grow(v_, n * kvd);
-  grow(attn_, n * qd);
 
   rms_norm(x_.data(), w.attn_norm.data(), h_.data(), n, d, config_.rms_eps);
   const MatmulTarget qkv[] = {
@@ -153,7 +155,7 @@ void Transformer::attention_layer(int32_t layer, const TokenBatch& batch, KvCach
         AttentionItem it;
         it.q = q_.data() + s.begin * qd;
         it.q_stride = qd;
-        it.out = attn_.data() + s.begin * qd;
+        it.out = h_.data() + s.begin * qd;
         it.out_stride = qd;
         it.q_begin = q0;
         it.q_end = std::min(s.n_tokens, q0 + tile);
@@ -171,10 +173,10 @@ void Transformer::attention_layer(int32_t layer, const TokenBatch& batch, KvCach
   });
 
   if (rotated) {
-    hadamard_rows(attn_.data(), n * config_.n_head, config_.head_dim, config_.head_dim);
+    hadamard_rows(h_.data(), n * config_.n_head, config_.head_dim, config_.head_dim);
   }
-  linear(w.wo, attn_.data(), n, h_.data());
-  add_inplace(x_.data(), h_.data(), n * d);
+  linear(w.wo, h_.data(), n, q_.data());
+  add_inplace(x_.data(), q_.data(), n * d);
 }
 
 int64_t Transformer::mlp_rows(const LayerWeights& w) const {

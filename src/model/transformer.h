@@ -72,7 +72,7 @@ class Transformer {
   bool batch_invariant_ = false;
   MatmulActivations act_ = MatmulActivations::Default;
   // Scratch reused across calls (grown on demand, never shrunk).
-  std::vector<float> x_, h_, q_, k_, v_, attn_, gate_, up_;
+  std::vector<float> x_, h_, q_, k_, v_, gate_, up_;
 };
 
 }  // namespace packinfer
