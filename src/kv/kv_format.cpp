@@ -13,6 +13,8 @@ constexpr std::array<const char*, kKvTypeCount> kNames = {"f32",  "f16",   "bf16
 
 int bits_of(KvType t) { return t == KvType::Kivi4 ? 4 : 2; }
 
+bool is_kivi(KvType t) { return t == KvType::Kivi4 || t == KvType::Kivi2; }
+
 }  // namespace
 
 const char* kv_type_name(KvType t) { return kNames.at(static_cast<size_t>(t)); }
@@ -31,9 +33,7 @@ KvType parse_kv_type(std::string_view name) {
                         kv_type_names() + ")");
 }
 
-bool kv_type_quantizes_keys_per_channel(KvType t) {
-  return t == KvType::Q8_0 || t == KvType::Kivi4 || t == KvType::Kivi2;
-}
+bool kv_type_quantizes_keys_per_channel(KvType t) { return t == KvType::Q8_0 || is_kivi(t); }
 
 bool kv_type_is_lossy(KvType t) { return t != KvType::F32; }
 
@@ -91,15 +91,14 @@ void check_kv_format(const KvFormat& f, int32_t head_dim, int32_t block_size) {
   for (const bool is_key : {true, false}) {
     const KvType t = is_key ? f.k : f.v;
     // q8_0 keys are grouped per channel, which any head size allows.
-    const bool grouped = (t == KvType::Q8_0 && !is_key) || t == KvType::Q4_0 ||
-                         t == KvType::Kivi4 || t == KvType::Kivi2;
+    const bool grouped = (t == KvType::Q8_0 && !is_key) || t == KvType::Q4_0 || is_kivi(t);
     if (grouped && head_dim % kv_group_size(head_dim) != 0) {
       throw InvalidArgument(std::string("KV cache type ") + kv_type_name(t) +
                             " quantizes groups of 32 values, but the model's head size is " +
                             std::to_string(head_dim) + " (not a multiple of 32)");
     }
   }
-  if ((f.k == KvType::Kivi4 || f.k == KvType::Kivi2) && (block_size < 8 || block_size % 8 != 0)) {
+  if (is_kivi(f.k) && (block_size < 8 || block_size % 8 != 0)) {
     throw InvalidArgument(std::string("KV cache type ") + kv_type_name(f.k) +
                           " quantizes keys over the positions of a block, which needs a block "
                           "size that is a multiple of 8 (--kv-block-size is " +
