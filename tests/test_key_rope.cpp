@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <random>
+#include <thread>
 #include <vector>
 
 #include "kernels/elementwise.h"
@@ -39,6 +40,25 @@ TEST(KeyRope, RemoveThenApplyGivesTheKeyBack) {
       }
     }
   }
+}
+
+// The angles of a context of millions of positions are computed only where positions are met, and
+// are those computed past the table; threads meeting a new chunk at once all get the same angles.
+TEST(KeyRope, AngleTablesAreFilledOnlyWherePositionsAreMet) {
+  const KeyRope large(64, 32, int64_t{4} << 20, 10000.0f, RopeStyle::Normal);
+  const KeyRope small(64, 32, 32, 10000.0f, RopeStyle::Normal);  // computes every block's angles
+  EXPECT_EQ(large.chunks_filled(), 0);
+  std::vector<float> key(64);
+  for (int i = 0; i < 64; ++i) key[static_cast<size_t>(i)] = std::cos(0.3f * i);
+  const int64_t pos = 3000000 + 5;
+  std::vector<std::vector<float>> got(4, key);
+  std::vector<std::thread> threads;
+  for (auto& rows : got) threads.emplace_back([&] { large.apply(rows.data(), 1, pos); });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(large.chunks_filled(), 1);
+  std::vector<float> want = key;
+  small.apply(want.data(), 1, pos);
+  for (const auto& rows : got) EXPECT_EQ(rows, want);
 }
 
 // KeyRope turns a key the way the model's rope kernel does: the same pairs of channels by the same

@@ -23,11 +23,9 @@ KeyRope::KeyRope(int32_t head_dim, int32_t block_size, int64_t max_positions, fl
       style_(style),
       rotate_(rotate),
       n_blocks_((max_positions + block_size - 1) / block_size) {
-  block_cos_.resize(static_cast<size_t>(n_blocks_ * half_));
-  block_sin_.resize(block_cos_.size());
-  for (int64_t b = 0; b < n_blocks_; ++b) {
-    angles(b * block_size, head_dim, freq_base, &block_cos_[b * half_], &block_sin_[b * half_]);
-  }
+  const int64_t n_chunks = (n_blocks_ + kBlocksPerChunk - 1) / kBlocksPerChunk;
+  chunks_ = std::make_unique<std::atomic<float*>[]>(static_cast<size_t>(n_chunks));
+  for (int64_t c = 0; c < n_chunks; ++c) chunks_[c].store(nullptr, std::memory_order_relaxed);
   slot_cos_.resize(static_cast<size_t>(block_size) * half_);
   slot_sin_.resize(slot_cos_.size());
   for (int32_t s = 0; s < block_size; ++s) {
@@ -35,8 +33,35 @@ KeyRope::KeyRope(int32_t head_dim, int32_t block_size, int64_t max_positions, fl
   }
 }
 
+KeyRope::~KeyRope() {
+  const int64_t n_chunks = (n_blocks_ + kBlocksPerChunk - 1) / kBlocksPerChunk;
+  for (int64_t c = 0; c < n_chunks; ++c) delete[] chunks_[c].load(std::memory_order_relaxed);
+}
+
+int64_t KeyRope::chunks_filled() const {
+  const int64_t n_chunks = (n_blocks_ + kBlocksPerChunk - 1) / kBlocksPerChunk;
+  int64_t filled = 0;
+  for (int64_t c = 0; c < n_chunks; ++c) filled += chunks_[c].load() != nullptr ? 1 : 0;
+  return filled;
+}
+
 void KeyRope::angles_of_block(int64_t block, float* cos_out, float* sin_out) const {
   angles(block * block_size_, head_dim_, freq_base_, cos_out, sin_out);
+}
+
+const float* KeyRope::chunk(int64_t c) const {
+  float* table = chunks_[c].load(std::memory_order_acquire);
+  if (table != nullptr) return table;
+  auto fresh = std::make_unique<float[]>(static_cast<size_t>(kBlocksPerChunk * 2 * half_));
+  for (int64_t b = 0; b < kBlocksPerChunk; ++b) {
+    float* cs = &fresh[static_cast<size_t>(b * 2 * half_)];
+    angles_of_block(c * kBlocksPerChunk + b, cs, cs + half_);
+  }
+  if (chunks_[c].compare_exchange_strong(table, fresh.get(), std::memory_order_acq_rel,
+                                         std::memory_order_acquire)) {
+    return fresh.release();
+  }
+  return table;  // another thread published the same angles first
 }
 
 void KeyRope::rotate(float* rows, int32_t n, int64_t pos0, float sign) const {
@@ -47,8 +72,8 @@ void KeyRope::rotate(float* rows, int32_t n, int64_t pos0, float sign) const {
   const float* bc = nullptr;
   const float* bs = nullptr;
   if (block < n_blocks_) {
-    bc = &block_cos_[block * half_];
-    bs = &block_sin_[block * half_];
+    bc = chunk(block / kBlocksPerChunk) + (block % kBlocksPerChunk) * 2 * half_;
+    bs = bc + half_;
   } else {
     beyond.resize(static_cast<size_t>(2 * half_));
     angles_of_block(block, beyond.data(), beyond.data() + half_);

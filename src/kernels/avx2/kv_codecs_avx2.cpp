@@ -113,6 +113,14 @@ struct Vec8 {
     _mm_storel_epi64(reinterpret_cast<__m128i*>(p), _mm_packus_epi16(w, w));
   }
   static void store_i32(int32_t* p, I x) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), x); }
+
+  template <int H>
+  static F dup_pairs(F x) {
+    return _mm256_permute2f128_ps(_mm256_unpacklo_ps(x, x), _mm256_unpackhi_ps(x, x),
+                                  H == 0 ? 0x20 : 0x31);
+  }
+  static F swap_pairs(F x) { return _mm256_permute_ps(x, 0xB1); }
+  static F sub_even_add_odd(F a, F b) { return _mm256_addsub_ps(a, b); }
 };
 
 using C = kv_simd::Codecs<Vec8>;
@@ -124,47 +132,11 @@ const KvCodec kv_value_codecs_avx2[7] = {C::value[0], C::value[1], C::value[2], 
 const KvCodec kv_key_codecs_avx2[7] = {C::key[0], C::key[1], C::key[2], C::key[3],
                                        C::key[4], C::key[5], C::key[6]};
 
-// The scalar reference's operations, 8 pairs at a time. Normal pairs are adjacent: their cos and
-// sin are duplicated per pair ([c0 c0 c1 c1 ...]) and addsub gives x0 c - x1 s in even lanes and
-// x1 c + x0 s in odd ones, as rope_avx2 does.
 void kv_rotate_rows_avx2(float* rows, int32_t n, int32_t head_dim, const float* block_cos,
                          const float* block_sin, const float* slot_cos, const float* slot_sin,
                          bool neox, float sign) {
-  const int32_t half = head_dim / 2;
-  if (half % 8 != 0) {
-    kv_rotate_rows_scalar(rows, n, head_dim, block_cos, block_sin, slot_cos, slot_sin, neox, sign);
-    return;
-  }
-  const __m256 sg = _mm256_set1_ps(sign);
-  for (int32_t r = 0; r < n; ++r, slot_cos += half, slot_sin += half) {
-    float* row = rows + static_cast<int64_t>(r) * head_dim;
-    for (int32_t i = 0; i < half; i += 8) {
-      const __m256 bc = _mm256_loadu_ps(block_cos + i), bs = _mm256_loadu_ps(block_sin + i);
-      const __m256 sc = _mm256_loadu_ps(slot_cos + i), ss = _mm256_loadu_ps(slot_sin + i);
-      const __m256 c = _mm256_sub_ps(_mm256_mul_ps(bc, sc), _mm256_mul_ps(bs, ss));
-      const __m256 s =
-          _mm256_mul_ps(sg, _mm256_add_ps(_mm256_mul_ps(bs, sc), _mm256_mul_ps(bc, ss)));
-      if (neox) {
-        const __m256 x = _mm256_loadu_ps(row + i), y = _mm256_loadu_ps(row + i + half);
-        _mm256_storeu_ps(row + i, _mm256_sub_ps(_mm256_mul_ps(x, c), _mm256_mul_ps(y, s)));
-        _mm256_storeu_ps(row + i + half, _mm256_add_ps(_mm256_mul_ps(x, s), _mm256_mul_ps(y, c)));
-        continue;
-      }
-      const __m256 c_lo = _mm256_unpacklo_ps(c, c), c_hi = _mm256_unpackhi_ps(c, c);
-      const __m256 s_lo = _mm256_unpacklo_ps(s, s), s_hi = _mm256_unpackhi_ps(s, s);
-      const __m256 cd[2] = {_mm256_permute2f128_ps(c_lo, c_hi, 0x20),
-                            _mm256_permute2f128_ps(c_lo, c_hi, 0x31)};
-      const __m256 sd[2] = {_mm256_permute2f128_ps(s_lo, s_hi, 0x20),
-                            _mm256_permute2f128_ps(s_lo, s_hi, 0x31)};
-      for (int j = 0; j < 2; ++j) {
-        float* p = row + 2 * i + 8 * j;
-        const __m256 x = _mm256_loadu_ps(p);
-        const __m256 swapped = _mm256_permute_ps(x, 0xB1);  // [x1 x0 x3 x2 ...]
-        _mm256_storeu_ps(p,
-                         _mm256_addsub_ps(_mm256_mul_ps(x, cd[j]), _mm256_mul_ps(swapped, sd[j])));
-      }
-    }
-  }
+  kv_simd::rotate_rows<Vec8, kv_rotate_rows_scalar>(rows, n, head_dim, block_cos, block_sin,
+                                                    slot_cos, slot_sin, neox, sign);
 }
 
 }  // namespace packinfer

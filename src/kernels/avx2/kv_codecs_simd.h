@@ -19,6 +19,9 @@
 //   trunc_i(F)                  truncate toward zero to int32 (a static_cast<int>)
 //   store_f16(uint16_t*, F)     round to nearest even (fp32_to_fp16, NaN payloads aside)
 //   store_u16(uint16_t*, I), store_i8(uint8_t*, I), store_u8(uint8_t*, I)  (values in range)
+//   dup_pairs<H>(F)             lanes H*W/2 .. (H+1)*W/2 - 1, each twice: [x0 x0 x1 x1 ...] for H = 0
+//   swap_pairs(F)               [x1 x0 x3 x2 ...]
+//   sub_even_add_odd(a, b)      a - b in even lanes, a + b in odd ones (rounded as sub and add)
 //
 // Every codec does the scalar reference's float operations in the same order (a multiply and an
 // add are never fused: CMake compiles the codecs with -ffp-contract=off), so it gives
@@ -371,6 +374,44 @@ template <class V, int Bits>
 void kivi_value_block(const float* rows, uint8_t* hb, int32_t d, int32_t bs) {
   for (int32_t p = 0; p < bs; ++p)
     kivi_value_row<V, Bits>(rows + static_cast<int64_t>(p) * d, hb, p, d, bs);
+}
+
+// --- the rotation of keys stored before RoPE (kv_rotate_rows_scalar, W pairs at a time) -------
+
+// Normal pairs are adjacent: each pair's cos and sin are duplicated ([c0 c0 c1 c1 ...]) so that
+// x c -/+ swapped(x) s gives x0 c - x1 s in even lanes and x1 c + x0 s in odd ones, as rope does.
+// Heads whose half is not a multiple of W go to Narrower, the next level down.
+template <class V, KvRotateRowsFn Narrower>
+void rotate_rows(float* rows, int32_t n, int32_t head_dim, const float* block_cos,
+                 const float* block_sin, const float* slot_cos, const float* slot_sin, bool neox,
+                 float sign) {
+  const int32_t half = head_dim / 2;
+  if (half % V::W != 0) {
+    return Narrower(rows, n, head_dim, block_cos, block_sin, slot_cos, slot_sin, neox, sign);
+  }
+  const typename V::F sg = V::set(sign);
+  for (int32_t r = 0; r < n; ++r, slot_cos += half, slot_sin += half) {
+    float* row = rows + static_cast<int64_t>(r) * head_dim;
+    for (int32_t i = 0; i < half; i += V::W) {
+      const typename V::F bc = V::load(block_cos + i), bs = V::load(block_sin + i);
+      const typename V::F sc = V::load(slot_cos + i), ss = V::load(slot_sin + i);
+      const typename V::F c = V::sub(V::mul(bc, sc), V::mul(bs, ss));
+      const typename V::F s = V::mul(sg, V::add(V::mul(bs, sc), V::mul(bc, ss)));
+      if (neox) {
+        const typename V::F x = V::load(row + i), y = V::load(row + i + half);
+        V::store(row + i, V::sub(V::mul(x, c), V::mul(y, s)));
+        V::store(row + i + half, V::add(V::mul(x, s), V::mul(y, c)));
+        continue;
+      }
+      const typename V::F cd[2] = {V::template dup_pairs<0>(c), V::template dup_pairs<1>(c)};
+      const typename V::F sd[2] = {V::template dup_pairs<0>(s), V::template dup_pairs<1>(s)};
+      for (int j = 0; j < 2; ++j) {
+        float* p = row + 2 * i + V::W * j;
+        const typename V::F x = V::load(p);
+        V::store(p, V::sub_even_add_odd(V::mul(x, cd[j]), V::mul(V::swap_pairs(x), sd[j])));
+      }
+    }
+  }
 }
 
 // A per-position format's whole-block encoder: every row in turn.

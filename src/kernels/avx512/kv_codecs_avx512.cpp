@@ -104,6 +104,22 @@ struct Vec16 {
     _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm512_cvtepi32_epi8(x));
   }
   static void store_i32(int32_t* p, I x) { _mm512_storeu_si512(p, x); }
+
+  template <int H>
+  static F dup_pairs(F x) {
+    const __m512i lanes = H == 0 ? _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7)
+                                 : _mm512_setr_epi32(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13,
+                                                     14, 14, 15, 15);
+    return _mm512_permutexvar_ps(lanes, x);
+  }
+  static F swap_pairs(F x) { return _mm512_permute_ps(x, 0xB1); }
+  // AVX-512 has no addsub: the even lanes' b is negated before the add, which rounds as a
+  // subtraction does.
+  static F sub_even_add_odd(F a, F b) {
+    const __m512i even_sign = _mm512_set4_epi32(0, static_cast<int32_t>(0x80000000u), 0,
+                                                static_cast<int32_t>(0x80000000u));
+    return _mm512_add_ps(a, _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(b), even_sign)));
+  }
 };
 
 using C = kv_simd::Codecs<Vec16>;
@@ -115,49 +131,11 @@ const KvCodec kv_value_codecs_avx512[7] = {C::value[0], C::value[1], C::value[2]
 const KvCodec kv_key_codecs_avx512[7] = {C::key[0], C::key[1], C::key[2], C::key[3],
                                          C::key[4], C::key[5], C::key[6]};
 
-// kv_rotate_rows_avx2 16 pairs at a time. Normal pairs get their cos and sin duplicated by a
-// permute, and the even lanes' x1 s negated before the add (AVX-512 has no addsub; negating then
-// adding rounds as subtracting does).
 void kv_rotate_rows_avx512(float* rows, int32_t n, int32_t head_dim, const float* block_cos,
                            const float* block_sin, const float* slot_cos, const float* slot_sin,
                            bool neox, float sign) {
-  const int32_t half = head_dim / 2;
-  if (half % 16 != 0) {
-    kv_rotate_rows_avx2(rows, n, head_dim, block_cos, block_sin, slot_cos, slot_sin, neox, sign);
-    return;
-  }
-  const __m512 sg = _mm512_set1_ps(sign);
-  const __m512i dup_lo = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
-  const __m512i dup_hi =
-      _mm512_setr_epi32(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15);
-  const __m512i even_sign =
-      _mm512_set4_epi32(0, static_cast<int32_t>(0x80000000u), 0, static_cast<int32_t>(0x80000000u));
-  for (int32_t r = 0; r < n; ++r, slot_cos += half, slot_sin += half) {
-    float* row = rows + static_cast<int64_t>(r) * head_dim;
-    for (int32_t i = 0; i < half; i += 16) {
-      const __m512 bc = _mm512_loadu_ps(block_cos + i), bs = _mm512_loadu_ps(block_sin + i);
-      const __m512 sc = _mm512_loadu_ps(slot_cos + i), ss = _mm512_loadu_ps(slot_sin + i);
-      const __m512 c = _mm512_sub_ps(_mm512_mul_ps(bc, sc), _mm512_mul_ps(bs, ss));
-      const __m512 s =
-          _mm512_mul_ps(sg, _mm512_add_ps(_mm512_mul_ps(bs, sc), _mm512_mul_ps(bc, ss)));
-      if (neox) {
-        const __m512 x = _mm512_loadu_ps(row + i), y = _mm512_loadu_ps(row + i + half);
-        _mm512_storeu_ps(row + i, _mm512_sub_ps(_mm512_mul_ps(x, c), _mm512_mul_ps(y, s)));
-        _mm512_storeu_ps(row + i + half, _mm512_add_ps(_mm512_mul_ps(x, s), _mm512_mul_ps(y, c)));
-        continue;
-      }
-      const __m512 cd[2] = {_mm512_permutexvar_ps(dup_lo, c), _mm512_permutexvar_ps(dup_hi, c)};
-      const __m512 sd[2] = {_mm512_permutexvar_ps(dup_lo, s), _mm512_permutexvar_ps(dup_hi, s)};
-      for (int j = 0; j < 2; ++j) {
-        float* p = row + 2 * i + 16 * j;
-        const __m512 x = _mm512_loadu_ps(p);
-        const __m512 swapped = _mm512_permute_ps(x, 0xB1);  // [x1 x0 x3 x2 ...]
-        const __m512 b = _mm512_castsi512_ps(
-            _mm512_xor_si512(_mm512_castps_si512(_mm512_mul_ps(swapped, sd[j])), even_sign));
-        _mm512_storeu_ps(p, _mm512_add_ps(_mm512_mul_ps(x, cd[j]), b));
-      }
-    }
-  }
+  kv_simd::rotate_rows<Vec16, kv_rotate_rows_avx2>(rows, n, head_dim, block_cos, block_sin,
+                                                   slot_cos, slot_sin, neox, sign);
 }
 
 }  // namespace packinfer
