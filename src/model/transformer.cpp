@@ -181,9 +181,9 @@ void Transformer::attention_layer(int32_t layer, const TokenBatch& batch, KvCach
 
 int64_t Transformer::mlp_rows(const LayerWeights& w) const {
   // The gate and up buffers, [rows, n_ff] f32 each, are a step's largest activations. The panel
-  // GEMM runs 128 rows 2-5% faster than 512 (bench/RESULTS.md, "MLP mini-sequence"), with the
-  // same sums, so there the buffers shrink to a quarter. The blocked and int8 GEMMs lose 6-50%
-  // below 512 rows and keep the step's size.
+  // GEMM runs 64 or 128 rows as fast as 512 or faster (bench/RESULTS.md, "MLP mini-sequence"),
+  // with the same sums, so there the buffers shrink to an eighth: 2.4 MiB less than 128 rows on
+  // Qwen2.5-0.5B. The blocked and int8 GEMMs lose 6-50% below 512 rows and keep the step's size.
   const KernelTable& kt = active_kernels();
   const bool panels = runs_on_panels(kt, w.w_gate, act_) && runs_on_panels(kt, w.w_up, act_) &&
                       runs_on_panels(kt, w.w_down, act_);

@@ -2,7 +2,7 @@
 // The forward pass of a llama-family decoder (llama, qwen2) over a token batch.
 // Linear layers see the whole batch as one [N, d] matrix (one GEMM per weight for all
 // sequences); only attention looks at sequence boundaries. Activation memory is bounded: the
-// MLP runs over mini-sequences of at most `mlp_chunk` tokens, 128 on the panel GEMM (MOM), and the
+// MLP runs over mini-sequences of at most `mlp_chunk` tokens, 64 on the panel GEMM (MOM), and the
 // LM head runs only on the tokens whose logits are wanted, again in chunks.
 #include <cstdint>
 #include <span>
@@ -67,7 +67,7 @@ class Transformer {
   const ModelWeights& weights_;
   ThreadPool& pool_;
   // MLP mini-sequence: at most the step's tokens, and kPanelMlpRows on the panel GEMM.
-  static constexpr int64_t kPanelMlpRows = 128;
+  static constexpr int64_t kPanelMlpRows = 64;
   int64_t mlp_chunk_ = 512;
   bool batch_invariant_ = false;
   MatmulActivations act_ = MatmulActivations::Default;
