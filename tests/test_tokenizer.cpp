@@ -412,6 +412,15 @@ TEST(ChatTemplate, Detection) {
   EXPECT_EQ(u.name(), "chatml");
 }
 
+// The vocabulary's tables are a few bytes per token and merge: 49,152 tokens and 48,900 merges
+// in under 2 MiB (a std::string per token and per merge and two hash maps took 4.5x that).
+TEST(Tokenizer, TablesOfALargeVocabularyAreCompact) {
+  const Loaded& l = load(test::synth_model("tiny", "f32"));
+  ASSERT_EQ(l.tok->vocab_size(), 49152);
+  EXPECT_LT(l.tok->table_bytes(), 2 << 20);
+  EXPECT_GT(l.tok->table_bytes(), 49152 * 12);
+}
+
 }  // namespace
 }  // namespace packinfer
 
@@ -556,7 +565,8 @@ struct MiniVocab {
   std::unique_ptr<gguf::File> file;
 };
 
-MiniVocab mini_vocab(const std::string& pre, const std::vector<std::string>& extra, bool with_ids) {
+MiniVocab mini_vocab(const std::string& pre, const std::vector<std::string>& extra, bool with_ids,
+                     const std::vector<std::string>& merges = {"h i"}) {
   std::vector<std::string> toks;
   for (int b = 0; b < 256; ++b) toks.push_back(byte_unicode::encode_byte(static_cast<uint8_t>(b)));
   std::vector<gguf::Value> types(256, test::gv::i32(1));
@@ -569,7 +579,7 @@ MiniVocab mini_vocab(const std::string& pre, const std::vector<std::string>& ext
   if (!pre.empty()) w.add("tokenizer.ggml.pre", test::gv::str(pre));
   w.add("tokenizer.ggml.tokens", test::gv::strings(toks));
   w.add("tokenizer.ggml.token_type", test::gv::array(gguf::ValueType::INT32, types));
-  w.add("tokenizer.ggml.merges", test::gv::strings({"h i"}));
+  w.add("tokenizer.ggml.merges", test::gv::strings(merges));
   if (with_ids) w.add("tokenizer.ggml.eos_token_id", test::gv::u32(256));
   MiniVocab v;
   v.bytes = w.bytes();
@@ -597,6 +607,25 @@ TEST(Tokenizer, LlamaCppVocabularyRules) {
   EXPECT_EQ(tok->decode(std::vector<int32_t>{pre}, true), "<PRE>");
   // The one merge applies.
   EXPECT_EQ(tok->encode("hi", false, false), std::vector<int32_t>{tok->find_token("hi")});
+}
+
+// llama.cpp's BPE rules on the compact tables (merges keyed by token ids): of tokens with the same
+// text the last id is found; merges apply lowest rank first and a repeated merge keeps its first
+// rank; a merge whose part is no token (here "yz") still applies.
+TEST(Tokenizer, BpeMergeRulesOnCompactTables) {
+  MiniVocab v = mini_vocab("gpt-2", {"hi", "hi", "ab", "bc", "abc", "xyz"}, false,
+                           {"b c", "a b", "ab c", "y z", "x yz", "b c"});
+  auto tok = Tokenizer::from_gguf(*v.file);
+  EXPECT_EQ(tok->find_token("hi"), 257);
+  EXPECT_EQ(tok->find_token("nope"), -1);
+  EXPECT_EQ(tok->token_text(256), "hi");
+  // No merge joins h and i here: bytes. "abc": "b c" (rank 0) first, and "a bc" is no merge.
+  EXPECT_EQ(tok->encode("hi", false, false), (std::vector<int32_t>{'h', 'i'}));
+  EXPECT_EQ(tok->encode("abc", false, false), (std::vector<int32_t>{'a', 259}));
+  EXPECT_EQ(tok->encode("ab", false, false), std::vector<int32_t>{258});
+  EXPECT_EQ(tok->encode("xyz", false, false), std::vector<int32_t>{261});
+  EXPECT_THROW(tok->token_text(262), std::out_of_range);
+  EXPECT_THROW(tok->token_text(-1), std::out_of_range);
 }
 
 TEST(Tokenizer, UnsupportedVocabulariesAreNamed) {

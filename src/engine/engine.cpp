@@ -158,6 +158,7 @@ std::vector<MemoryItem> Engine::memory_report() const {
   for (auto& [name, bytes] : impl_->transformer->scratch_buffers()) items.push_back({name, bytes});
   items.push_back({"logits [rows, n_vocab]",
                    static_cast<int64_t>(impl_->output.logits.capacity() * sizeof(float))});
+  items.push_back({"tokenizer: vocabulary and merges", impl_->model->tokenizer().table_bytes()});
   const KvCache& kv = *impl_->kv;
   items.push_back({"KV cache: blocks written so far", kv.bytes_touched()});
   items.push_back({"KV cache: f16 keys of unfinished q8_0/KIVI blocks", kv.staging_bytes()});

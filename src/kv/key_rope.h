@@ -56,7 +56,7 @@ class KeyRope {
   int64_t n_blocks_;
   // Per chunk of kBlocksPerChunk blocks: the angles of each block's first position, or null.
   std::unique_ptr<std::atomic<float*>[]> chunks_;
-  std::vector<float> slot_cos_, slot_sin_;    // [slot][half]: angle of the offset in the block
+  std::vector<float> slot_cos_, slot_sin_;  // [slot][half]: angle of the offset in the block
 };
 
 }  // namespace packinfer

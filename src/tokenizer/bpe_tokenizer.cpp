@@ -1,5 +1,6 @@
 #include "tokenizer/bpe_tokenizer.h"
 
+#include <algorithm>
 #include <queue>
 
 #include "packinfer/error.h"
@@ -12,6 +13,7 @@ namespace {
 struct Symbol {
   int prev, next;
   size_t pos, n;
+  int32_t id;  // the token the piece spells, or -1
 };
 
 struct Bigram {
@@ -36,6 +38,10 @@ std::string pair_key(std::string_view l, std::string_view r) {
   return k;
 }
 
+uint64_t merge_key(int32_t left, int32_t right) {
+  return static_cast<uint64_t>(static_cast<uint32_t>(left)) << 32 | static_cast<uint32_t>(right);
+}
+
 }  // namespace
 
 BpeTokenizer::BpeTokenizer(const gguf::File& file) {
@@ -49,22 +55,53 @@ BpeTokenizer::BpeTokenizer(const gguf::File& file) {
   load_vocab(file, d);
   const gguf::Array* merges = file.get_array("tokenizer.ggml.merges");
   if (merges == nullptr) throw Error(file.name() + ": missing tokenizer.ggml.merges");
-  ranks_.reserve(merges->items.size() * 2);
+  std::vector<std::pair<uint64_t, int32_t>> by_ids;
+  by_ids.reserve(merges->items.size());
   for (size_t i = 0; i < merges->items.size(); ++i) {
     const std::string* m = merges->items[i].as_string();
     if (m == nullptr) throw Error(file.name() + ": tokenizer.ggml.merges holds a non-string");
     // Split at the first space after the first character (the left part is never empty).
     const size_t sp = m->find(' ', 1);
     if (sp == std::string::npos) continue;  // llama.cpp would register ("", ""): never matches
-    ranks_.emplace(
-        pair_key(std::string_view(*m).substr(0, sp), std::string_view(*m).substr(sp + 1)),
-        static_cast<int>(i));
+    const std::string_view left = std::string_view(*m).substr(0, sp);
+    const std::string_view right = std::string_view(*m).substr(sp + 1);
+    const int32_t l = find_token(left), r = find_token(right);
+    if (l >= 0 && r >= 0) {
+      by_ids.emplace_back(merge_key(l, r), static_cast<int32_t>(i));
+    } else {
+      text_ranks_.emplace(pair_key(left, right), static_cast<int>(i));
+    }
   }
+  // By key, and of equal keys the first merge (stable sort, then the first of each run).
+  std::stable_sort(by_ids.begin(), by_ids.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (size_t i = 0; i < by_ids.size(); ++i) {
+    if (i > 0 && by_ids[i].first == by_ids[i - 1].first) continue;
+    merge_keys_.push_back(by_ids[i].first);
+    merge_ranks_.push_back(by_ids[i].second);
+  }
+  merge_keys_.shrink_to_fit();
+  merge_ranks_.shrink_to_fit();
 }
 
-int BpeTokenizer::rank(std::string_view left, std::string_view right) const {
-  auto it = ranks_.find(pair_key(left, right));
-  return it == ranks_.end() ? -1 : it->second;
+int64_t BpeTokenizer::table_bytes() const {
+  // A hash node per text-keyed merge: its key, rank, hash and link, about 64 bytes.
+  return Tokenizer::table_bytes() +
+         static_cast<int64_t>(merge_keys_.capacity() * sizeof(uint64_t) +
+                              merge_ranks_.capacity() * sizeof(int32_t) + text_ranks_.size() * 64);
+}
+
+int BpeTokenizer::rank(int32_t left_id, int32_t right_id, std::string_view left,
+                       std::string_view right) const {
+  if (left_id >= 0 && right_id >= 0) {
+    // Two tokens: a merge of their texts has token parts, so it is among those keyed by ids.
+    const uint64_t key = merge_key(left_id, right_id);
+    auto it = std::lower_bound(merge_keys_.begin(), merge_keys_.end(), key);
+    return it != merge_keys_.end() && *it == key ? merge_ranks_[it - merge_keys_.begin()] : -1;
+  }
+  if (text_ranks_.empty()) return -1;
+  auto it = text_ranks_.find(pair_key(left, right));
+  return it == text_ranks_.end() ? -1 : it->second;
 }
 
 std::vector<int32_t> BpeTokenizer::encode(std::string_view text, bool add_special,
@@ -98,14 +135,15 @@ void BpeTokenizer::encode_word(const std::string& word, std::vector<int32_t>& ou
     const size_t n =
         std::min(utf8::sequence_length(static_cast<uint8_t>(word[off])), word.size() - off);
     const int idx = static_cast<int>(syms.size());
-    syms.push_back({idx - 1, off + n == word.size() ? -1 : idx + 1, off, n});
+    syms.push_back({idx - 1, off + n == word.size() ? -1 : idx + 1, off, n,
+                    find_token(std::string_view(word).substr(off, n))});
     off += n;
   }
   auto piece = [&](const Symbol& s) { return std::string_view(word).substr(s.pos, s.n); };
   std::priority_queue<Bigram, std::vector<Bigram>, BigramOrder> queue;
   auto try_add = [&](int left, int right) {
     if (left < 0 || right < 0) return;
-    const int r = rank(piece(syms[left]), piece(syms[right]));
+    const int r = rank(syms[left].id, syms[right].id, piece(syms[left]), piece(syms[right]));
     if (r < 0) return;
     std::string t(piece(syms[left]));
     t.append(piece(syms[right]));
@@ -121,6 +159,7 @@ void BpeTokenizer::encode_word(const std::string& word, std::vector<int32_t>& ou
     // Stale entry: the two symbols no longer spell the pair it was queued for.
     if (l.n + r.n != bg.text.size() || word.compare(l.pos, bg.text.size(), bg.text) != 0) continue;
     l.n += r.n;
+    l.id = find_token(piece(l));
     r.n = 0;
     l.next = r.next;
     if (r.next >= 0) syms[r.next].prev = bg.left;
@@ -129,8 +168,8 @@ void BpeTokenizer::encode_word(const std::string& word, std::vector<int32_t>& ou
   }
   for (const Symbol& s : syms) {
     if (s.n == 0) continue;
-    if (int32_t id = find_token(piece(s)); id >= 0) {
-      out.push_back(id);
+    if (s.id >= 0) {
+      out.push_back(s.id);
       continue;
     }
     // Not in the vocabulary: fall back to its single bytes, skipping those that are not tokens.
@@ -140,7 +179,7 @@ void BpeTokenizer::encode_word(const std::string& word, std::vector<int32_t>& ou
   }
 }
 
-std::string BpeTokenizer::normal_piece(const std::string& text) const {
+std::string BpeTokenizer::normal_piece(std::string_view text) const {
   std::string out;
   for (uint32_t cpt : utf8::decode_lenient(text)) {
     if (auto b = byte_unicode::decode_cpt(cpt)) {
@@ -155,7 +194,8 @@ std::string BpeTokenizer::normal_piece(const std::string& text) const {
         out += kHex[c >> 4];
         out += kHex[c & 15];
       }
-      out += text + "]";
+      out += text;
+      out += ']';
     }
   }
   return out;

@@ -14,7 +14,7 @@ std::vector<Tokenizer::Fragment> Tokenizer::partition_special(std::string_view t
     // Without parse_special only user-defined tokens are split out (llama.cpp follows Hugging
     // Face tokenizers here: added non-special tokens are always matched first).
     if (!parse_special && (type == TokenType::CONTROL || type == TokenType::UNKNOWN)) continue;
-    const std::string& needle = tokens_[static_cast<size_t>(id)];
+    const std::string_view needle = token_text(id);
     std::vector<Fragment> next;
     next.reserve(frags.size());
     for (const Fragment& f : frags) {

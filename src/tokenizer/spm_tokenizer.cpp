@@ -55,11 +55,11 @@ SpmTokenizer::SpmTokenizer(const gguf::File& file) {
   d.add_bos = true;
   d.add_space_prefix = true;
   load_vocab(file, d);
-  scores_.assign(tokens_.size(), 0.0f);
+  scores_.assign(static_cast<size_t>(vocab_size()), 0.0f);
   if (const gguf::Array* sc = file.get_array("tokenizer.ggml.scores")) {
-    if (sc->items.size() != tokens_.size())
+    if (sc->items.size() != scores_.size())
       throw Error(file.name() + ": tokenizer.ggml.scores does not match the token count");
-    for (size_t i = 0; i < tokens_.size(); ++i) {
+    for (size_t i = 0; i < scores_.size(); ++i) {
       auto v = sc->items[i].as_float();
       if (!v) throw Error(file.name() + ": tokenizer.ggml.scores holds a non-number");
       scores_[i] = static_cast<float>(*v);
@@ -151,13 +151,14 @@ void SpmTokenizer::encode_fragment(std::string_view text, std::vector<int32_t>& 
   for (int i = syms.empty() ? -1 : 0; i != -1; i = syms[i].next) resegment(resegment, syms[i]);
 }
 
-std::string SpmTokenizer::normal_piece(const std::string& text) const {
+std::string SpmTokenizer::normal_piece(std::string_view text) const {
   return replace_all(text, kSpace, " ");
 }
 
-std::string SpmTokenizer::byte_piece(const std::string& text) const {
+std::string SpmTokenizer::byte_piece(std::string_view text) const {
   // "<0xNN>"
-  return std::string(1, static_cast<char>(std::strtol(text.c_str() + 3, nullptr, 16)));
+  const std::string hex(text.substr(std::min<size_t>(3, text.size())));
+  return std::string(1, static_cast<char>(std::strtol(hex.c_str(), nullptr, 16)));
 }
 
 }  // namespace packinfer

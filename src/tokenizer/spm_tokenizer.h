@@ -18,10 +18,13 @@ class SpmTokenizer final : public Tokenizer {
 
   std::vector<int32_t> encode(std::string_view text, bool add_special,
                               bool parse_special) const override;
+  int64_t table_bytes() const override {
+    return Tokenizer::table_bytes() + static_cast<int64_t>(scores_.capacity() * sizeof(float));
+  }
 
  private:
-  std::string normal_piece(const std::string& text) const override;
-  std::string byte_piece(const std::string& text) const override;
+  std::string normal_piece(std::string_view text) const override;
+  std::string byte_piece(std::string_view text) const override;
   // Appends the tokens of one text fragment (already with ▁ for spaces).
   void encode_fragment(std::string_view text, std::vector<int32_t>& out) const;
 

@@ -2,6 +2,7 @@
 #include "tokenizer/tokenizer.h"
 
 #include <algorithm>
+#include <stdexcept>
 
 #include "packinfer/error.h"
 #include "tokenizer/bpe_tokenizer.h"
@@ -10,14 +11,14 @@
 namespace packinfer {
 
 std::string Tokenizer::token_to_piece(int32_t id, bool render_special) const {
-  if (id < 0 || static_cast<size_t>(id) >= tokens_.size()) return "";
-  const std::string& text = tokens_[static_cast<size_t>(id)];
+  if (id < 0 || id >= vocab_size()) return "";
+  const std::string_view text = token_text(id);
   switch (types_[static_cast<size_t>(id)]) {
     case TokenType::CONTROL:
     case TokenType::UNKNOWN:
-      return render_special ? text : "";
+      return render_special ? std::string(text) : "";
     case TokenType::USER_DEFINED:
-      return text;
+      return std::string(text);
     case TokenType::NORMAL:
       return normal_piece(text);
     case TokenType::BYTE:
@@ -42,9 +43,23 @@ bool Tokenizer::is_eog(int32_t id) const {
   return std::binary_search(eog_.begin(), eog_.end(), id);
 }
 
+std::string_view Tokenizer::token_text(int32_t id) const {
+  if (id < 0 || id >= vocab_size()) throw std::out_of_range("token id out of the vocabulary");
+  const uint32_t begin = text_offset_[static_cast<size_t>(id)];
+  return std::string_view(text_).substr(begin, text_offset_[static_cast<size_t>(id) + 1] - begin);
+}
+
+int64_t Tokenizer::table_bytes() const {
+  return static_cast<int64_t>(text_.capacity() + text_offset_.capacity() * sizeof(uint32_t) +
+                              ids_by_text_.capacity() * sizeof(int32_t) +
+                              types_.capacity() * sizeof(TokenType) +
+                              special_tokens_.capacity() * sizeof(int32_t));
+}
+
 int32_t Tokenizer::find_token(std::string_view text) const {
-  auto it = token_to_id_.find(std::string(text));
-  return it == token_to_id_.end() ? -1 : it->second;
+  auto it = std::lower_bound(ids_by_text_.begin(), ids_by_text_.end(), text,
+                             [this](int32_t id, std::string_view t) { return token_text(id) < t; });
+  return it != ids_by_text_.end() && token_text(*it) == text ? *it : -1;
 }
 
 namespace {

@@ -77,21 +77,35 @@ void Tokenizer::load_vocab(const gguf::File& file, const Defaults& d) {
     throw Error(file.name() + ": tokenizer.ggml.token_type has " +
                 std::to_string(ttypes->items.size()) + " entries for " + std::to_string(n) +
                 " tokens");
-  tokens_.resize(n);
   types_.assign(n, TokenType::NORMAL);
-  token_to_id_.reserve(n * 2);
+  text_offset_.assign(n + 1, 0);
+  text_.clear();
   for (size_t i = 0; i < n; ++i) {
     const std::string* s = toks->items[i].as_string();
     if (s == nullptr) throw Error(file.name() + ": tokenizer.ggml.tokens holds a non-string");
     // llama.cpp renames empty tokens so that they can never match text.
-    tokens_[i] = s->empty() ? "[EMPTY_" + std::to_string(i) + "]" : *s;
-    token_to_id_[tokens_[i]] = static_cast<int32_t>(i);  // a later duplicate wins, as there
+    text_ += s->empty() ? "[EMPTY_" + std::to_string(i) + "]" : *s;
+    if (text_.size() > UINT32_MAX) throw Error(file.name() + ": vocabulary texts too large");
+    text_offset_[i + 1] = static_cast<uint32_t>(text_.size());
     if (ttypes != nullptr) {
       auto v = ttypes->items[i].as_int();
       if (!v) throw Error(file.name() + ": tokenizer.ggml.token_type holds a non-integer");
       types_[i] = type_from_int(*v);
     }
   }
+  text_.shrink_to_fit();
+  ids_by_text_.resize(n);
+  for (size_t i = 0; i < n; ++i) ids_by_text_[i] = static_cast<int32_t>(i);
+  std::stable_sort(ids_by_text_.begin(), ids_by_text_.end(),
+                   [this](int32_t a, int32_t b) { return token_text(a) < token_text(b); });
+  // Of tokens with the same text the last id wins, as in llama.cpp's map: keep the last of a run.
+  size_t kept = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (i + 1 < n && token_text(ids_by_text_[i]) == token_text(ids_by_text_[i + 1])) continue;
+    ids_by_text_[kept++] = ids_by_text_[i];
+  }
+  ids_by_text_.resize(kept);
+  ids_by_text_.shrink_to_fit();
 
   // Special ids: the defaults of the tokenizer model, overridden by keys holding a valid id.
   bos_ = d.bos, eos_ = d.eos, unk_ = d.unk;
@@ -115,8 +129,8 @@ void Tokenizer::load_vocab(const gguf::File& file, const Defaults& d) {
   // Scanned in id order (llama.cpp walks a hash map; only which of several candidates becomes
   // "the" EOT id can differ, never the EOG set).
   for (size_t i = 0; i < n; ++i) {
-    const std::string& t = tokens_[i];
     const auto id = static_cast<int32_t>(i);
+    const std::string_view t = token_text(id);
     if (eot_ < 0 && std::find(kEotTexts.begin(), kEotTexts.end(), t) != kEotTexts.end()) {
       eot_ = id;
       force_control(id);
@@ -131,7 +145,8 @@ void Tokenizer::load_vocab(const gguf::File& file, const Defaults& d) {
     int32_t id = -1;
     read_id(kind.key, id);
     for (size_t i = 0; id < 0 && i < n; ++i) {
-      if (std::find(kind.texts.begin(), kind.texts.end(), tokens_[i]) != kind.texts.end()) {
+      if (std::find(kind.texts.begin(), kind.texts.end(), token_text(static_cast<int32_t>(i))) !=
+          kind.texts.end()) {
         id = static_cast<int32_t>(i);
         force_control(id);
       }
@@ -139,7 +154,8 @@ void Tokenizer::load_vocab(const gguf::File& file, const Defaults& d) {
     if (kind.eog && id >= 0) eog.push_back(id);
   }
   for (size_t i = 0; i < n; ++i) {
-    if (std::find(kEogTexts.begin(), kEogTexts.end(), tokens_[i]) != kEogTexts.end()) {
+    if (std::find(kEogTexts.begin(), kEogTexts.end(), token_text(static_cast<int32_t>(i))) !=
+        kEogTexts.end()) {
       eog.push_back(static_cast<int32_t>(i));
       force_control(static_cast<int32_t>(i));
     }
@@ -159,7 +175,7 @@ void Tokenizer::load_vocab(const gguf::File& file, const Defaults& d) {
   // Longest text first so that "<|im_start|>" wins over any special token it contains; equal
   // lengths keep id order (llama.cpp's unstable sort leaves that unspecified).
   std::stable_sort(special_tokens_.begin(), special_tokens_.end(), [&](int32_t a, int32_t b) {
-    return tokens_[static_cast<size_t>(a)].size() > tokens_[static_cast<size_t>(b)].size();
+    return token_text(a).size() > token_text(b).size();
   });
 }
 

@@ -107,9 +107,9 @@ struct Vec16 {
 
   template <int H>
   static F dup_pairs(F x) {
-    const __m512i lanes = H == 0 ? _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7)
-                                 : _mm512_setr_epi32(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13,
-                                                     14, 14, 15, 15);
+    const __m512i lanes =
+        H == 0 ? _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7)
+               : _mm512_setr_epi32(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15);
     return _mm512_permutexvar_ps(lanes, x);
   }
   static F swap_pairs(F x) { return _mm512_permute_ps(x, 0xB1); }
@@ -118,7 +118,8 @@ struct Vec16 {
   static F sub_even_add_odd(F a, F b) {
     const __m512i even_sign = _mm512_set4_epi32(0, static_cast<int32_t>(0x80000000u), 0,
                                                 static_cast<int32_t>(0x80000000u));
-    return _mm512_add_ps(a, _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(b), even_sign)));
+    return _mm512_add_ps(a,
+                         _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(b), even_sign)));
   }
 };
 
