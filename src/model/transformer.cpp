@@ -37,7 +37,7 @@ Transformer::Transformer(const ModelConfig& config, const ModelWeights& weights,
 
 int64_t Transformer::scratch_bytes() const {
   size_t n = 0;
-  for (const auto* v : {&x_, &h_, &q_, &k_, &v_, &gate_, &up_}) n += v->capacity();
+  for (const auto* v : {&x_, &h_, &phase_}) n += v->capacity();
   return static_cast<int64_t>(n * sizeof(float));
 }
 
@@ -46,16 +46,13 @@ std::vector<std::pair<std::string, int64_t>> Transformer::scratch_buffers() cons
   return {{"residual stream x [tokens, n_embd]", static_cast<int64_t>(x_.capacity()) * f},
           {"normed input h, then attention output [tokens, n_embd]",
            static_cast<int64_t>(h_.capacity()) * f},
-          {"queries q, then output projection [tokens, n_head*head_dim]",
-           static_cast<int64_t>(q_.capacity()) * f},
-          {"new keys k [tokens, n_head_kv*head_dim]", static_cast<int64_t>(k_.capacity()) * f},
-          {"new values v [tokens, n_head_kv*head_dim]", static_cast<int64_t>(v_.capacity()) * f},
-          {"MLP gate [mini-sequence, n_ff]", static_cast<int64_t>(gate_.capacity()) * f},
-          {"MLP up [mini-sequence, n_ff]", static_cast<int64_t>(up_.capacity()) * f}};
+          {"queries q (then output projection), new keys k and values v [tokens, ...]; then MLP "
+           "gate and up [mini-sequence, n_ff]",
+           static_cast<int64_t>(phase_.capacity()) * f}};
 }
 
 void Transformer::release_scratch() {
-  for (auto* v : {&x_, &h_, &q_, &k_, &v_, &gate_, &up_}) {
+  for (auto* v : {&x_, &h_, &phase_}) {
     v->clear();
     v->shrink_to_fit();
   }
@@ -102,28 +99,30 @@ void Transformer::attention_layer(int32_t layer, const TokenBatch& batch, KvCach
   const int64_t kvd = config_.kv_dim();
   // Two buffers serve twice: h holds the normed input until the QKV projection has read it, then
   // the attention output; q holds the queries until attention has read them, then the output
-  // projection. A step holds no buffer of its own for either.
+  // projection. A step holds no buffer of its own for either. q, k and v live in the buffer the
+  // MLP's gate and up use later (phase_).
   grow(h_, n * std::max(d, qd));
-  grow(q_, n * std::max(qd, d));
-  grow(k_, n * kvd);
-  grow(v_, n * kvd);
+  grow(phase_, n * std::max(qd, d) + 2 * n * kvd);
+  float* const q = phase_.data();
+  float* const k = q + n * std::max(qd, d);
+  float* const v = k + n * kvd;
 
   rms_norm(x_.data(), w.attn_norm.data(), h_.data(), n, d, config_.rms_eps);
   const MatmulTarget qkv[] = {
-      {&w.wq, q_.data(), qd}, {&w.wk, k_.data(), kvd}, {&w.wv, v_.data(), kvd}};
+      {&w.wq, q, qd}, {&w.wk, k, kvd}, {&w.wv, v, kvd}};
   linear_many(qkv, h_.data(), n);
-  add_bias_rows(q_.data(), w.bq, n, qd);
-  add_bias_rows(k_.data(), w.bk, n, kvd);
-  add_bias_rows(v_.data(), w.bv, n, kvd);
-  rope(q_.data(), n, qd, config_.n_head, config_.head_dim, batch.positions.data(),
+  add_bias_rows(q, w.bq, n, qd);
+  add_bias_rows(k, w.bk, n, kvd);
+  add_bias_rows(v, w.bv, n, kvd);
+  rope(q, n, qd, config_.n_head, config_.head_dim, batch.positions.data(),
        config_.rope_freq_base, config_.rope_style);
-  rope(k_.data(), n, kvd, config_.n_head_kv, config_.head_dim, batch.positions.data(),
+  rope(k, n, kvd, config_.n_head_kv, config_.head_dim, batch.positions.data(),
        config_.rope_freq_base, config_.rope_style);
 
   for (const BatchSequence& s : batch.sequences) {
     for (int64_t i = 0; i < s.n_tokens; ++i) {
       const int64_t t = s.begin + i;
-      kv.write(layer, s.blocks, s.pos0 + i, k_.data() + t * kvd, v_.data() + t * kvd);
+      kv.write(layer, s.blocks, s.pos0 + i, k + t * kvd, v + t * kvd);
     }
   }
 
@@ -131,7 +130,7 @@ void Transformer::attention_layer(int32_t layer, const TokenBatch& batch, KvCach
   // A rotated cache stores H k and H v: rotating q keeps every score, and rotating the output
   // back gives sum p v (kernels/hadamard.h).
   const bool rotated = kv.format().rotate;
-  if (rotated) hadamard_rows(q_.data(), n * config_.n_head, config_.head_dim, config_.head_dim);
+  if (rotated) hadamard_rows(q, n * config_.n_head, config_.head_dim, config_.head_dim);
 
   AttentionShape shape;
   shape.n_heads = config_.n_head;
@@ -153,7 +152,7 @@ void Transformer::attention_layer(int32_t layer, const TokenBatch& batch, KvCach
     for (int64_t q0 = 0; q0 < s.n_tokens; q0 += tile) {
       for (int32_t h = 0; h < config_.n_head_kv; ++h) {
         AttentionItem it;
-        it.q = q_.data() + s.begin * qd;
+        it.q = q + s.begin * qd;
         it.q_stride = qd;
         it.out = h_.data() + s.begin * qd;
         it.out_stride = qd;
@@ -175,8 +174,8 @@ void Transformer::attention_layer(int32_t layer, const TokenBatch& batch, KvCach
   if (rotated) {
     hadamard_rows(h_.data(), n * config_.n_head, config_.head_dim, config_.head_dim);
   }
-  linear(w.wo, h_.data(), n, q_.data());
-  add_inplace(x_.data(), q_.data(), n * d);
+  linear(w.wo, h_.data(), n, q);
+  add_inplace(x_.data(), q, n * d);
 }
 
 int64_t Transformer::mlp_rows(const LayerWeights& w) const {
@@ -197,16 +196,17 @@ void Transformer::mlp_layer(int32_t layer, int64_t n) {
   const int64_t ff = config_.n_ff;
   const int64_t chunk = std::min(n, mlp_rows(w));
   grow(h_, n * d);
-  grow(gate_, chunk * ff);
-  grow(up_, chunk * ff);
+  grow(phase_, 2 * chunk * ff);  // the attention's q, k and v are dead by now
+  float* const gate = phase_.data();
+  float* const up = gate + chunk * ff;
   rms_norm(x_.data(), w.ffn_norm.data(), h_.data(), n, d, config_.rms_eps);
   for (int64_t t0 = 0; t0 < n; t0 += chunk) {
     const int64_t m = std::min(chunk, n - t0);
     float* h = h_.data() + t0 * d;
-    const MatmulTarget gate_up[] = {{&w.w_gate, gate_.data(), ff}, {&w.w_up, up_.data(), ff}};
+    const MatmulTarget gate_up[] = {{&w.w_gate, gate, ff}, {&w.w_up, up, ff}};
     linear_many(gate_up, h, m);
-    swiglu(gate_.data(), up_.data(), gate_.data(), m * ff);
-    linear(w.w_down, gate_.data(), m, h);
+    swiglu(gate, up, gate, m * ff);
+    linear(w.w_down, gate, m, h);
   }
   add_inplace(x_.data(), h_.data(), n * d);
 }
