@@ -6,7 +6,7 @@ point the other way, one way only:
 
     cli  ->  server, router, loadgen, prefill_bench, batch_jobs, eval
          ->  openai (the API's requests and responses), report, prompt_sets  ->  engine  ->  sched  ->  runner
-         ->  model  ->  kv, batch, sample, grammar  ->  kernels, tokenizer  ->  gguf  ->  util
+         ->  model  ->  kv, batch, sample, grammar  ->  kernels, tokenizer  ->  gguf, http  ->  util
 
 A folder may include its own headers and those of folders on a lower layer, never a folder on
 its own layer (that is how cycles start) or above. Public headers (include/packinfer/) are
@@ -22,6 +22,7 @@ import sys
 LAYERS = {
     "util": 0,
     "gguf": 1,
+    "http": 1,
     "kernels": 2,
     "tokenizer": 2,
     "kv": 3,

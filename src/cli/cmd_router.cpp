@@ -25,7 +25,8 @@ void add_router_command(CLI::App& app, int& exit_code) {
   sub->add_option("--replica", o->replicas, "a co-located server (serve --role both), repeatable");
   sub->add_option("--prefill", o->prefill, "a prefill worker (serve --role prefill), repeatable");
   sub->add_option("--decode", o->decode, "a decode worker (serve --role decode), repeatable");
-  sub->add_option("--max-connections", o->max_connections, "connections served at once")
+  sub->add_option("--max-connections", o->max_connections,
+                  "requests handled at once (default 64; more wait for a free worker)")
       ->check(CLI::Range(1, 4096));
   sub->add_option("--affinity-chars", o->affinity_chars,
                   "prompt characters that choose a backend by affinity (default 256)")

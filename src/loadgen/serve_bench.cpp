@@ -1,7 +1,5 @@
 #include "loadgen/serve_bench.h"
 
-#include <httplib.h>
-
 #include <cmath>
 #include <cstdio>
 #include <limits>
@@ -9,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "http/http_client.h"
 #include "loadgen/rss_sampler.h"
 #include "loadgen/serve_load.h"
 #include "loadgen/serve_metrics.h"
@@ -62,13 +61,15 @@ namespace {
 
 // The id the server serves (OpenAI clients must name a model); empty if it does not say.
 std::string served_model_id(const StreamTarget& t) {
-  httplib::Client c(t.host, t.port);
-  c.set_connection_timeout(std::chrono::seconds(5));
-  httplib::Headers h;
-  if (!t.api_key.empty()) h.emplace("Authorization", "Bearer " + t.api_key);
-  auto res = c.Get("/v1/models", h);
-  if (!res || res->status != 200) return "";
-  auto j = nlohmann::json::parse(res->body, nullptr, false);
+  api::HttpRequest req;
+  req.method = "GET";
+  req.target = "/v1/models";
+  if (!t.api_key.empty()) req.headers.emplace_back("Authorization", "Bearer " + t.api_key);
+  api::HttpClientOptions options;
+  options.connect_timeout = options.read_timeout = std::chrono::seconds(5);
+  const api::HttpClientResult res = api::http_fetch(t.host, t.port, req, options);
+  if (!res.ok || res.status != 200) return "";
+  auto j = nlohmann::json::parse(res.body, nullptr, false);
   if (j.is_object() && j.contains("data") && j["data"].is_array() && !j["data"].empty() &&
       j["data"][0].contains("id") && j["data"][0]["id"].is_string()) {
     return j["data"][0]["id"].get<std::string>();

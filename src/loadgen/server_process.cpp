@@ -1,6 +1,6 @@
 #include "loadgen/server_process.h"
 
-#include <httplib.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -10,6 +10,7 @@
 #include <climits>
 #include <cstdio>
 
+#include "http/http_client.h"
 #include "packinfer/error.h"
 
 namespace packinfer::loadgen {
@@ -112,10 +113,15 @@ void ServerProcess::read_log(int fd, bool echo) {
 
 void ServerProcess::wait_healthy(double timeout_s) {
   const auto deadline = Clock::now() + std::chrono::duration<double>(timeout_s);
-  httplib::Client client("127.0.0.1", port_);
-  client.set_connection_timeout(std::chrono::seconds(2));
+  api::HttpRequest health;
+  health.method = "GET";
+  health.target = "/health";
+  api::HttpClientOptions options;
+  options.connect_timeout = options.read_timeout = std::chrono::seconds(2);
   while (Clock::now() < deadline) {
-    if (auto res = client.Get("/health"); res && res->status == 200) return;
+    if (auto res = api::http_fetch("127.0.0.1", port_, health, options);
+        res.ok && res.status == 200)
+      return;
     int status = 0;
     if (::waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;

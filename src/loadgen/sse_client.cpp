@@ -1,8 +1,8 @@
 #include "loadgen/sse_client.h"
 
-#include <httplib.h>
-
 #include <nlohmann/json.hpp>
+
+#include "http/http_client.h"
 
 namespace packinfer::loadgen {
 
@@ -116,19 +116,17 @@ StreamResult stream_request(const StreamTarget& target, const std::string& path,
                             const std::string& body, const std::function<void(size_t)>& on_token) {
   using Clock = std::chrono::steady_clock;
   StreamResult r;
-  httplib::Client client(target.host, target.port);
-  auto timeout = std::chrono::duration<double>(target.timeout_s);
-  client.set_read_timeout(std::chrono::duration_cast<std::chrono::microseconds>(timeout));
-  client.set_write_timeout(std::chrono::duration_cast<std::chrono::microseconds>(timeout));
-  client.set_connection_timeout(std::chrono::seconds(10));
-
-  httplib::Request req;
+  api::HttpRequest req;
   req.method = "POST";
-  req.path = path;
+  req.target = path;
   req.body = body;
-  req.set_header("Content-Type", "application/json");
-  req.set_header("Accept", "text/event-stream");
-  if (!target.api_key.empty()) req.set_header("Authorization", "Bearer " + target.api_key);
+  req.headers = {{"Content-Type", "application/json"}, {"Accept", "text/event-stream"}};
+  if (!target.api_key.empty())
+    req.headers.emplace_back("Authorization", "Bearer " + target.api_key);
+  api::HttpClientOptions options;
+  options.connect_timeout = std::chrono::seconds(10);
+  options.read_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::duration<double>(target.timeout_s));
 
   const Clock::time_point t0 = Clock::now();
   auto now = [&] { return std::chrono::duration<double>(Clock::now() - t0).count(); };
@@ -142,28 +140,28 @@ StreamResult stream_request(const StreamTarget& target, const std::string& path,
     if (done) r.e2e_s = t;  // the end of the request, not of the connection after it
     if (on_token && r.token_times.size() > before) on_token(r.token_times.size());
   });
-  req.response_handler = [&](const httplib::Response& res) {
-    r.http_status = res.status;
-    return true;
-  };
-  req.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
-    if (r.http_status != 200) {
-      error_body.append(data, n);  // an error reply is one JSON body, not a stream
-    } else {
-      parser.feed(std::string_view(data, n));
-    }
-    return true;  // keep reading after [DONE] too, so the connection ends cleanly
-  };
-  httplib::Result res = client.send(req);
+  const api::HttpClientResult res = api::http_fetch(
+      target.host, target.port, req, options,
+      [&](const api::HttpClientResult& head) {
+        r.http_status = head.status;
+        return true;
+      },
+      [&](std::string_view data) {
+        if (r.http_status != 200) {
+          error_body.append(data);  // an error reply is one JSON body, not a stream
+        } else {
+          parser.feed(data);
+        }
+        return true;  // keep reading after [DONE] too, so the connection ends cleanly
+      });
   if (r.http_status == 200 && !stop) parser.finish();
   if (!done) r.e2e_s = now();
-  if (r.http_status == 0 && !res) {
-    r.error = "no response: " + httplib::to_string(res.error());
+  if (r.http_status == 0) {
+    r.error = "no response: " + res.error;
   } else if (r.http_status != 200) {
     r.error = "HTTP " + std::to_string(r.http_status) + ": " + error_message(error_body);
   } else if (r.error.empty() && !done) {
-    r.error = res ? "stream ended without [DONE]"
-                  : "stream broken before [DONE]: " + httplib::to_string(res.error());
+    r.error = res.ok ? "stream ended without [DONE]" : "stream broken before [DONE]: " + res.error;
   }
   r.ok = r.error.empty() && done;
   return r;

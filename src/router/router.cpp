@@ -1,11 +1,14 @@
 #include "router/router.h"
 
-#include <httplib.h>
 #include <xxhash.h>
 
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "http/fd_limit.h"
+#include "http/http_client.h"
+#include "http/http_transport.h"
+#include "http/worker_pool.h"
 #include "packinfer/error.h"
 
 namespace packinfer::router {
@@ -37,10 +40,25 @@ std::string affinity_key(const std::string& body, int32_t chars) {
   return text.substr(0, static_cast<size_t>(std::max(chars, 1)));
 }
 
-void send_error(httplib::Response& res, int status, const std::string& message) {
+api::HttpResponse error_response(int status, const std::string& message) {
+  api::HttpResponse res;
   res.status = status;
-  res.set_content(json{{"error", {{"message", message}, {"type", "router_error"}}}}.dump(),
-                  "application/json");
+  res.body = json{{"error", {{"message", message}, {"type", "router_error"}}}}.dump();
+  return res;
+}
+
+// A backend's reply, passed on with its status, content type and body.
+api::HttpResponse relayed(const api::HttpClientResult& up) {
+  api::HttpResponse res;
+  res.status = up.status;
+  const std::string_view type = api::header_value(up.headers, "Content-Type");
+  res.content_type = type.empty() ? "application/json" : std::string(type);
+  res.body = up.body;
+  return res;
+}
+
+std::chrono::milliseconds ms(double seconds) {
+  return std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
 }
 
 }  // namespace
@@ -91,11 +109,41 @@ int pick_backend(const std::vector<std::unique_ptr<Backend>>& pool, const std::s
 struct Router::Impl {
   RouterOptions options;
   std::vector<std::unique_ptr<Backend>> prefill, decode;  // decode = replicas when co-located
-  httplib::Server server;
-  int port = 0;
   std::atomic<int64_t> prefill_fallbacks{0}, failed{0};
+  std::atomic<bool> stopped{false};
+  // Requests wait on their backends on these threads: --max-connections of them at once.
+  api::WorkerPool workers;
+  api::HttpTransport transport;
 
-  explicit Impl(const RouterOptions& o) : options(o) {
+  explicit Impl(const RouterOptions& o)
+      : options(checked(o)),
+        workers(static_cast<size_t>(std::max(1, o.max_connections))),
+        transport({.host = o.host,
+                   .port = o.port,
+                   // Connections beyond the requests served at once wait in the queue; each
+                   // request in flight holds a descriptor to its backend too.
+                   .max_connections =
+                       api::fit_connections_to_fd_limit(4096, 64 + std::max(1, o.max_connections)),
+                   .write_timeout = ms(o.timeout_seconds)},
+                  {.dispatch =
+                       [this](api::HttpRequest q, std::shared_ptr<api::HttpResponder> out) {
+                         dispatch(std::move(q), std::move(out));
+                       },
+                   .error = [](int status, const std::string& message,
+                               const std::string&) { return error_response(status, message); },
+                   .on_response = {}}) {
+    const bool split = !o.prefill.empty() || !o.decode.empty();
+    auto add = [](std::vector<std::unique_ptr<Backend>>& pool, const std::string& url) {
+      auto b = std::make_unique<Backend>();
+      b->url = url;
+      parse_backend_url(url, b->host, b->port);
+      pool.push_back(std::move(b));
+    };
+    for (const auto& u : o.prefill) add(prefill, u);
+    for (const auto& u : split ? o.decode : o.replicas) add(decode, u);
+  }
+
+  static const RouterOptions& checked(const RouterOptions& o) {
     const bool split = !o.prefill.empty() || !o.decode.empty();
     if (split && !o.replicas.empty()) {
       throw InvalidArgument("use either --replica or --prefill/--decode, not both");
@@ -108,61 +156,81 @@ struct Router::Impl {
           "the router needs backends: --replica URL... or --prefill URL... "
           "--decode URL...");
     }
-    auto add = [](std::vector<std::unique_ptr<Backend>>& pool, const std::string& url) {
-      auto b = std::make_unique<Backend>();
-      b->url = url;
-      parse_backend_url(url, b->host, b->port);
-      pool.push_back(std::move(b));
-    };
-    for (const auto& u : o.prefill) add(prefill, u);
-    for (const auto& u : split ? o.decode : o.replicas) add(decode, u);
-    server.new_task_queue = [n = o.max_connections] {
-      return new httplib::ThreadPool(static_cast<size_t>(n));
-    };
-    server.set_read_timeout(static_cast<time_t>(o.timeout_seconds));
-    server.set_write_timeout(static_cast<time_t>(o.timeout_seconds));
-    server.Post("/v1/completions",
-                [this](const httplib::Request& q, httplib::Response& r) { complete(q, r); });
-    server.Post("/v1/chat/completions",
-                [this](const httplib::Request& q, httplib::Response& r) { complete(q, r); });
-    server.Get("/health", [this](const httplib::Request&, httplib::Response& r) {
-      r.set_content("{\"status\":\"ok\"}", "application/json");
-    });
-    server.Get("/v1/models",
-               [this](const httplib::Request& q, httplib::Response& r) { forward_get(q, r); });
-    server.Get("/metrics", [this](const httplib::Request&, httplib::Response& r) {
-      r.set_content(metrics(), "text/plain; version=0.0.4");
-    });
+    for (const auto* urls : {&o.prefill, &o.decode, &o.replicas}) {
+      std::string host;
+      int port = 0;
+      for (const auto& u : *urls) parse_backend_url(u, host, port);
+    }
+    return o;
   }
 
-  std::unique_ptr<httplib::Client> client(const Backend& b) const {
-    auto c = std::make_unique<httplib::Client>(b.host, b.port);
-    c->set_connection_timeout(2);
-    c->set_read_timeout(static_cast<time_t>(options.timeout_seconds));
-    c->set_write_timeout(static_cast<time_t>(options.timeout_seconds));
+  // On an I/O thread: the cheap routes answer at once, completions go to a worker.
+  void dispatch(api::HttpRequest q, std::shared_ptr<api::HttpResponder> out) {
+    if (q.method == "GET" && q.path == "/health") {
+      api::HttpResponse res;
+      res.body = "{\"status\":\"ok\"}";
+      return out->reply(std::move(res));
+    }
+    if (q.method == "GET" && q.path == "/metrics") {
+      api::HttpResponse res;
+      res.content_type = "text/plain; version=0.0.4";
+      res.body = metrics();
+      return out->reply(std::move(res));
+    }
+    const bool completion =
+        q.method == "POST" && (q.path == "/v1/completions" || q.path == "/v1/chat/completions");
+    const bool models = q.method == "GET" && q.path == "/v1/models";
+    if (!completion && !models) {
+      return out->reply(error_response(404, "unknown route " + q.method + " " + q.path));
+    }
+    auto shared = std::make_shared<api::HttpRequest>(std::move(q));
+    const bool queued = workers.submit([this, shared, out, completion] {
+      try {
+        if (completion) {
+          complete(*shared, *out);
+        } else {
+          forward_get(*shared, *out);
+        }
+      } catch (const std::exception& e) {
+        if (!out->streaming()) out->reply(error_response(500, e.what()));
+      }
+      if (out->streaming()) out->end_stream();
+    });
+    if (!queued) out->reply(error_response(503, "the router is shutting down"));
+  }
+
+  api::HttpClientOptions client_options() const {
+    api::HttpClientOptions c;
+    c.connect_timeout = std::chrono::seconds(2);
+    c.read_timeout = ms(options.timeout_seconds);
     return c;
   }
 
-  static httplib::Headers pass_headers(const httplib::Request& q) {
-    httplib::Headers h;
-    if (q.has_header("Authorization"))
-      h.emplace("Authorization", q.get_header_value("Authorization"));
-    return h;
+  static api::HttpRequest upstream(const api::HttpRequest& q) {
+    api::HttpRequest up;
+    up.method = q.method;
+    up.target = q.path;
+    if (const std::string_view auth = api::header_value(q.headers, "Authorization"); !auth.empty())
+      up.headers.emplace_back("Authorization", std::string(auth));
+    if (q.method == "POST") {
+      up.headers.emplace_back("Content-Type", "application/json");
+      up.body = q.body;
+    }
+    return up;
   }
 
-  void forward_get(const httplib::Request& q, httplib::Response& r) {
+  void forward_get(const api::HttpRequest& q, api::HttpResponder& out) {
     for (auto& b : decode) {
-      auto res = client(*b)->Get(q.path.c_str(), pass_headers(q));
-      if (!res) continue;
-      r.status = res->status;
-      r.set_content(res->body, res->get_header_value("Content-Type").c_str());
-      return;
+      const api::HttpClientResult res =
+          api::http_fetch(b->host, b->port, upstream(q), client_options());
+      if (!res.ok) continue;
+      return out.reply(relayed(res));
     }
-    send_error(r, 502, "no backend answers");
+    out.reply(error_response(502, "no backend answers"));
   }
 
   // Runs the prompt on a prefill worker; false when none could (the decode worker computes it).
-  bool run_prefill(const httplib::Request& q, const std::string& key) {
+  bool run_prefill(const api::HttpRequest& q, const std::string& key) {
     std::vector<bool> tried(prefill.size(), false);
     for (size_t attempt = 0; attempt < prefill.size(); ++attempt) {
       const int i = pick_backend(prefill, key, options.affinity_slack, tried);
@@ -170,86 +238,78 @@ struct Router::Impl {
       tried[static_cast<size_t>(i)] = true;
       Backend& b = *prefill[static_cast<size_t>(i)];
       InFlight f(b);
-      auto res = client(b)->Post(q.path.c_str(), pass_headers(q), q.body, "application/json");
-      if (res && res->status == 200) return true;
-      if (res && res->status >= 400 && res->status < 500) return false;  // the decode side says why
+      const api::HttpClientResult res =
+          api::http_fetch(b.host, b.port, upstream(q), client_options());
+      if (res.ok && res.status == 200) return true;
+      if (res.ok && res.status >= 400 && res.status < 500)
+        return false;  // the decode side says why
       b.failures++;
     }
     prefill_fallbacks++;
     return false;
   }
 
-  void complete(const httplib::Request& q, httplib::Response& r) {
+  void complete(const api::HttpRequest& q, api::HttpResponder& out) {
     const std::string key = affinity_key(q.body, options.affinity_chars);
     if (!prefill.empty()) run_prefill(q, key);
-    const json j = json::parse(q.body, nullptr, false);
-    const bool stream = j.is_object() && j.contains("stream") && j["stream"].is_boolean() &&
-                        j["stream"].get<bool>();
     std::vector<bool> tried(decode.size(), false);
     for (size_t attempt = 0; attempt < decode.size(); ++attempt) {
       const int i = pick_backend(decode, key, options.affinity_slack, tried);
       if (i < 0) break;
       tried[static_cast<size_t>(i)] = true;
       Backend& b = *decode[static_cast<size_t>(i)];
-      if (!stream) {
-        InFlight f(b);
-        auto res = client(b)->Post(q.path.c_str(), pass_headers(q), q.body, "application/json");
-        if (!res || res->status >= 500) {
+      InFlight f(b);
+      // A streamed answer (200 with text/event-stream) is relayed event by event as it comes;
+      // anything else whole. Until the backend's head arrives nothing has been sent, so a
+      // backend that cannot be reached or fails first is passed over for the next.
+      bool relaying = false, client_gone = false;
+      std::string whole;
+      api::HttpClientResult res = api::http_fetch(
+          b.host, b.port, upstream(q), client_options(),
+          [&](const api::HttpClientResult& head) {
+            const std::string_view type = api::header_value(head.headers, "Content-Type");
+            if (head.status == 200 && type.rfind("text/event-stream", 0) == 0) {
+              api::HttpResponse start;
+              start.content_type = std::string(type);
+              start.headers.emplace_back("Cache-Control", "no-cache");
+              out.start_stream(start);
+              relaying = true;
+            }
+            return true;
+          },
+          [&](std::string_view data) {
+            if (!relaying) {
+              whole.append(data);
+              return true;
+            }
+            if (stopped.load() || !out.write_chunk(std::string(data))) {
+              client_gone = true;
+              return false;
+            }
+            return true;
+          });
+      if (relaying) {
+        if (!res.ok && !client_gone) {
           b.failures++;
-          continue;
-        }
-        r.status = res->status;
-        r.set_content(res->body, res->get_header_value("Content-Type").c_str());
-        return;
-      }
-      // Streamed: the backend's events are relayed as they come. Whether it answers is known
-      // only once it starts, so a backend that cannot be reached is tried before committing.
-      if (!client(b)->Get("/health")) {
-        b.failures++;
-        continue;
-      }
-      Backend* bp = &b;
-      const httplib::Headers headers = pass_headers(q);
-      const std::string path = q.path, body = q.body;
-      r.set_header("Cache-Control", "no-cache");
-      r.set_chunked_content_provider("text/event-stream", [this, bp, headers, path, body](
-                                                              size_t, httplib::DataSink& sink) {
-        InFlight f(*bp);
-        httplib::Request up;
-        up.method = "POST";
-        up.path = path;
-        up.headers = headers;
-        up.set_header("Content-Type", "application/json");
-        up.body = body;
-        bool client_gone = false;
-        up.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
-          if (!sink.write(data, n)) {
-            client_gone = true;
-            return false;
-          }
-          return true;
-        };
-        httplib::Response res;
-        httplib::Error err = httplib::Error::Success;
-        const bool ok = client(*bp)->send(up, res, err);
-        if (!ok && !client_gone) {
-          bp->failures++;
           failed++;
-          const std::string e =
+          out.write_chunk(
               "data: " +
               json{{"error",
                     {{"message", "the decode worker failed mid-stream"}, {"type", "router_error"}}}}
                   .dump() +
-              "\n\n";
-          sink.write(e.data(), e.size());
+              "\n\n");
         }
-        if (!client_gone) sink.done();
-        return !client_gone;
-      });
-      return;
+        return;  // the worker ends the stream
+      }
+      if (!res.ok || res.status >= 500) {
+        b.failures++;
+        continue;
+      }
+      res.body = std::move(whole);
+      return out.reply(relayed(res));
     }
     failed++;
-    send_error(r, 502, "no decode worker answers");
+    out.reply(error_response(502, "no decode worker answers"));
   }
 
   std::string metrics() const {
@@ -283,18 +343,22 @@ Router::~Router() { stop(); }
 
 int Router::bind() {
   Impl& m = *impl_;
-  if (m.options.port == 0) {
-    m.port = m.server.bind_to_any_port(m.options.host.c_str());
-  } else {
-    m.port = m.server.bind_to_port(m.options.host.c_str(), m.options.port) ? m.options.port : -1;
+  try {
+    return m.transport.bind();
+  } catch (const Error& e) {
+    throw Error("router cannot listen on " + m.options.host + ":" + std::to_string(m.options.port) +
+                ": " + e.what());
   }
-  if (m.port <= 0) {
-    throw Error("router cannot listen on " + m.options.host + ":" + std::to_string(m.options.port));
-  }
-  return m.port;
 }
 
-void Router::run() { impl_->server.listen_after_bind(); }
-void Router::stop() { impl_->server.stop(); }
+void Router::run() { impl_->transport.run(); }
+
+void Router::stop() {
+  Impl& m = *impl_;
+  if (m.stopped.exchange(true)) return;
+  m.transport.stop();     // no new connections; idle ones close
+  m.workers.stop();       // every request has been answered (streams relayed so far end)
+  m.transport.release();  // run() returns once the last reply is written
+}
 
 }  // namespace packinfer::router

@@ -13,11 +13,11 @@
 #include <string>
 #include <vector>
 
+#include "http/http_message.h"
 #include "openai/openai_request.h"
 #include "packinfer/engine.h"
 #include "packinfer/serving.h"
 #include "server/completion_exchange.h"
-#include "server/http_message.h"
 #include "server/metrics.h"
 
 namespace packinfer::api {

@@ -1,8 +1,8 @@
 #pragma once
 // Writing JSON and OpenAI error bodies into a response (the server's only two shapes of
 // non-streamed reply).
+#include "http/http_message.h"
 #include "openai/openai_response.h"
-#include "server/http_message.h"
 
 namespace packinfer::api {
 

@@ -7,14 +7,14 @@
 #include <ctime>
 #include <functional>
 
+#include "http/fd_limit.h"
+#include "http/http_transport.h"
+#include "http/worker_pool.h"
 #include "packinfer/error.h"
 #include "server/completion_handler.h"
-#include "server/fd_limit.h"
 #include "server/http_reply.h"
-#include "server/http_transport.h"
 #include "server/metrics.h"
 #include "server/tokenize_handler.h"
-#include "server/worker_pool.h"
 
 namespace packinfer::api {
 namespace {

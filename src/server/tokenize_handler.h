@@ -8,8 +8,8 @@
 //
 // Bad bodies (not JSON, a wrong type, an id outside the vocabulary, an unknown field) get an
 // OpenAI-style 400 naming the field.
+#include "http/http_message.h"
 #include "packinfer/engine.h"
-#include "server/http_message.h"
 
 namespace packinfer::api {
 

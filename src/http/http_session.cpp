@@ -1,4 +1,4 @@
-#include "server/http_session.h"
+#include "http/http_session.h"
 
 #include <strings.h>
 

@@ -15,7 +15,7 @@
 #include <memory>
 #include <string>
 
-#include "server/http_message.h"
+#include "http/http_message.h"
 
 namespace packinfer::api {
 

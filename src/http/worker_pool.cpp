@@ -1,4 +1,4 @@
-#include "server/worker_pool.h"
+#include "http/worker_pool.h"
 
 #include <algorithm>
 

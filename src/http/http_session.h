@@ -19,8 +19,8 @@
 #include <optional>
 #include <string>
 
-#include "server/http_message.h"
-#include "server/http_transport.h"
+#include "http/http_message.h"
+#include "http/http_transport.h"
 
 namespace packinfer::api {
 

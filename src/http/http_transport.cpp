@@ -1,4 +1,4 @@
-#include "server/http_transport.h"
+#include "http/http_transport.h"
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -10,8 +10,8 @@
 #include <thread>
 #include <vector>
 
+#include "http/http_session.h"
 #include "packinfer/error.h"
-#include "server/http_session.h"
 
 namespace packinfer::api {
 
