@@ -115,8 +115,11 @@ struct Router::Impl {
   api::WorkerPool workers;
   api::HttpTransport transport;
 
+  // Options are checked and backend URLs parsed before any worker or socket exists.
   explicit Impl(const RouterOptions& o)
       : options(checked(o)),
+        prefill(backends(o.prefill)),
+        decode(backends(disaggregated(o) ? o.decode : o.replicas)),
         workers(static_cast<size_t>(std::max(1, o.max_connections))),
         transport({.host = o.host,
                    .port = o.port,
@@ -131,20 +134,14 @@ struct Router::Impl {
                        },
                    .error = [](int status, const std::string& message,
                                const std::string&) { return error_response(status, message); },
-                   .on_response = {}}) {
-    const bool split = !o.prefill.empty() || !o.decode.empty();
-    auto add = [](std::vector<std::unique_ptr<Backend>>& pool, const std::string& url) {
-      auto b = std::make_unique<Backend>();
-      b->url = url;
-      parse_backend_url(url, b->host, b->port);
-      pool.push_back(std::move(b));
-    };
-    for (const auto& u : o.prefill) add(prefill, u);
-    for (const auto& u : split ? o.decode : o.replicas) add(decode, u);
+                   .on_response = {}}) {}
+
+  static bool disaggregated(const RouterOptions& o) {
+    return !o.prefill.empty() || !o.decode.empty();
   }
 
   static const RouterOptions& checked(const RouterOptions& o) {
-    const bool split = !o.prefill.empty() || !o.decode.empty();
+    const bool split = disaggregated(o);
     if (split && !o.replicas.empty()) {
       throw InvalidArgument("use either --replica or --prefill/--decode, not both");
     }
@@ -156,12 +153,18 @@ struct Router::Impl {
           "the router needs backends: --replica URL... or --prefill URL... "
           "--decode URL...");
     }
-    for (const auto* urls : {&o.prefill, &o.decode, &o.replicas}) {
-      std::string host;
-      int port = 0;
-      for (const auto& u : *urls) parse_backend_url(u, host, port);
-    }
     return o;
+  }
+
+  static std::vector<std::unique_ptr<Backend>> backends(const std::vector<std::string>& urls) {
+    std::vector<std::unique_ptr<Backend>> pool;
+    for (const auto& url : urls) {
+      auto b = std::make_unique<Backend>();
+      b->url = url;
+      parse_backend_url(url, b->host, b->port);
+      pool.push_back(std::move(b));
+    }
+    return pool;
   }
 
   // On an I/O thread: the cheap routes answer at once, completions go to a worker.
