@@ -22,10 +22,10 @@ KeyRope::KeyRope(int32_t head_dim, int32_t block_size, int64_t max_positions, fl
       freq_base_(freq_base),
       style_(style),
       rotate_(rotate),
-      n_blocks_((max_positions + block_size - 1) / block_size) {
-  const int64_t n_chunks = (n_blocks_ + kBlocksPerChunk - 1) / kBlocksPerChunk;
-  chunks_ = std::make_unique<std::atomic<float*>[]>(static_cast<size_t>(n_chunks));
-  for (int64_t c = 0; c < n_chunks; ++c) chunks_[c].store(nullptr, std::memory_order_relaxed);
+      n_blocks_((max_positions + block_size - 1) / block_size),
+      n_chunks_((n_blocks_ + kBlocksPerChunk - 1) / kBlocksPerChunk),
+      // Value-initialized: every chunk starts null (C++20 atomics).
+      chunks_(std::make_unique<std::atomic<float*>[]>(static_cast<size_t>(n_chunks_))) {
   slot_cos_.resize(static_cast<size_t>(block_size) * half_);
   slot_sin_.resize(slot_cos_.size());
   for (int32_t s = 0; s < block_size; ++s) {
@@ -34,14 +34,12 @@ KeyRope::KeyRope(int32_t head_dim, int32_t block_size, int64_t max_positions, fl
 }
 
 KeyRope::~KeyRope() {
-  const int64_t n_chunks = (n_blocks_ + kBlocksPerChunk - 1) / kBlocksPerChunk;
-  for (int64_t c = 0; c < n_chunks; ++c) delete[] chunks_[c].load(std::memory_order_relaxed);
+  for (int64_t c = 0; c < n_chunks_; ++c) delete[] chunks_[c].load(std::memory_order_relaxed);
 }
 
 int64_t KeyRope::chunks_filled() const {
-  const int64_t n_chunks = (n_blocks_ + kBlocksPerChunk - 1) / kBlocksPerChunk;
   int64_t filled = 0;
-  for (int64_t c = 0; c < n_chunks; ++c) filled += chunks_[c].load() != nullptr ? 1 : 0;
+  for (int64_t c = 0; c < n_chunks_; ++c) filled += chunks_[c].load() != nullptr ? 1 : 0;
   return filled;
 }
 

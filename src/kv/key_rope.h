@@ -53,7 +53,7 @@ class KeyRope {
   float freq_base_;
   RopeStyle style_;
   KvRotateRowsFn rotate_;
-  int64_t n_blocks_;
+  int64_t n_blocks_, n_chunks_;
   // Per chunk of kBlocksPerChunk blocks: the angles of each block's first position, or null.
   std::unique_ptr<std::atomic<float*>[]> chunks_;
   std::vector<float> slot_cos_, slot_sin_;  // [slot][half]: angle of the offset in the block

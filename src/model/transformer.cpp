@@ -102,20 +102,20 @@ void Transformer::attention_layer(int32_t layer, const TokenBatch& batch, KvCach
   // projection. A step holds no buffer of its own for either. q, k and v live in the buffer the
   // MLP's gate and up use later (phase_).
   grow(h_, n * std::max(d, qd));
-  grow(phase_, n * std::max(qd, d) + 2 * n * kvd);
+  const int64_t q_floats = n * std::max(qd, d);  // the output projection reuses it
+  grow(phase_, q_floats + 2 * n * kvd);
   float* const q = phase_.data();
-  float* const k = q + n * std::max(qd, d);
+  float* const k = q + q_floats;
   float* const v = k + n * kvd;
 
   rms_norm(x_.data(), w.attn_norm.data(), h_.data(), n, d, config_.rms_eps);
-  const MatmulTarget qkv[] = {
-      {&w.wq, q, qd}, {&w.wk, k, kvd}, {&w.wv, v, kvd}};
+  const MatmulTarget qkv[] = {{&w.wq, q, qd}, {&w.wk, k, kvd}, {&w.wv, v, kvd}};
   linear_many(qkv, h_.data(), n);
   add_bias_rows(q, w.bq, n, qd);
   add_bias_rows(k, w.bk, n, kvd);
   add_bias_rows(v, w.bv, n, kvd);
-  rope(q, n, qd, config_.n_head, config_.head_dim, batch.positions.data(),
-       config_.rope_freq_base, config_.rope_style);
+  rope(q, n, qd, config_.n_head, config_.head_dim, batch.positions.data(), config_.rope_freq_base,
+       config_.rope_style);
   rope(k, n, kvd, config_.n_head_kv, config_.head_dim, batch.positions.data(),
        config_.rope_freq_base, config_.rope_style);
 

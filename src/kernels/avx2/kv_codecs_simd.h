@@ -19,9 +19,9 @@
 //   trunc_i(F)                  truncate toward zero to int32 (a static_cast<int>)
 //   store_f16(uint16_t*, F)     round to nearest even (fp32_to_fp16, NaN payloads aside)
 //   store_u16(uint16_t*, I), store_i8(uint8_t*, I), store_u8(uint8_t*, I)  (values in range)
-//   dup_pairs<H>(F)             lanes H*W/2 .. (H+1)*W/2 - 1, each twice: [x0 x0 x1 x1 ...] for H =
-//   0 swap_pairs(F)               [x1 x0 x3 x2 ...] sub_even_add_odd(a, b)      a - b in even
-//   lanes, a + b in odd ones (rounded as sub and add)
+//   dup_pairs<H>(F)             half H of the lanes, each twice ([x0 x0 x1 x1 ...] for H = 0)
+//   swap_pairs(F)               [x1 x0 x3 x2 ...]
+//   sub_even_add_odd(a, b)      a - b in even lanes, a + b in odd ones (rounded as sub and add)
 //
 // Every codec does the scalar reference's float operations in the same order (a multiply and an
 // add are never fused: CMake compiles the codecs with -ffp-contract=off), so it gives
