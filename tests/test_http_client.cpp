@@ -17,22 +17,6 @@
 namespace packinfer::api {
 namespace {
 
-HttpRequest request(std::string method, std::string target, std::string body = "") {
-  HttpRequest q;
-  q.method = std::move(method);
-  q.target = std::move(target);
-  q.body = std::move(body);
-  return q;
-}
-
-HttpResponse response(int status, std::string content_type, std::string body) {
-  HttpResponse r;
-  r.status = status;
-  r.content_type = std::move(content_type);
-  r.body = std::move(body);
-  return r;
-}
-
 // A transport answering GET /whole at once, GET /stream in three chunks, and leaving GET /never
 // unanswered until the server stops.
 class Server {
@@ -57,7 +41,8 @@ class Server {
     transport_.stop();
     {
       std::lock_guard lock(mu_);
-      for (auto& out : parked_) out->reply(response(503, "text/plain", "stopping"));
+      for (auto& out : parked_)
+        out->reply({.status = 503, .content_type = "text/plain", .body = "stopping"});
       parked_.clear();
     }
     transport_.release();
@@ -68,9 +53,9 @@ class Server {
  private:
   void handle(const HttpRequest& q, std::shared_ptr<HttpResponder> out) {
     if (q.path == "/whole") {
-      out->reply(response(201, "text/plain", q.method + " " + q.body));
+      out->reply({.status = 201, .content_type = "text/plain", .body = q.method + " " + q.body});
     } else if (q.path == "/stream") {
-      out->start_stream(response(200, "text/event-stream", ""));
+      out->start_stream({.content_type = "text/event-stream"});
       for (const char* piece : {"data: 1\n\n", "data: 2\n\n", "data: [DONE]\n\n"}) {
         out->write_chunk(piece);
       }
@@ -91,7 +76,7 @@ class Server {
 TEST(HttpClient, WholeBodyWithStatusAndHeaders) {
   Server server;
   const HttpClientResult r =
-      http_fetch("127.0.0.1", server.port(), request("POST", "/whole", "hi"));
+      http_fetch("127.0.0.1", server.port(), {.method = "POST", .target = "/whole", .body = "hi"});
   ASSERT_TRUE(r.ok) << r.error;
   EXPECT_EQ(r.status, 201);
   EXPECT_EQ(r.body, "POST hi");
@@ -103,7 +88,7 @@ TEST(HttpClient, StreamedBodyArrivesInPiecesAfterTheHead) {
   int status_at_head = 0;
   std::string streamed;
   const HttpClientResult r = http_fetch(
-      "127.0.0.1", server.port(), request("GET", "/stream"), {},
+      "127.0.0.1", server.port(), {.method = "GET", .target = "/stream"}, {},
       [&](const HttpClientResult& head) {
         status_at_head = head.status;
         return true;
@@ -124,20 +109,23 @@ TEST(HttpClient, FailuresAreReportedNotThrown) {
     Server gone;
     refused_port = gone.port();
   }
-  const HttpClientResult refused = http_fetch("127.0.0.1", refused_port, request("GET", "/whole"));
+  const HttpClientResult refused =
+      http_fetch("127.0.0.1", refused_port, {.method = "GET", .target = "/whole"});
   EXPECT_FALSE(refused.ok);
   EXPECT_EQ(refused.status, 0);
   EXPECT_EQ(refused.error.rfind("connect: ", 0), 0u) << refused.error;
 
   Server server;
   const auto t0 = std::chrono::steady_clock::now();
-  const HttpClientResult silent = http_fetch("127.0.0.1", server.port(), request("GET", "/never"),
-                                             {.read_timeout = std::chrono::milliseconds(200)});
+  const HttpClientResult silent =
+      http_fetch("127.0.0.1", server.port(), {.method = "GET", .target = "/never"},
+                 {.read_timeout = std::chrono::milliseconds(200)});
   EXPECT_FALSE(silent.ok);
   EXPECT_EQ(silent.error, "read: timed out");
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
 
-  const HttpClientResult bad = http_fetch("127.0.0.1", server.port(), request("FROB", "/whole"));
+  const HttpClientResult bad =
+      http_fetch("127.0.0.1", server.port(), {.method = "FROB", .target = "/whole"});
   EXPECT_FALSE(bad.ok);
   EXPECT_NE(bad.error.find("FROB"), std::string::npos) << bad.error;
 }
@@ -145,8 +133,9 @@ TEST(HttpClient, FailuresAreReportedNotThrown) {
 TEST(HttpClient, AReceiverThatStopsEndsTheExchange) {
   Server server;
   int pieces = 0;
-  const HttpClientResult r = http_fetch("127.0.0.1", server.port(), request("GET", "/stream"), {},
-                                        {}, [&](std::string_view) { return ++pieces < 1; });
+  const HttpClientResult r =
+      http_fetch("127.0.0.1", server.port(), {.method = "GET", .target = "/stream"}, {}, {},
+                 [&](std::string_view) { return ++pieces < 1; });
   EXPECT_FALSE(r.ok);
   EXPECT_TRUE(r.stopped);
   EXPECT_EQ(pieces, 1);

@@ -15,20 +15,22 @@ using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
 // The value of header `name` (compared case-insensitively), or "" when absent.
 std::string_view header_value(const HttpHeaders& headers, std::string_view name);
 
+// Every member has an initializer, so that a request or a response can be written with designated
+// initializers naming only what it sets ({.method = "GET", .target = "/health"}).
 struct HttpRequest {
-  std::string method;  // "GET", "POST", ...
-  std::string target;  // as sent: path and query
-  std::string path;    // target without the query
-  std::string query;   // after '?', undecoded
-  HttpHeaders headers;
-  std::string body;
+  std::string method{};  // "GET", "POST", ...
+  std::string target{};  // as sent: path and query
+  std::string path{};    // target without the query
+  std::string query{};   // after '?', undecoded
+  HttpHeaders headers{};
+  std::string body{};
 };
 
 struct HttpResponse {
   int status = 200;
   std::string content_type = "application/json";
-  HttpHeaders headers;  // besides Content-Type, Content-Length and Connection
-  std::string body;
+  HttpHeaders headers{};  // besides Content-Type, Content-Length and Connection
+  std::string body{};
 };
 
 // One request's way back to its client. Thread-safe: a handler may answer from any thread, and

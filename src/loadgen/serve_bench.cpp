@@ -61,13 +61,11 @@ namespace {
 
 // The id the server serves (OpenAI clients must name a model); empty if it does not say.
 std::string served_model_id(const StreamTarget& t) {
-  api::HttpRequest req;
-  req.method = "GET";
-  req.target = "/v1/models";
+  api::HttpRequest req{.method = "GET", .target = "/v1/models"};
   if (!t.api_key.empty()) req.headers.emplace_back("Authorization", "Bearer " + t.api_key);
-  api::HttpClientOptions options;
-  options.connect_timeout = options.read_timeout = std::chrono::seconds(5);
-  const api::HttpClientResult res = api::http_fetch(t.host, t.port, req, options);
+  const api::HttpClientResult res = api::http_fetch(
+      t.host, t.port, req,
+      {.connect_timeout = std::chrono::seconds(5), .read_timeout = std::chrono::seconds(5)});
   if (!res.ok || res.status != 200) return "";
   auto j = nlohmann::json::parse(res.body, nullptr, false);
   if (j.is_object() && j.contains("data") && j["data"].is_array() && !j["data"].empty() &&

@@ -113,13 +113,10 @@ void ServerProcess::read_log(int fd, bool echo) {
 
 void ServerProcess::wait_healthy(double timeout_s) {
   const auto deadline = Clock::now() + std::chrono::duration<double>(timeout_s);
-  api::HttpRequest health;
-  health.method = "GET";
-  health.target = "/health";
-  api::HttpClientOptions options;
-  options.connect_timeout = options.read_timeout = std::chrono::seconds(2);
   while (Clock::now() < deadline) {
-    if (auto res = api::http_fetch("127.0.0.1", port_, health, options);
+    if (auto res = api::http_fetch(
+            "127.0.0.1", port_, {.method = "GET", .target = "/health"},
+            {.connect_timeout = std::chrono::seconds(2), .read_timeout = std::chrono::seconds(2)});
         res.ok && res.status == 200)
       return;
     int status = 0;
