@@ -72,16 +72,17 @@ BpeTokenizer::BpeTokenizer(const gguf::File& file) {
       text_ranks_.emplace(pair_key(left, right), static_cast<int>(i));
     }
   }
-  // By key, and of equal keys the first merge (stable sort, then the first of each run).
-  std::stable_sort(by_ids.begin(), by_ids.end(),
-                   [](const auto& a, const auto& b) { return a.first < b.first; });
-  for (size_t i = 0; i < by_ids.size(); ++i) {
-    if (i > 0 && by_ids[i].first == by_ids[i - 1].first) continue;
-    merge_keys_.push_back(by_ids[i].first);
-    merge_ranks_.push_back(by_ids[i].second);
+  // By key, and of equal keys the first merge (the lowest rank), which is the one kept.
+  std::sort(by_ids.begin(), by_ids.end());
+  by_ids.erase(std::unique(by_ids.begin(), by_ids.end(),
+                           [](const auto& a, const auto& b) { return a.first == b.first; }),
+               by_ids.end());
+  merge_keys_.reserve(by_ids.size());
+  merge_ranks_.reserve(by_ids.size());
+  for (const auto& [key, rank] : by_ids) {
+    merge_keys_.push_back(key);
+    merge_ranks_.push_back(rank);
   }
-  merge_keys_.shrink_to_fit();
-  merge_ranks_.shrink_to_fit();
 }
 
 int64_t BpeTokenizer::table_bytes() const {

@@ -45,21 +45,22 @@ bool Tokenizer::is_eog(int32_t id) const {
 
 std::string_view Tokenizer::token_text(int32_t id) const {
   if (id < 0 || id >= vocab_size()) throw std::out_of_range("token id out of the vocabulary");
-  const uint32_t begin = text_offset_[static_cast<size_t>(id)];
-  return std::string_view(text_).substr(begin, text_offset_[static_cast<size_t>(id) + 1] - begin);
+  return text_of(id);
 }
 
 int64_t Tokenizer::table_bytes() const {
   return static_cast<int64_t>(text_.capacity() + text_offset_.capacity() * sizeof(uint32_t) +
-                              ids_by_text_.capacity() * sizeof(int32_t) +
+                              id_slots_.capacity() * sizeof(int32_t) +
                               types_.capacity() * sizeof(TokenType) +
                               special_tokens_.capacity() * sizeof(int32_t));
 }
 
 int32_t Tokenizer::find_token(std::string_view text) const {
-  auto it = std::lower_bound(ids_by_text_.begin(), ids_by_text_.end(), text,
-                             [this](int32_t id, std::string_view t) { return token_text(id) < t; });
-  return it != ids_by_text_.end() && token_text(*it) == text ? *it : -1;
+  if (id_slots_.empty()) return -1;
+  for (size_t i = first_slot(text);; i = (i + 1) & (id_slots_.size() - 1)) {
+    const int32_t id = id_slots_[i];
+    if (id < 0 || text_of(id) == text) return id;
+  }
 }
 
 namespace {

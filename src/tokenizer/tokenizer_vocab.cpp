@@ -94,18 +94,15 @@ void Tokenizer::load_vocab(const gguf::File& file, const Defaults& d) {
     }
   }
   text_.shrink_to_fit();
-  ids_by_text_.resize(n);
-  for (size_t i = 0; i < n; ++i) ids_by_text_[i] = static_cast<int32_t>(i);
-  std::stable_sort(ids_by_text_.begin(), ids_by_text_.end(),
-                   [this](int32_t a, int32_t b) { return token_text(a) < token_text(b); });
-  // Of tokens with the same text the last id wins, as in llama.cpp's map: keep the last of a run.
-  size_t kept = 0;
+  size_t slots = 1;
+  while (slots < n + n / 3 + 1) slots <<= 1;
+  id_slots_.assign(slots, -1);
   for (size_t i = 0; i < n; ++i) {
-    if (i + 1 < n && token_text(ids_by_text_[i]) == token_text(ids_by_text_[i + 1])) continue;
-    ids_by_text_[kept++] = ids_by_text_[i];
+    const auto id = static_cast<int32_t>(i);
+    size_t k = first_slot(text_of(id));
+    while (id_slots_[k] >= 0 && text_of(id_slots_[k]) != text_of(id)) k = (k + 1) & (slots - 1);
+    id_slots_[k] = id;  // a later duplicate replaces the earlier one, as in llama.cpp's map
   }
-  ids_by_text_.resize(kept);
-  ids_by_text_.shrink_to_fit();
 
   // Special ids: the defaults of the tokenizer model, overridden by keys holding a valid id.
   bos_ = d.bos, eos_ = d.eos, unk_ = d.unk;
